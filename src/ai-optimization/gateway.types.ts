@@ -1,0 +1,55 @@
+/** A request to the AI gateway, already validated (from /ai/call, /ai/events or an agent). */
+export interface GatewayRequest {
+  agentType: string;
+  prompt: string;
+  systemPrompt?: string;
+  context?: Record<string, unknown>;
+  responseType: string;
+  symbol?: string;
+  model?: string;
+  maxTokens: number;
+  temperature: number;
+  json: boolean;
+  cache: boolean;
+  cacheTtlSeconds?: number;
+  samplingFeatures?: Record<string, number>;
+  score?: number;
+}
+
+export const DECISION_REASONS = [
+  'called',
+  'response_cache',
+  'coalesced',
+  'sampled_out',
+  'event_filtered',
+  'batched',
+  'budget_exceeded',
+  'ai_disabled',
+  'provider_unavailable',
+] as const;
+export type DecisionReason = (typeof DECISION_REASONS)[number];
+
+export interface GatewayMetadata {
+  ai_called: boolean;
+  cache_hit: boolean;
+  reason: DecisionReason;
+  model: string | null;
+  provider: string | null;
+  prompt_tokens: number | null;
+  cached_prompt_tokens: number | null;
+  completion_tokens: number | null;
+  cost_usd: number | null;
+  saved_usd: number | null;
+  latency_ms: number;
+  request_id: string;
+  /** Age of the answer when it was not produced by this request (cache, last answer). */
+  response_age_seconds?: number;
+  message?: string;
+  fallback_from?: string;
+  [extra: string]: unknown;
+}
+
+export interface GatewayResult {
+  response: string | null;
+  metadata: GatewayMetadata;
+}

@@ -1,0 +1,58 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
+import { ValidationPipe } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import type { AppConfig } from './config/app-config.js';
+import { AppConfigModule } from './config/config.module.js';
+import { RedisModule } from './redis/redis.module.js';
+import { CommonModule } from './common/common.module.js';
+import { Clock } from './common/clock.js';
+import { ApiKeyGuard } from './common/auth.js';
+import { AllExceptionsFilter } from './common/exception.filter.js';
+import { loggerParams } from './common/logging.js';
+import { AiOptimizationModule } from './ai-optimization/ai-optimization.module.js';
+import { CostMonitoringModule } from './cost-monitoring/cost-monitoring.module.js';
+import { MarketDataModule } from './market-data/market-data.module.js';
+import { AgentsModule } from './agents/agents.module.js';
+import { HealthModule } from './health/health.module.js';
+
+export interface AppOptions {
+  /** Where JSON logs go (tests capture them); stdout by default. */
+  logStream?: DestinationStream;
+  /** Replaces the wall clock (tests move time instead of waiting). */
+  clock?: Clock;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, options: AppOptions = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(config),
+        LoggerModule.forRoot(loggerParams(config, options.logStream)),
+        CommonModule.forRoot(options.clock),
+        RedisModule,
+        CostMonitoringModule,
+        AiOptimizationModule,
+        MarketDataModule,
+        AgentsModule,
+        HealthModule,
+      ],
+      providers: [
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: AllExceptionsFilter },
+        {
+          provide: APP_PIPE,
+          useValue: new ValidationPipe({
+            whitelist: true,
+            forbidNonWhitelisted: true,
+            transform: true,
+            stopAtFirstError: false,
+          }),
+        },
+      ],
+    };
+  }
+}

@@ -1,0 +1,14 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { Clock } from './clock.js';
+
+@Global()
+@Module({})
+export class CommonModule {
+  static forRoot(clock?: Clock): DynamicModule {
+    return {
+      module: CommonModule,
+      providers: [clock ? { provide: Clock, useValue: clock } : Clock],
+      exports: [Clock],
+    };
+  }
+}

@@ -1,0 +1,19 @@
+/** A failure with a stable code that the exception filter maps to one HTTP status. */
+export class DomainError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status: number,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+/** Every provider that could serve the call failed or none is configured. */
+export class ProviderUnavailableError extends DomainError {
+  constructor(message: string, status: 502 | 503 | 504, details: Record<string, unknown> = {}) {
+    super('provider_unavailable', message, status, details);
+  }
+}

@@ -1,0 +1,35 @@
+import type { Params } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import type { IncomingMessage } from 'node:http';
+import { type AppConfig, secretsOf } from '../config/app-config.js';
+
+/** Replaces every configured secret in a string by [REDACTED]. */
+export function scrubber(secrets: string[]): (text: string) => string {
+  const sorted = [...secrets].sort((a, b) => b.length - a.length);
+  return (text) => sorted.reduce((out, s) => out.split(s).join('[REDACTED]'), text);
+}
+
+const QUIET_PATHS = /^\/(health|metrics|docs)/;
+
+/** JSON logs; auth headers redacted by path and any configured secret scrubbed from every line. */
+export function loggerParams(config: AppConfig, stream?: DestinationStream): Params {
+  const scrub = scrubber(secretsOf(config));
+  const options = {
+    level: config.logLevel,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers["x-api-key"]',
+        'req.headers.cookie',
+        'req.query.api_key',
+      ],
+      censor: '[REDACTED]',
+    },
+    autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.test(req.url ?? '') },
+    customProps: () => ({ service: 'bastion' }),
+    hooks: {
+      streamWrite: (line: string) => scrub(line),
+    },
+  };
+  return { pinoHttp: stream ? [options, stream] : options };
+}

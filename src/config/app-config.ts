@@ -1,0 +1,178 @@
+/**
+ * Environment configuration, validated once at boot into one typed object.
+ * Every problem is collected so the operator sees all of them in a single message.
+ */
+export type BudgetEnforcement = 'off' | 'soft' | 'hard';
+
+export interface ProviderEndpoint {
+  baseUrl: string;
+  apiKey: string | undefined;
+}
+
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  redisUrl: string | undefined; // undefined = embedded in-process store
+  redisKeyPrefix: string;
+  apiKeys: string[];
+  adminApiKeys: string[];
+  deepseek: ProviderEndpoint | undefined;
+  vllm: (ProviderEndpoint & { modelName: string }) | undefined;
+  openai: ProviderEndpoint | undefined;
+  defaultModel: string | undefined;
+  dailyBudgetUsd: number | undefined;
+  monthlyBudgetUsd: number | undefined;
+  budgetEnforcement: BudgetEnforcement;
+  alertWebhookUrl: string | undefined;
+  slackWebhookUrl: string | undefined;
+  telegramBotToken: string | undefined;
+  telegramChatId: string | undefined;
+  helsinkiVmUrl: string | undefined;
+  coinglass: ProviderEndpoint | undefined;
+  whaleAlert: { apiKey: string | undefined; baseUrl: string; wsUrl: string | undefined } | undefined;
+  fearGreedUrl: string;
+  exchangeId: string;
+  agentsConfigPath: string;
+  modelsConfigPath: string;
+  logLevel: string;
+}
+
+export class ConfigValidationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigValidationError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadAppConfig(env: Env): AppConfig {
+  const problems: string[] = [];
+  const str = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const url = (name: string, fallback?: string): string | undefined => {
+    const value = str(name) ?? fallback;
+    if (value === undefined) return undefined;
+    try {
+      const parsed = new URL(value);
+      if (!/^(https?|wss?|redis|rediss|memory):$/.test(parsed.protocol)) {
+        problems.push(`${name} must be an http(s), ws(s) or redis URL, got protocol ${parsed.protocol}`);
+      }
+    } catch {
+      problems.push(`${name} is not a valid URL`);
+    }
+    return value.replace(/\/+$/, '');
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  };
+  const money = (name: string): number | undefined => {
+    const raw = str(name);
+    if (raw === undefined) return undefined;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value < 0) {
+      problems.push(`${name} must be a non-negative number of USD, got "${raw}"`);
+      return undefined;
+    }
+    return value;
+  };
+  const list = (name: string): string[] =>
+    (str(name) ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k.length > 0);
+
+  const nodeEnv = str('NODE_ENV') ?? 'development';
+  const redisUrlRaw = url('REDIS_URL');
+  const redisUrl = redisUrlRaw === undefined || redisUrlRaw.startsWith('memory:') ? undefined : redisUrlRaw;
+  const apiKeys = list('API_KEYS');
+  const adminApiKeys = list('ADMIN_API_KEYS');
+  if (nodeEnv === 'production') {
+    if (redisUrl === undefined) problems.push('REDIS_URL is required when NODE_ENV=production');
+    if (apiKeys.length + adminApiKeys.length === 0) {
+      problems.push('API_KEYS or ADMIN_API_KEYS is required when NODE_ENV=production');
+    }
+  }
+
+  const enforcement = (str('BUDGET_ENFORCEMENT') ?? 'soft').toLowerCase();
+  if (!['off', 'soft', 'hard'].includes(enforcement)) {
+    problems.push(`BUDGET_ENFORCEMENT must be off, soft or hard, got "${enforcement}"`);
+  }
+
+  const deepseekKey = str('DEEPSEEK_API_KEY');
+  const deepseekBase = url('DEEPSEEK_BASE_URL', 'https://api.deepseek.com');
+  const vllmUrl = url('BASTION_MODEL_URL');
+  const vllmName = str('BASTION_MODEL_NAME') ?? 'Qwen/Qwen2.5-Coder-32B-Instruct-AWQ';
+  const openaiKey = str('OPENAI_API_KEY');
+  const openaiBase = url('OPENAI_BASE_URL', 'https://api.openai.com/v1');
+  const coinglassKey = str('COINGLASS_API_KEY');
+  const coinglassBase = url('COINGLASS_BASE_URL', 'https://open-api-v4.coinglass.com');
+  const whaleKey = str('WHALE_ALERT_API_KEY');
+  const whaleBase = url('WHALE_ALERT_BASE_URL', 'https://api.whale-alert.io/v1');
+  const whaleWs = url('WHALE_ALERT_WS_URL');
+  const logLevel = (str('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+
+  const config: AppConfig = {
+    nodeEnv,
+    port: int('PORT', 3000, 0, 65535),
+    host: str('HOST') ?? '0.0.0.0',
+    redisUrl,
+    redisKeyPrefix: str('REDIS_KEY_PREFIX') ?? '',
+    apiKeys,
+    adminApiKeys,
+    deepseek: deepseekKey ? { apiKey: deepseekKey, baseUrl: deepseekBase ?? '' } : undefined,
+    vllm: vllmUrl
+      ? { baseUrl: vllmUrl, apiKey: str('BASTION_MODEL_API_KEY'), modelName: vllmName }
+      : undefined,
+    openai: openaiKey ? { apiKey: openaiKey, baseUrl: openaiBase ?? '' } : undefined,
+    defaultModel: str('AI_DEFAULT_MODEL'),
+    dailyBudgetUsd: money('DAILY_BUDGET_USD'),
+    monthlyBudgetUsd: money('MONTHLY_BUDGET_USD'),
+    budgetEnforcement: enforcement as BudgetEnforcement,
+    alertWebhookUrl: url('ALERT_WEBHOOK_URL'),
+    slackWebhookUrl: url('SLACK_WEBHOOK_URL'),
+    telegramBotToken: str('TELEGRAM_BOT_TOKEN'),
+    telegramChatId: str('TELEGRAM_CHAT_ID'),
+    helsinkiVmUrl: url('HELSINKI_VM_URL'),
+    coinglass: coinglassKey ? { apiKey: coinglassKey, baseUrl: coinglassBase ?? '' } : undefined,
+    whaleAlert:
+      whaleKey || whaleWs ? { apiKey: whaleKey, baseUrl: whaleBase ?? '', wsUrl: whaleWs } : undefined,
+    fearGreedUrl: url('FEAR_GREED_URL', 'https://api.alternative.me/fng/') ?? '',
+    exchangeId: str('EXCHANGE_ID') ?? 'binance',
+    agentsConfigPath: str('AGENTS_CONFIG_PATH') ?? 'config/agents.yaml',
+    modelsConfigPath: str('MODELS_CONFIG_PATH') ?? 'config/models.yaml',
+    logLevel,
+  };
+  if ((config.telegramBotToken === undefined) !== (config.telegramChatId === undefined)) {
+    problems.push('TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID must be set together');
+  }
+  if (problems.length > 0) throw new ConfigValidationError(problems);
+  return config;
+}
+
+/** Values that must never appear in logs, errors or responses. */
+export function secretsOf(config: AppConfig): string[] {
+  return [
+    ...config.apiKeys,
+    ...config.adminApiKeys,
+    config.deepseek?.apiKey,
+    config.vllm?.apiKey,
+    config.openai?.apiKey,
+    config.coinglass?.apiKey,
+    config.whaleAlert?.apiKey,
+    config.telegramBotToken,
+  ].filter((s): s is string => typeof s === 'string' && s.length > 0);
+}

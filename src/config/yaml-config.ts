@@ -1,0 +1,174 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+
+/** USD per million tokens, the unit genai-prices uses. */
+export interface PriceOverride {
+  input_mtok: number;
+  cache_read_mtok?: number;
+  output_mtok: number;
+}
+
+export type ProviderName = 'deepseek' | 'vllm' | 'openai';
+
+export interface ModelEntry {
+  name: string;
+  provider: ProviderName;
+  upstreamModel: string | undefined;
+  price: PriceOverride | undefined;
+  fallbacks: string[];
+}
+
+export interface ModelsConfig {
+  timeoutMs: number;
+  retryBudgetMs: number;
+  maxAttempts: number;
+  models: Map<string, ModelEntry>;
+  defaultTtlSeconds: number;
+  ttlSeconds: Record<string, number>;
+}
+
+export const SAMPLING_STRATEGIES = [
+  'PERIODIC',
+  'CHANGE_BASED',
+  'THRESHOLD',
+  'ADAPTIVE',
+  'ALWAYS',
+  'NEVER',
+] as const;
+export type SamplingStrategyName = (typeof SAMPLING_STRATEGIES)[number];
+
+export interface AgentEntry {
+  enableAi: boolean;
+  model: string | undefined;
+  samplingStrategy: SamplingStrategyName;
+  samplingConfig: Record<string, number>;
+}
+
+export interface AgentsConfig {
+  agents: Map<string, AgentEntry>;
+}
+
+type Yaml = Record<string, unknown>;
+
+const isRecord = (v: unknown): v is Yaml => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function readYaml(path: string): Yaml {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`Cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const doc: unknown = parse(text);
+  if (!isRecord(doc)) throw new Error(`${path} must contain a YAML mapping`);
+  return doc;
+}
+
+const PROVIDERS: ProviderName[] = ['deepseek', 'vllm', 'openai'];
+
+function positive(problems: string[], where: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    problems.push(`${where} must be a positive number`);
+    return fallback;
+  }
+  return value;
+}
+
+export function loadModelsConfig(path: string): ModelsConfig {
+  const doc = readYaml(path);
+  const problems: string[] = [];
+  const defaults = isRecord(doc.defaults) ? doc.defaults : {};
+  const models = new Map<string, ModelEntry>();
+  const rawModels = isRecord(doc.models) ? doc.models : {};
+  for (const [name, raw] of Object.entries(rawModels)) {
+    const entry = isRecord(raw) ? raw : {};
+    const provider = entry.provider as ProviderName;
+    if (!PROVIDERS.includes(provider)) {
+      problems.push(`models.${name}.provider must be one of ${PROVIDERS.join(', ')}`);
+      continue;
+    }
+    let price: PriceOverride | undefined;
+    if (entry.price !== undefined && entry.price !== null) {
+      const p = isRecord(entry.price) ? entry.price : {};
+      const nums = ['input_mtok', 'output_mtok', 'cache_read_mtok'].filter((k) => p[k] !== undefined);
+      if (
+        p.input_mtok === undefined ||
+        p.output_mtok === undefined ||
+        nums.some((k) => typeof p[k] !== 'number' || (p[k]) < 0)
+      ) {
+        problems.push(
+          `models.${name}.price needs non-negative input_mtok and output_mtok (cache_read_mtok optional)`,
+        );
+      } else {
+        price = {
+          input_mtok: p.input_mtok as number,
+          output_mtok: p.output_mtok as number,
+          cache_read_mtok: p.cache_read_mtok as number | undefined,
+        };
+      }
+    }
+    const fallbacks = Array.isArray(entry.fallbacks) ? entry.fallbacks.map(String) : [];
+    models.set(name, {
+      name,
+      provider,
+      upstreamModel: typeof entry.upstream_model === 'string' ? entry.upstream_model : undefined,
+      price,
+      fallbacks,
+    });
+  }
+  for (const model of models.values()) {
+    for (const fb of model.fallbacks) {
+      if (!models.has(fb)) problems.push(`models.${model.name}.fallbacks names unknown model ${fb}`);
+    }
+  }
+  const cache = isRecord(doc.response_cache) ? doc.response_cache : {};
+  const ttlSeconds: Record<string, number> = {};
+  for (const [type, ttl] of Object.entries(isRecord(cache.ttl_seconds) ? cache.ttl_seconds : {})) {
+    ttlSeconds[type] = positive(problems, `response_cache.ttl_seconds.${type}`, ttl, 300);
+  }
+  const config: ModelsConfig = {
+    timeoutMs: positive(problems, 'defaults.timeout_ms', defaults.timeout_ms, 30000),
+    retryBudgetMs: positive(problems, 'defaults.retry_budget_ms', defaults.retry_budget_ms, 45000),
+    maxAttempts: positive(problems, 'defaults.max_attempts', defaults.max_attempts, 3),
+    models,
+    defaultTtlSeconds: positive(
+      problems,
+      'response_cache.default_ttl_seconds',
+      cache.default_ttl_seconds,
+      300,
+    ),
+    ttlSeconds,
+  };
+  if (problems.length > 0) throw new Error(`Invalid ${path}:\n  - ${problems.join('\n  - ')}`);
+  return config;
+}
+
+export function loadAgentsConfig(path: string): AgentsConfig {
+  const doc = readYaml(path);
+  const problems: string[] = [];
+  const agents = new Map<string, AgentEntry>();
+  for (const [name, raw] of Object.entries(isRecord(doc.agents) ? doc.agents : {})) {
+    const entry = isRecord(raw) ? raw : {};
+    const strategy = (entry.sampling_strategy ?? 'ALWAYS') as SamplingStrategyName;
+    if (!SAMPLING_STRATEGIES.includes(strategy)) {
+      problems.push(`agents.${name}.sampling_strategy must be one of ${SAMPLING_STRATEGIES.join(', ')}`);
+    }
+    const samplingConfig: Record<string, number> = {};
+    for (const [k, v] of Object.entries(isRecord(entry.sampling_config) ? entry.sampling_config : {})) {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+        problems.push(`agents.${name}.sampling_config.${k} must be a non-negative number`);
+      } else {
+        samplingConfig[k] = v;
+      }
+    }
+    agents.set(name, {
+      enableAi: entry.enable_ai !== false,
+      model: typeof entry.model === 'string' ? entry.model : undefined,
+      samplingStrategy: strategy,
+      samplingConfig,
+    });
+  }
+  if (problems.length > 0) throw new Error(`Invalid ${path}:\n  - ${problems.join('\n  - ')}`);
+  return { agents };
+}

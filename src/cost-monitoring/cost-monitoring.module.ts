@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { BudgetService } from './budget.service.js';
+import { CostController } from './cost.controller.js';
+import { CostLedger } from './cost-ledger.js';
+import { CostStatsService } from './cost-stats.service.js';
+
+@Module({
+  controllers: [CostController],
+  providers: [CostLedger, BudgetService, CostStatsService],
+  exports: [CostLedger, BudgetService, CostStatsService],
+})
+export class CostMonitoringModule {}

@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import { Clock, utcDay, utcMonth } from '../common/clock.js';
+import { BudgetService } from './budget.service.js';
+import { CostLedger, SAVING_LAYERS, type ScopeTotals } from './cost-ledger.js';
+
+const round = (x: number, digits = 12): number => Number(x.toFixed(digits));
+const pct = (part: number, whole: number): number => (whole > 0 ? round((part / whole) * 100, 6) : 0);
+
+function overall(t: ScopeTotals) {
+  const savings = t.savedUsd;
+  const totalSavings = round(Object.values(savings).reduce((a, b) => a + b, 0));
+  const pricedCalls = t.calls - t.unpricedCalls;
+  return {
+    total_calls: t.calls,
+    total_requests: t.requests,
+    total_cost_usd: t.costUsd,
+    unpriced_calls: t.unpricedCalls,
+    avg_cost_per_call_usd: pricedCalls > 0 ? round(t.costUsd / pricedCalls) : 0,
+    estimated_savings_usd: totalSavings,
+    savings_percent: pct(totalSavings, t.costUsd + totalSavings),
+    savings_by_layer_usd: savings,
+    total_prompt_tokens: t.promptTokens,
+    total_cached_prompt_tokens: t.cachedPromptTokens,
+    total_completion_tokens: t.completionTokens,
+  };
+}
+
+/** Read side of the ledger: the /ai-cost/* figures (DESIGN 4.2). */
+@Injectable()
+export class CostStatsService {
+  constructor(
+    private readonly ledger: CostLedger,
+    private readonly budgets: BudgetService,
+    private readonly clock: Clock,
+  ) {}
+
+  async stats() {
+    const t = await this.ledger.totals('total');
+    const lookups = t.cacheHits + t.cacheMisses;
+    return {
+      overall: overall(t),
+      response_cache: {
+        hits: t.cacheHits,
+        misses: t.cacheMisses,
+        hit_rate: lookups > 0 ? round(t.cacheHits / lookups, 6) : 0,
+      },
+      prompt_cache: {
+        cached_tokens: t.cachedPromptTokens,
+        hit_rate: t.promptTokens > 0 ? round(t.cachedPromptTokens / t.promptTokens, 6) : 0,
+        savings_usd: t.savedUsd.prompt_cache,
+      },
+      coalescing: { coalesced_requests: t.reasons.coalesced ?? 0, savings_usd: t.savedUsd.coalescing },
+      reasons: t.reasons,
+      sampling: { adaptive_calls: 0, calls_saved: t.reasons.sampled_out ?? 0, by_agent: {} },
+      events: {},
+      batching: {},
+    };
+  }
+
+  async daily(date: string | undefined, days: number) {
+    const day = date ?? utcDay(this.clock.now());
+    const end = Date.parse(`${day}T00:00:00Z`);
+    const dates = Array.from({ length: days }, (_, i) => utcDay(end - i * 86_400_000));
+    const totals = await this.ledger.totalsMany(dates.map((d) => `day:${d}`));
+    const row = (d: string, t: ScopeTotals) => ({
+      date: d,
+      total_cost_usd: t.costUsd,
+      total_calls: t.calls,
+      total_requests: t.requests,
+      unpriced_calls: t.unpricedCalls,
+      total_prompt_tokens: t.promptTokens,
+      total_cached_prompt_tokens: t.cachedPromptTokens,
+      total_completion_tokens: t.completionTokens,
+      cache_hits: t.cacheHits,
+      estimated_savings_usd: round(SAVING_LAYERS.reduce((s, l) => s + t.savedUsd[l], 0)),
+    });
+    return { ...row(day, totals[0]), history: dates.map((d, i) => row(d, totals[i])).reverse() };
+  }
+
+  async agentBreakdown() {
+    const agents = await this.ledger.agents();
+    const [total, ...perAgent] = await this.ledger.totalsMany(['total', ...agents.map((a) => `agent:${a}`)]);
+    const rows: Record<string, unknown> = {};
+    agents.forEach((agent, i) => {
+      const t = perAgent[i];
+      rows[agent] = {
+        calls: t.calls,
+        requests: t.requests,
+        cost_usd: t.costUsd,
+        unpriced_calls: t.unpricedCalls,
+        cache_hits: t.cacheHits,
+        savings_usd: round(SAVING_LAYERS.reduce((s, l) => s + t.savedUsd[l], 0)),
+        share_of_cost_percent: total.costPico > 0n ? pct(Number(t.costPico), Number(total.costPico)) : 0,
+      };
+    });
+    return { total_cost_usd: total.costUsd, total_calls: total.calls, agents: rows };
+  }
+
+  async budgetAlert(dailyBudget: number | undefined, monthlyBudget: number | undefined) {
+    const now = this.clock.now();
+    const settings = await this.budgets.settings();
+    const [day, month] = await this.ledger.totalsMany([`day:${utcDay(now)}`, `month:${utcMonth(now)}`]);
+    const daily = dailyBudget ?? settings.daily_budget_usd;
+    const monthly = monthlyBudget ?? settings.monthly_budget_usd;
+    const dailyPct = daily !== null && daily > 0 ? pct(day.costUsd, daily) : null;
+    const monthlyPct = monthly !== null && monthly > 0 ? pct(month.costUsd, monthly) : null;
+    const alerts: string[] = [];
+    const check = (name: string, spent: number, budget: number | null, usage: number | null): void => {
+      if (budget === null || usage === null) return;
+      if (usage >= 100)
+        alerts.push(`${name} budget exceeded: $${spent.toFixed(6)} of $${budget} (${usage.toFixed(1)}%)`);
+      else if (usage >= 80)
+        alerts.push(`${name} budget at ${usage.toFixed(1)}%: $${spent.toFixed(6)} of $${budget}`);
+    };
+    check('Daily', day.costUsd, daily, dailyPct);
+    check('Monthly', month.costUsd, monthly, monthlyPct);
+    const worst = Math.max(dailyPct ?? 0, monthlyPct ?? 0);
+    return {
+      daily_cost_usd: day.costUsd,
+      monthly_cost_usd: month.costUsd,
+      daily_budget: daily,
+      monthly_budget: monthly,
+      daily_usage_percent: dailyPct,
+      monthly_usage_percent: monthlyPct,
+      unpriced_calls_today: day.unpricedCalls,
+      status:
+        daily === null && monthly === null
+          ? 'no_budget'
+          : worst >= 100
+            ? 'exceeded'
+            : worst >= 80
+              ? 'warning'
+              : 'ok',
+      enforcement: settings.enforcement,
+      alerts,
+    };
+  }
+}

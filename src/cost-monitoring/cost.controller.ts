@@ -1,0 +1,71 @@
+import { BadRequestException, Body, Controller, Get, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { AdminOnly } from '../common/auth.js';
+import { AGENT_TYPE_PATTERN } from '../common/validation.js';
+import { BudgetService, type BudgetSettings } from './budget.service.js';
+import { CostStatsService } from './cost-stats.service.js';
+import { BudgetAlertQueryDto, BudgetsUpdateDto, DailyQueryDto } from './dto/cost.dto.js';
+
+@ApiTags('ai-cost')
+@ApiBearerAuth()
+@Controller('ai-cost')
+export class CostController {
+  constructor(
+    private readonly stats: CostStatsService,
+    private readonly budgets: BudgetService,
+  ) {}
+
+  @Get('stats')
+  @ApiOperation({ summary: 'All-time calls, cost, savings by layer, cache rates' })
+  getStats() {
+    return this.stats.stats();
+  }
+
+  @Get('daily')
+  @ApiOperation({ summary: "One UTC day's cost (default today) and the history of the last `days` days" })
+  getDaily(@Query() query: DailyQueryDto) {
+    return this.stats.daily(query.date, query.days ?? 7);
+  }
+
+  @Get('agent-breakdown')
+  getAgentBreakdown() {
+    return this.stats.agentBreakdown();
+  }
+
+  @Get('budget-alert')
+  @ApiOperation({
+    summary: 'Spend against the daily and monthly budgets (query parameters override the configured ones)',
+  })
+  getBudgetAlert(@Query() query: BudgetAlertQueryDto) {
+    return this.stats.budgetAlert(query.daily_budget, query.monthly_budget);
+  }
+
+  @Get('budgets')
+  getBudgets(): Promise<BudgetSettings> {
+    return this.budgets.settings();
+  }
+
+  @Put('budgets')
+  @AdminOnly()
+  @ApiOperation({ summary: 'Change budgets at run time (admin key); every instance sees the change at once' })
+  putBudgets(@Body() body: BudgetsUpdateDto): Promise<BudgetSettings> {
+    for (const [agent, budget] of Object.entries(body.agents ?? {})) {
+      if (!AGENT_TYPE_PATTERN.test(agent))
+        throw new BadRequestException(`agents.${agent}: agent names are lower_snake_case`);
+      if (budget === null) continue;
+      if (typeof budget !== 'object')
+        throw new BadRequestException(`agents.${agent} must be an object or null`);
+      for (const [field, value] of Object.entries(budget)) {
+        if (field !== 'daily_budget_usd' && field !== 'monthly_budget_usd') {
+          throw new BadRequestException(
+            `agents.${agent}.${field} is not a budget field (daily_budget_usd, monthly_budget_usd)`,
+          );
+        }
+        if (value !== null && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+          throw new BadRequestException(`agents.${agent}.${field} must be a non-negative number or null`);
+        }
+      }
+    }
+    return this.budgets.update(body);
+  }
+}

@@ -1,0 +1,163 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { type ChainableCommander, Redis } from 'ioredis';
+import RedisMock from 'ioredis-mock';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/app-config.js';
+import { RedisKeys } from './redis-keys.js';
+import { ADJUST_COUNTERS, HINCR_MANY, RELEASE_LEASE, RESERVE_BUDGET } from './scripts.js';
+
+export type RedisClient = Redis;
+
+/** A pipeline that also knows Bastion's Lua scripts. */
+export type BastionPipeline = ChainableCommander & {
+  hincrMany(numKeys: number, ...args: (string | number)[]): BastionPipeline;
+};
+
+interface BastionScripts {
+  reserveBudget(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  adjustCounters(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  releaseLease(key: string, token: string): Promise<number>;
+  hincrMany(numKeys: number, ...args: (string | number)[]): Promise<number>;
+}
+
+/**
+ * The one owner of the Redis connection: creates it, connects it before anyone uses it, reconnects
+ * forever when Redis goes away, holds the Lua scripts and closes the connection last on shutdown.
+ * Without REDIS_URL it runs on an embedded in-process store (ioredis-mock) for single-process use.
+ */
+@Injectable()
+export class RedisService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  readonly client: Redis & BastionScripts;
+  readonly keys: RedisKeys;
+  readonly embedded: boolean;
+  private lastErrorLog = 0;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.keys = new RedisKeys(config.redisKeyPrefix);
+    this.embedded = config.redisUrl === undefined;
+    const client = this.embedded
+      ? new RedisMock({ lazyConnect: true })
+      : new Redis(config.redisUrl as string, {
+          lazyConnect: true,
+          // Fail fast while disconnected: callers degrade (no cache, budget policy) instead of queueing.
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          commandTimeout: 2000,
+          connectTimeout: 2000,
+          retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+        });
+    client.defineCommand('reserveBudget', { lua: RESERVE_BUDGET });
+    client.defineCommand('adjustCounters', { lua: ADJUST_COUNTERS });
+    client.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+    client.defineCommand('hincrMany', { lua: HINCR_MANY });
+    client.on('error', (err: Error) => this.logError(err));
+    client.on('ready', () => this.logger.log(this.embedded ? 'Embedded store ready' : 'Redis connected'));
+    this.client = client as Redis & BastionScripts;
+  }
+
+  /** Called by the module factory so the connection exists before any consumer is constructed. */
+  async connect(): Promise<void> {
+    if (this.embedded) {
+      this.logger.warn(
+        'REDIS_URL is not set: using the embedded in-process store. State is lost on restart and not shared ' +
+          'between instances; set REDIS_URL to run more than one instance.',
+      );
+    }
+    try {
+      await this.client.connect();
+    } catch (err) {
+      // Keep starting: readiness reports the outage and ioredis keeps reconnecting in the background.
+      this.logger.error(
+        `Redis is not reachable at start (${(err as Error).message}); retrying in the background`,
+      );
+    }
+  }
+
+  pipeline(): BastionPipeline {
+    return this.client.pipeline() as BastionPipeline;
+  }
+
+  get ready(): boolean {
+    return this.embedded || this.client.status === 'ready';
+  }
+
+  async ping(timeoutMs = 1000): Promise<boolean> {
+    if (!this.ready) return false;
+    const timeout = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
+    try {
+      return await Promise.race([this.client.ping().then((r) => r === 'PONG'), timeout]);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Atomically reserve `amountPico` on every counter unless one would pass its limit. 0 = reserved. */
+  async reserve(
+    keys: string[],
+    amountPico: bigint,
+    limitsPico: (bigint | null)[],
+    ttlSeconds: number,
+  ): Promise<number> {
+    const limits = limitsPico.map((l) => (l === null ? '-1' : l.toString()));
+    return this.client.reserveBudget(keys.length, ...keys, amountPico.toString(), ttlSeconds, ...limits);
+  }
+
+  async adjust(keys: string[], deltaPico: bigint, ttlSeconds: number): Promise<void> {
+    if (keys.length === 0 || deltaPico === 0n) return;
+    await this.client.adjustCounters(keys.length, ...keys, deltaPico.toString(), ttlSeconds);
+  }
+
+  /** Increment integer fields of several hashes atomically in one round trip. */
+  async incrementHashes(
+    keys: string[],
+    increments: Record<string, number | bigint>,
+    ttlSeconds = 0,
+  ): Promise<void> {
+    const args: string[] = [];
+    for (const [field, by] of Object.entries(increments)) {
+      if (by !== 0 && by !== 0n) args.push(field, by.toString());
+    }
+    if (args.length === 0 || keys.length === 0) return;
+    await this.client.hincrMany(keys.length, ...keys, ...args, ttlSeconds);
+  }
+
+  /** Try to take a named lease for `ttlMs`; returns a release function, or null if another holder has it. */
+  async acquireLease(name: string, ttlMs: number): Promise<(() => Promise<void>) | null> {
+    const key = this.keys.lease(name);
+    const token = randomUUID();
+    const ok = await this.client.set(key, token, 'PX', ttlMs, 'NX');
+    if (ok !== 'OK') return null;
+    return async () => {
+      await this.client.releaseLease(key, token);
+    };
+  }
+
+  /** Delete every key under this instance's prefix (tests and `memory://` resets only). */
+  async deleteAllWithPrefix(): Promise<void> {
+    if (this.keys.prefix === '') throw new Error('Refusing to delete keys without a REDIS_KEY_PREFIX');
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.client.scan(cursor, 'MATCH', this.keys.all(), 'COUNT', 500);
+      cursor = next;
+      if (batch.length > 0) await this.client.del(...batch);
+    } while (cursor !== '0');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    try {
+      if (this.client.status === 'ready') await this.client.quit();
+      else this.client.disconnect();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  private logError(err: Error): void {
+    const now = Date.now();
+    if (now - this.lastErrorLog < 5000) return; // one line per outage burst, not one per retry
+    this.lastErrorLog = now;
+    this.logger.error(`Redis error: ${err.message}`);
+  }
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { createApp } from '../../src/app.factory.js';
+import { loadAppConfig } from '../../src/config/app-config.js';
+import { Clock } from '../../src/common/clock.js';
+import { RedisService } from '../../src/redis/redis.service.js';
+
+export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const BOT_KEY = 'test-bot-key-0001';
+export const ADMIN_KEY = 'test-admin-key-0001';
+
+/** Captured JSON log lines of one app, so tests can check what was (not) logged. */
+export class LogCapture extends Writable {
+  readonly lines: string[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: () => void): void {
+    this.lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+    done();
+  }
+  get text(): string {
+    return this.lines.join('\n');
+  }
+}
+
+export interface TestApp {
+  app: NestFastifyApplication;
+  url: string;
+  prefix: string;
+  logs: LogCapture;
+  redis: RedisService;
+  /** fetch JSON with the bot key (or `key`), returning status and parsed body. */
+  request(
+    method: string,
+    path: string,
+    body?: unknown,
+    key?: string | null,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
+  close(opts?: { keepKeys?: boolean }): Promise<void>;
+}
+
+export interface TestAppOptions {
+  env?: Record<string, string | undefined>;
+  /** Share another app's key prefix (two instances on one Redis). */
+  prefix?: string;
+  clock?: Clock;
+}
+
+/** Boots the real application on a random port against real Redis, under a fresh key prefix. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const prefix = options.prefix ?? `bastion-test:${randomUUID().slice(0, 8)}:`;
+  const config = loadAppConfig({
+    NODE_ENV: 'test',
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_KEY_PREFIX: prefix,
+    API_KEYS: BOT_KEY,
+    ADMIN_API_KEYS: ADMIN_KEY,
+    LOG_LEVEL: 'info',
+    ...options.env,
+  });
+  const logs = new LogCapture();
+  const app = await createApp(config, { logStream: logs, clock: options.clock });
+  await app.listen(0, '127.0.0.1');
+  const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  const redis = app.get(RedisService);
+  return {
+    app,
+    url,
+    prefix,
+    logs,
+    redis,
+    async request(method, path, body, key = BOT_KEY, headers = {}) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...headers,
+        },
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // not JSON: keep the text
+      }
+      return { status: res.status, body: parsed, headers: res.headers };
+    },
+    async close(opts = {}) {
+      if (!opts.keepKeys) await redis.deleteAllWithPrefix().catch(() => undefined);
+      await app.close();
+    },
+  };
+}
