@@ -11,7 +11,10 @@ describe('Bastion boots with no other service running', () => {
     try {
       const ready = await fetch(`${url}/health/ready`);
       expect(ready.status).toBe(200);
-      const readyBody = (await ready.json()) as { status: string; details: Record<string, { store?: string }> };
+      const readyBody = (await ready.json()) as {
+        status: string;
+        details: Record<string, { store?: string }>;
+      };
       expect(readyBody.status).toBe('ok');
       expect(readyBody.details.redis.store).toBe('embedded');
       const live = await fetch(`${url}/health/live`);

@@ -95,7 +95,7 @@ export function loadModelsConfig(path: string): ModelsConfig {
       if (
         p.input_mtok === undefined ||
         p.output_mtok === undefined ||
-        nums.some((k) => typeof p[k] !== 'number' || (p[k]) < 0)
+        nums.some((k) => typeof p[k] !== 'number' || p[k] < 0)
       ) {
         problems.push(
           `models.${name}.price needs non-negative input_mtok and output_mtok (cache_read_mtok optional)`,

@@ -80,10 +80,13 @@ export class UpstreamCaller {
       const remaining = deadline - Date.now();
       if (remaining <= 0) break;
       const attemptStart = Date.now();
+      const attemptMs = Math.min(this.models.timeoutMs, remaining);
+      // Our own deadline signal: we know for sure a failure was our timeout, whatever the fetch error says.
+      const deadlineSignal = AbortSignal.timeout(attemptMs);
       try {
         const completion = await model.client.chat.completions.create(
           { ...body, model: model.upstreamModel, stream: false },
-          { timeout: Math.min(this.models.timeoutMs, remaining), maxRetries: 0 },
+          { signal: deadlineSignal, timeout: attemptMs + 1000, maxRetries: 0 },
         );
         const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
         if (!choice || typeof choice.message !== 'object') {
@@ -100,13 +103,14 @@ export class UpstreamCaller {
         };
       } catch (err) {
         const status = err instanceof APIError && typeof err.status === 'number' ? err.status : null;
-        const message = describe(err, model, Math.min(this.models.timeoutMs, remaining));
+        const message = deadlineSignal.aborted ? `timed out after ${attemptMs} ms` : describe(err, model);
         failures.push({ model: model.entry.name, status, message });
         this.logger.warn(
           `Upstream ${model.entry.name} attempt ${attempt} failed: ${status ?? ''} ${message}`,
         );
         if (!retryable(status) || attempt === this.models.maxAttempts) break;
-        const asked = err instanceof APIError ? retryAfterMs(err.headers as Headers | undefined, Date.now()) : null;
+        const asked =
+          err instanceof APIError ? retryAfterMs(err.headers as Headers | undefined, Date.now()) : null;
         const wait = asked ?? Math.min(250 * 2 ** (attempt - 1), 4000) * (0.5 + Math.random() / 2);
         if (Date.now() + wait >= deadline) break; // the wait would not fit in the budget: fall back now
         await sleep(wait);
@@ -118,10 +122,8 @@ export class UpstreamCaller {
 
 class MalformedAnswerError extends Error {}
 
-function describe(err: unknown, model: ResolvedModel, timeoutMs: number): string {
-  if (err instanceof APIConnectionTimeoutError) {
-    return `timed out after ${timeoutMs} ms`;
-  }
+function describe(err: unknown, model: ResolvedModel): string {
+  if (err instanceof APIConnectionTimeoutError) return 'timed out';
   if (err instanceof MalformedAnswerError) return `malformed answer from ${model.provider}: ${err.message}`;
   if (err instanceof SyntaxError) return `malformed answer from ${model.provider}: not JSON`;
   const message = err instanceof Error ? err.message : String(err);
