@@ -91,9 +91,7 @@ export class AiGateway {
     if (request.cache) {
       const hit = await this.cache.lookup(cacheKey);
       if (hit) {
-        await this.ledger.recordSafely(
-          this.entry(base, 'response_cache', true, hit.cost_usd, 'response_cache'),
-        );
+        this.ledger.record(this.entry(base, 'response_cache', true, hit.cost_usd, 'response_cache'));
         return {
           response: hit.response,
           metadata: {
@@ -114,9 +112,7 @@ export class AiGateway {
       return this.answerWithoutCall(base, 'budget_exceeded', outcome.message, cacheHit);
     }
     if (!leader) {
-      await this.ledger.recordSafely(
-        this.entry(base, 'coalesced', cacheHit, outcome.answer.cost_usd, 'coalescing'),
-      );
+      this.ledger.record(this.entry(base, 'coalesced', cacheHit, outcome.answer.cost_usd, 'coalescing'));
       return {
         response: outcome.answer.response,
         metadata: {
@@ -188,27 +184,27 @@ export class AiGateway {
         ? this.cache.store(cacheKey, cached, this.cache.ttlFor(request.responseType, request.cacheTtlSeconds))
         : undefined,
       this.storeLastAnswer(request, cached),
-      this.ledger.recordSafely({
-        requestId,
-        at: now,
-        agent: request.agentType,
-        symbol: request.symbol,
-        reason: 'called',
-        cacheHit: request.cache ? false : null,
-        savedUsd: null,
-        savedLayer: null,
-        call: {
-          model: answer.model.entry.name,
-          provider: answer.model.provider,
-          promptTokens: cached.prompt_tokens,
-          cachedPromptTokens: cached.cached_prompt_tokens,
-          completionTokens: cached.completion_tokens,
-          costUsd: priced.costUsd,
-          uncachedCostUsd: priced.uncachedCostUsd,
-          latencyMs: answer.latencyMs,
-        },
-      }),
     ]);
+    this.ledger.record({
+      requestId,
+      at: now,
+      agent: request.agentType,
+      symbol: request.symbol,
+      reason: 'called',
+      cacheHit: request.cache ? false : null,
+      savedUsd: null,
+      savedLayer: null,
+      call: {
+        model: answer.model.entry.name,
+        provider: answer.model.provider,
+        promptTokens: cached.prompt_tokens,
+        cachedPromptTokens: cached.cached_prompt_tokens,
+        completionTokens: cached.completion_tokens,
+        costUsd: priced.costUsd,
+        uncachedCostUsd: priced.uncachedCostUsd,
+        latencyMs: answer.latencyMs,
+      },
+    });
     return {
       kind: 'answer',
       answer: cached,
@@ -251,7 +247,7 @@ export class AiGateway {
     savedLayer: SavingLayer | null = null,
   ): Promise<GatewayResult> {
     const last = await this.lastAnswer(base.request.agentType, base.request.symbol);
-    await this.ledger.recordSafely(this.entry(base, reason, cacheHit, savedUsd, savedLayer));
+    this.ledger.record(this.entry(base, reason, cacheHit, savedUsd, savedLayer));
     return {
       response: last?.response ?? null,
       metadata: {

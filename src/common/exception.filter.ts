@@ -27,6 +27,15 @@ export function toErrorBody(exception: unknown, logger: Logger): ErrorBody {
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const response = exception.getResponse();
+    if (typeof response === 'object' && response !== null && 'details' in response && 'status' in response) {
+      // A terminus health report: its body is the contract of /health/*, keep it whole.
+      return {
+        statusCode: status,
+        error: STATUS_CODES[status] ?? 'Error',
+        message: 'Service not ready',
+        ...response,
+      };
+    }
     const message =
       typeof response === 'object' && response !== null && 'message' in response
         ? (response as { message: string | string[] }).message

@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
 import { fromPico, toPico } from '../ai-optimization/pricing.js';
 import { utcDay, utcMonth } from '../common/clock.js';
@@ -57,14 +57,48 @@ export interface ScopeTotals {
 }
 
 const LEDGER_MAX_LEN = 100_000;
+const FLUSH_INTERVAL_MS = 200;
+const FLUSH_RETRY_MS = 2000;
+
+function ledgerFields(entry: LedgerEntry, call: UpstreamCallRecord): string[] {
+  return [
+    'request_id',
+    entry.requestId,
+    'at',
+    new Date(entry.at).toISOString(),
+    'agent',
+    entry.agent,
+    'symbol',
+    entry.symbol ?? '',
+    'model',
+    call.model,
+    'provider',
+    call.provider,
+    'prompt_tokens',
+    String(call.promptTokens ?? ''),
+    'cached_prompt_tokens',
+    String(call.cachedPromptTokens ?? ''),
+    'completion_tokens',
+    String(call.completionTokens ?? ''),
+    'cost_usd',
+    call.costUsd === null ? 'unknown' : String(call.costUsd),
+    'latency_ms',
+    String(call.latencyMs),
+  ];
+}
 
 /**
  * The cost ledger: every upstream call in a capped Redis stream, plus per-scope aggregates (all time, UTC
  * day, UTC month, agent, model) updated atomically in the same round trip.
  */
 @Injectable()
-export class CostLedger {
+export class CostLedger implements BeforeApplicationShutdown {
   private readonly logger = new Logger(CostLedger.name);
+  private pendingCounters = new Map<string, Map<string, bigint>>();
+  private pendingCalls: { entry: LedgerEntry; call: UpstreamCallRecord }[] = [];
+  private pendingAgents = new Set<string>();
+  private pendingModels = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly redis: RedisService) {}
 
@@ -83,88 +117,107 @@ export class CostLedger {
     return scopes;
   }
 
-  async record(entry: LedgerEntry): Promise<void> {
-    const k = this.redis.keys;
-    const inc: Record<string, number | bigint> = { requests: 1, [`reason:${entry.reason}`]: 1 };
-    if (entry.cacheHit === true) inc.cache_hits = 1;
-    if (entry.cacheHit === false) inc.cache_misses = 1;
+  /**
+   * Adds the request to the in-memory batch. Counters are summed here and written in one round trip every
+   * FLUSH_INTERVAL_MS (and before any read and on shutdown): a cache hit then costs no Redis write of its own.
+   * Budgets do not depend on this batch; they are reserved and settled atomically in Redis per call.
+   */
+  record(entry: LedgerEntry): void {
+    const inc: Record<string, bigint> = { requests: 1n, [`reason:${entry.reason}`]: 1n };
+    if (entry.cacheHit === true) inc.cache_hits = 1n;
+    if (entry.cacheHit === false) inc.cache_misses = 1n;
     if (entry.savedUsd !== null && entry.savedLayer !== null && entry.savedUsd > 0) {
       inc[`saved_pico:${entry.savedLayer}`] = toPico(entry.savedUsd);
     }
     const call = entry.call;
     if (call) {
-      inc.calls = 1;
-      inc.prompt_tokens = call.promptTokens ?? 0;
-      inc.cached_tokens = call.cachedPromptTokens ?? 0;
-      inc.completion_tokens = call.completionTokens ?? 0;
-      if (call.costUsd === null) inc.unpriced_calls = 1;
+      inc.calls = 1n;
+      inc.prompt_tokens = BigInt(call.promptTokens ?? 0);
+      inc.cached_tokens = BigInt(call.cachedPromptTokens ?? 0);
+      inc.completion_tokens = BigInt(call.completionTokens ?? 0);
+      if (call.costUsd === null) inc.unpriced_calls = 1n;
       else inc.cost_pico = toPico(call.costUsd);
       if (call.costUsd !== null && call.uncachedCostUsd !== null) {
         const promptSaving = toPico(call.uncachedCostUsd) - toPico(call.costUsd);
         if (promptSaving > 0n) inc['saved_pico:prompt_cache'] = promptSaving;
       }
+      this.pendingCalls.push({ entry, call });
+      this.pendingModels.add(call.model);
     }
-    const scopes = this.scopesFor({ at: entry.at, agent: entry.agent, model: call?.model });
-    const pipeline = this.redis.pipeline();
-    const args: string[] = [];
-    for (const [field, by] of Object.entries(inc)) if (by !== 0 && by !== 0n) args.push(field, by.toString());
-    pipeline.hincrMany(scopes.length, ...scopes.map((s) => k.stats(s)), ...args, 0);
-    pipeline.sadd(k.statsIndex('agents'), entry.agent);
-    if (call) {
-      pipeline.sadd(k.statsIndex('models'), call.model);
-      pipeline.xadd(
-        k.ledger(),
-        'MAXLEN',
-        '~',
-        LEDGER_MAX_LEN,
-        '*',
-        'request_id',
-        entry.requestId,
-        'at',
-        new Date(entry.at).toISOString(),
-        'agent',
-        entry.agent,
-        'symbol',
-        entry.symbol ?? '',
-        'model',
-        call.model,
-        'provider',
-        call.provider,
-        'prompt_tokens',
-        String(call.promptTokens ?? ''),
-        'cached_prompt_tokens',
-        String(call.cachedPromptTokens ?? ''),
-        'completion_tokens',
-        String(call.completionTokens ?? ''),
-        'cost_usd',
-        call.costUsd === null ? 'unknown' : String(call.costUsd),
-        'latency_ms',
-        String(call.latencyMs),
-      );
+    this.pendingAgents.add(entry.agent);
+    for (const scope of this.scopesFor({ at: entry.at, agent: entry.agent, model: call?.model })) {
+      let fields = this.pendingCounters.get(scope);
+      if (!fields) this.pendingCounters.set(scope, (fields = new Map<string, bigint>()));
+      for (const [field, by] of Object.entries(inc)) fields.set(field, (fields.get(field) ?? 0n) + by);
     }
-    const results = await pipeline.exec();
-    const failed = results?.find(([err]) => err !== null);
-    if (failed) throw failed[0] as Error;
+    this.timer ??= setTimeout(() => void this.flushSafely(), FLUSH_INTERVAL_MS).unref();
   }
 
-  /** Record without letting a Redis outage fail the request; the miss is logged. */
-  async recordSafely(entry: LedgerEntry): Promise<void> {
+  /** Writes the batch to Redis in one pipeline. On failure the batch is kept and retried on the next flush. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pendingCounters.size === 0) return;
+    const counters = this.pendingCounters;
+    const calls = this.pendingCalls;
+    const agents = this.pendingAgents;
+    const models = this.pendingModels;
+    this.pendingCounters = new Map();
+    this.pendingCalls = [];
+    this.pendingAgents = new Set();
+    this.pendingModels = new Set();
+    const k = this.redis.keys;
+    const pipeline = this.redis.pipeline();
+    for (const [scope, fields] of counters) {
+      for (const [field, by] of fields) if (by !== 0n) pipeline.hincrby(k.stats(scope), field, by.toString());
+    }
+    pipeline.sadd(k.statsIndex('agents'), ...agents);
+    if (models.size > 0) pipeline.sadd(k.statsIndex('models'), ...models);
+    for (const { entry, call } of calls) {
+      pipeline.xadd(k.ledger(), 'MAXLEN', '~', LEDGER_MAX_LEN, '*', ...ledgerFields(entry, call));
+    }
     try {
-      await this.record(entry);
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err !== null);
+      if (failed) throw failed[0] as Error;
     } catch (err) {
-      this.logger.error(
-        `Could not record request ${entry.requestId} in the ledger: ${(err as Error).message}`,
+      // Put the batch back (merged with anything recorded meanwhile) so no count is lost across an outage.
+      for (const [scope, fields] of counters) {
+        const current = this.pendingCounters.get(scope) ?? new Map<string, bigint>();
+        for (const [field, by] of fields) current.set(field, (current.get(field) ?? 0n) + by);
+        this.pendingCounters.set(scope, current);
+      }
+      this.pendingCalls.unshift(...calls);
+      agents.forEach((a) => this.pendingAgents.add(a));
+      models.forEach((m) => this.pendingModels.add(m));
+      this.timer ??= setTimeout(() => void this.flushSafely(), FLUSH_RETRY_MS).unref();
+      throw err;
+    }
+  }
+
+  async flushSafely(): Promise<void> {
+    try {
+      await this.flush();
+    } catch (err) {
+      this.logger.warn(
+        `Ledger batch not written yet (${(err as Error).message}); kept in memory and retried`,
       );
     }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.flushSafely();
   }
 
   async totals(scope: string): Promise<ScopeTotals> {
+    await this.flushSafely();
     const raw = await this.redis.client.hgetall(this.redis.keys.stats(scope));
     return parseTotals(raw);
   }
 
   async totalsMany(scopes: string[]): Promise<ScopeTotals[]> {
     if (scopes.length === 0) return [];
+    await this.flushSafely();
     const pipeline = this.redis.client.pipeline();
     for (const s of scopes) pipeline.hgetall(this.redis.keys.stats(s));
     const results = (await pipeline.exec()) ?? [];
@@ -175,6 +228,7 @@ export class CostLedger {
   }
 
   async agents(): Promise<string[]> {
+    await this.flushSafely();
     return (await this.redis.client.smembers(this.redis.keys.statsIndex('agents'))).sort();
   }
 
@@ -184,6 +238,7 @@ export class CostLedger {
 
   /** Most recent calls, newest first. */
   async recentCalls(count: number): Promise<Record<string, string>[]> {
+    await this.flushSafely();
     const rows = await this.redis.client.xrevrange(this.redis.keys.ledger(), '+', '-', 'COUNT', count);
     return rows.map(([id, fields]) => {
       const row: Record<string, string> = { id };

@@ -5,20 +5,16 @@ import RedisMock from 'ioredis-mock';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/app-config.js';
 import { RedisKeys } from './redis-keys.js';
-import { ADJUST_COUNTERS, HINCR_MANY, RELEASE_LEASE, RESERVE_BUDGET } from './scripts.js';
+import { ADJUST_COUNTERS, RELEASE_LEASE, RESERVE_BUDGET } from './scripts.js';
 
 export type RedisClient = Redis;
 
-/** A pipeline that also knows Bastion's Lua scripts. */
-export type BastionPipeline = ChainableCommander & {
-  hincrMany(numKeys: number, ...args: (string | number)[]): BastionPipeline;
-};
+export type BastionPipeline = ChainableCommander;
 
 interface BastionScripts {
   reserveBudget(numKeys: number, ...args: (string | number)[]): Promise<number>;
   adjustCounters(numKeys: number, ...args: (string | number)[]): Promise<number>;
   releaseLease(key: string, token: string): Promise<number>;
-  hincrMany(numKeys: number, ...args: (string | number)[]): Promise<number>;
 }
 
 /**
@@ -51,7 +47,6 @@ export class RedisService implements OnApplicationShutdown {
     client.defineCommand('reserveBudget', { lua: RESERVE_BUDGET });
     client.defineCommand('adjustCounters', { lua: ADJUST_COUNTERS });
     client.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
-    client.defineCommand('hincrMany', { lua: HINCR_MANY });
     client.on('error', (err: Error) => this.logError(err));
     client.on('ready', () => this.logger.log(this.embedded ? 'Embedded store ready' : 'Redis connected'));
     this.client = client as Redis & BastionScripts;
@@ -66,7 +61,11 @@ export class RedisService implements OnApplicationShutdown {
       );
     }
     try {
-      await this.client.connect();
+      // ioredis keeps retrying a refused connection; do not hold the whole boot hostage to it.
+      await Promise.race([
+        this.client.connect(),
+        new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000).unref()),
+      ]);
     } catch (err) {
       // Keep starting: readiness reports the outage and ioredis keeps reconnecting in the background.
       this.logger.error(
@@ -76,7 +75,7 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   pipeline(): BastionPipeline {
-    return this.client.pipeline() as BastionPipeline;
+    return this.client.pipeline();
   }
 
   get ready(): boolean {
@@ -107,20 +106,6 @@ export class RedisService implements OnApplicationShutdown {
   async adjust(keys: string[], deltaPico: bigint, ttlSeconds: number): Promise<void> {
     if (keys.length === 0 || deltaPico === 0n) return;
     await this.client.adjustCounters(keys.length, ...keys, deltaPico.toString(), ttlSeconds);
-  }
-
-  /** Increment integer fields of several hashes atomically in one round trip. */
-  async incrementHashes(
-    keys: string[],
-    increments: Record<string, number | bigint>,
-    ttlSeconds = 0,
-  ): Promise<void> {
-    const args: string[] = [];
-    for (const [field, by] of Object.entries(increments)) {
-      if (by !== 0 && by !== 0n) args.push(field, by.toString());
-    }
-    if (args.length === 0 || keys.length === 0) return;
-    await this.client.hincrMany(keys.length, ...keys, ...args, ttlSeconds);
   }
 
   /** Try to take a named lease for `ttlMs`; returns a release function, or null if another holder has it. */

@@ -47,20 +47,3 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `;
-
-/**
- * Add the same field increments to several hashes in one round trip.
- * KEYS: hashes. ARGV: field1, incr1, field2, incr2, ... (integers). The last ARGV is a TTL in seconds
- * (0 = keep forever) applied to every hash.
- */
-export const HINCR_MANY = `
-local n = #ARGV - 1
-local ttl = tonumber(ARGV[#ARGV])
-for _, key in ipairs(KEYS) do
-  for i = 1, n, 2 do
-    redis.call('HINCRBY', key, ARGV[i], ARGV[i + 1])
-  end
-  if ttl > 0 then redis.call('EXPIRE', key, ttl) end
-end
-return 0
-`;
