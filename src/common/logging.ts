@@ -1,3 +1,4 @@
+import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { IncomingMessage } from 'node:http';
@@ -27,9 +28,22 @@ export function loggerParams(config: AppConfig, stream?: DestinationStream): Par
     },
     autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.test(req.url ?? '') },
     customProps: () => ({ service: 'bastion' }),
+    // Method, path and status are what an operator needs; headers carry keys and are left out entirely.
+    serializers: {
+      req: (req: { id: unknown; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url,
+      }),
+      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+    },
     hooks: {
       streamWrite: (line: string) => scrub(line),
     },
   };
-  return { pinoHttp: stream ? [options, stream] : options };
+  // Nest 12 on Fastify needs the named wildcard for the request-logging middleware to match every route.
+  return {
+    pinoHttp: stream ? [options, stream] : options,
+    forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+  };
 }
