@@ -7,6 +7,7 @@ export default tseslint.config(
     ignores: [
       'dist/**',
       'dist-bench/**',
+      'scripts/**',
       'node_modules/**',
       'coverage/**',
       'test-output/**',
