@@ -41,7 +41,7 @@ describe('AI gateway /ai/call against a DeepSeek-shaped upstream', () => {
   beforeEach(() => deepseek.reset());
 
   const call = (body: Record<string, unknown>) =>
-    bastion.request('POST', '/ai/call', { agent_type: 'market_regime', symbol: 'BTC/USDT', ...body });
+    bastion.request('POST', '/ai/call', { agent_type: 'regime_probe', symbol: 'BTC/USDT', ...body });
 
   it('answers a second identical request from the cache, saving what the first one cost', async () => {
     const body = {
@@ -87,7 +87,7 @@ describe('AI gateway /ai/call against a DeepSeek-shaped upstream', () => {
       const results = await Promise.all(
         Array.from({ length: 20 }, () =>
           app.request('POST', '/ai/call', {
-            agent_type: 'signal_validator',
+            agent_type: 'signal_probe',
             prompt: 'Validate long BTC 97000',
             symbol: 'BTC',
           }),
@@ -154,7 +154,7 @@ describe('AI gateway pricing of OpenAI usage and the stats that reconcile', () =
   });
 
   it('prices OpenAI usage with cached_tokens exactly and the stats add up to the calls', async () => {
-    const agents = ['market_regime', 'signal_validator', 'anomaly_detector'];
+    const agents = ['regime_probe', 'signal_probe', 'anomaly_probe'];
     const costs: number[] = [];
     const longPrompt = `Static instructions. ${'Use the fixed answer format. '.repeat(200)}`;
     for (let i = 0; i < 6; i++) {
@@ -184,7 +184,7 @@ describe('AI gateway pricing of OpenAI usage and the stats that reconcile', () =
       breakdown.agents as Record<string, { cost_usd: number; calls: number }>,
     ).reduce((s, a) => s + a.cost_usd, 0);
     expect(Math.abs(agentSum - stats.overall.total_cost_usd)).toBeLessThan(1e-12);
-    expect(breakdown.agents.market_regime.calls).toBe(2);
+    expect(breakdown.agents.regime_probe.calls).toBe(2);
 
     const daily = (await bastion.request('GET', '/ai-cost/daily')).body;
     expect(daily.date).toBe('2026-11-22');
@@ -257,7 +257,7 @@ describe('Upstream failures: retries, fallbacks and clear errors', () => {
       deepseek.inject({ kind: 'status', status: 429, retryAfterSeconds: 1, times: 1 });
       const started = Date.now();
       const res = await bastion.request('POST', '/ai/call', {
-        agent_type: 'market_regime',
+        agent_type: 'regime_probe',
         prompt: 'retry me',
       });
       expect(res.status).toBe(200);
@@ -278,7 +278,7 @@ describe('Upstream failures: retries, fallbacks and clear errors', () => {
     try {
       deepseek.inject({ kind: 'status', status: 500 });
       const res = await bastion.request('POST', '/ai/call', {
-        agent_type: 'market_regime',
+        agent_type: 'regime_probe',
         prompt: 'fallback please',
       });
       expect(res.status).toBe(200);
@@ -316,7 +316,7 @@ describe('Upstream failures: retries, fallbacks and clear errors', () => {
     try {
       openai.inject({ kind: 'status', status: 503, retryAfterMs: 10 });
       const down = await bastion.request('POST', '/ai/call', {
-        agent_type: 'market_regime',
+        agent_type: 'regime_probe',
         prompt: 'anyone there?',
       });
       expect([502, 503]).toContain(down.status);
@@ -326,7 +326,7 @@ describe('Upstream failures: retries, fallbacks and clear errors', () => {
 
       openai.inject({ kind: 'hang' });
       const hung = await bastion.request('POST', '/ai/call', {
-        agent_type: 'market_regime',
+        agent_type: 'regime_probe',
         prompt: 'hang forever',
       });
       expect(hung.status).toBe(504);
@@ -335,7 +335,7 @@ describe('Upstream failures: retries, fallbacks and clear errors', () => {
 
       openai.inject({ kind: 'malformed' });
       const garbled = await bastion.request('POST', '/ai/call', {
-        agent_type: 'market_regime',
+        agent_type: 'regime_probe',
         prompt: 'garbled',
       });
       expect(garbled.status).toBe(502);
@@ -347,7 +347,7 @@ describe('Upstream failures: retries, fallbacks and clear errors', () => {
       expect(stats.overall.total_cost_usd).toBe(0);
       // The reservations were given back: a full budget is still available.
       const ok = await bastion.request('POST', '/ai/call', {
-        agent_type: 'market_regime',
+        agent_type: 'regime_probe',
         prompt: 'now it works',
       });
       expect(ok.body.metadata.reason).toBe('called');

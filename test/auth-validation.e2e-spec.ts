@@ -15,7 +15,7 @@ describe('Auth and input validation', () => {
     await deepseek.close();
   });
 
-  const valid = { agent_type: 'market_regime', prompt: 'Analyze BTC' };
+  const valid = { agent_type: 'regime_probe', prompt: 'Analyze BTC' };
 
   it('needs a key: none → 401, wrong → 401, bearer or X-API-Key → 200', async () => {
     expect((await bastion.request('POST', '/ai/call', valid, null)).status).toBe(401);
@@ -46,7 +46,7 @@ describe('Auth and input validation', () => {
   it.each([
     ['a wrong type', { ...valid, max_tokens: 'many' }, /max_tokens must be an integer/],
     ['an unknown field', { ...valid, temprature: 0.2 }, /property temprature should not exist/],
-    ['a missing field', { agent_type: 'market_regime' }, /prompt must be a string/],
+    ['a missing field', { agent_type: 'regime_probe' }, /prompt must be a string/],
     ['a negative max_tokens', { ...valid, max_tokens: -5 }, /max_tokens must not be less than 1/],
     ['a temperature out of range', { ...valid, temperature: 7 }, /temperature must not be greater than 2/],
     ['a bad agent_type', { ...valid, agent_type: '../admin' }, /agent_type must be lower_snake_case/],

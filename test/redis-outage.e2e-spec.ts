@@ -33,7 +33,7 @@ describe('Redis goes away while Bastion runs', () => {
     });
     expect(await ready()).toBe(200);
     const before = await bastion.request('POST', '/ai/call', {
-      agent_type: 'market_regime',
+      agent_type: 'regime_probe',
       prompt: 'before outage',
     });
     expect(before.body.metadata.reason).toBe('called');
@@ -44,7 +44,7 @@ describe('Redis goes away while Bastion runs', () => {
     expect(readyBody.error.redis.status).toBe('down');
 
     const during = await bastion.request('POST', '/ai/call', {
-      agent_type: 'market_regime',
+      agent_type: 'regime_probe',
       prompt: 'during outage',
     });
     expect(during.status).toBe(200);
@@ -59,12 +59,12 @@ describe('Redis goes away while Bastion runs', () => {
     );
     expect(recoveredIn).toBeLessThan(10_000);
     const after = await bastion.request('POST', '/ai/call', {
-      agent_type: 'market_regime',
+      agent_type: 'regime_probe',
       prompt: 'after outage',
     });
     expect(after.body.metadata.reason).toBe('called');
     const again = await bastion.request('POST', '/ai/call', {
-      agent_type: 'market_regime',
+      agent_type: 'regime_probe',
       prompt: 'after outage',
     });
     expect(again.body.metadata.reason).toBe('response_cache'); // the cache works again
@@ -84,7 +84,7 @@ describe('Redis goes away while Bastion runs', () => {
     await waitFor(async () => (await ready()) === 503, 5000, 'readiness did not turn 503');
     deepseek.reset();
     const refused = await bastion.request('POST', '/ai/call', {
-      agent_type: 'market_regime',
+      agent_type: 'regime_probe',
       prompt: 'hard and down',
     });
     expect(refused.status).toBe(200);

@@ -1,6 +1,13 @@
 import { Module } from '@nestjs/common';
 import { CostMonitoringModule } from '../cost-monitoring/cost-monitoring.module.js';
 import { AiController } from './ai.controller.js';
+import { EventsController } from './events.controller.js';
+import { BatchFlusher } from './events/batch-flusher.service.js';
+import { BatchQueue } from './events/batch-queue.service.js';
+import { EventGate } from './events/event-gate.service.js';
+import { EventThresholdsService } from './events/event-thresholds.service.js';
+import { RuntimeSettingsController } from './runtime-settings.controller.js';
+import { SamplingService } from './sampling/sampling.service.js';
 import { Coalescer } from './coalescer.js';
 import { AiGateway } from './gateway.service.js';
 import { genaiPriceLookup, PRICE_LOOKUP, PriceBook } from './pricing.js';
@@ -11,7 +18,7 @@ import { ResponseCache } from './response-cache.js';
 
 @Module({
   imports: [CostMonitoringModule],
-  controllers: [AiController],
+  controllers: [AiController, EventsController, RuntimeSettingsController],
   providers: [
     { provide: PRICE_LOOKUP, useValue: genaiPriceLookup },
     PriceBook,
@@ -21,7 +28,12 @@ import { ResponseCache } from './response-cache.js';
     Coalescer,
     PromptStore,
     AiGateway,
+    SamplingService,
+    EventThresholdsService,
+    BatchQueue,
+    BatchFlusher,
+    EventGate,
   ],
-  exports: [AiGateway, PromptStore, ProviderRegistry, PriceBook],
+  exports: [AiGateway, PromptStore, ProviderRegistry, PriceBook, SamplingService, EventGate, BatchFlusher],
 })
 export class AiOptimizationModule {}

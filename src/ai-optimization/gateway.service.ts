@@ -11,6 +11,7 @@ import { Coalescer } from './coalescer.js';
 import { PriceBook } from './pricing.js';
 import { ProviderRegistry, type ResolvedModel } from './providers/provider-registry.js';
 import { UpstreamCaller } from './providers/upstream-caller.js';
+import { SamplingService } from './sampling/sampling.service.js';
 import { canonicalJson, requestHash, ResponseCache, type CachedAnswer } from './response-cache.js';
 import type { DecisionReason, GatewayMetadata, GatewayRequest, GatewayResult } from './gateway.types.js';
 
@@ -23,7 +24,8 @@ interface LastAnswer {
 /** What the leader of a (possibly coalesced) call produced. */
 type CallOutcome =
   | { kind: 'answer'; answer: CachedAnswer; latencyMs: number; fallbackFrom?: string }
-  | { kind: 'refused'; message: string };
+  | { kind: 'refused'; message: string }
+  | { kind: 'skipped'; message: string };
 
 const LAST_ANSWER_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -49,6 +51,7 @@ export class AiGateway {
     private readonly ledger: CostLedger,
     private readonly redis: RedisService,
     private readonly clock: Clock,
+    private readonly sampling: SamplingService,
     @Inject(AGENTS_CONFIG) private readonly agents: AgentsConfig,
   ) {}
 
@@ -88,7 +91,8 @@ export class AiGateway {
     });
     const cacheKey = this.cache.key(request.agentType, request.symbol, request.responseType, hash);
 
-    if (request.cache) {
+    const cacheRead = request.cache && request.cacheRead !== false;
+    if (cacheRead) {
       const hit = await this.cache.lookup(cacheKey);
       if (hit) {
         this.ledger.record(this.entry(base, 'response_cache', true, hit.cost_usd, 'response_cache'));
@@ -107,9 +111,13 @@ export class AiGateway {
     const { value: outcome, leader } = await this.coalescer.run(cacheKey, () =>
       this.callUpstream(request, chain, messages, cacheKey, requestId, now),
     );
-    const cacheHit = request.cache ? false : null;
+    const cacheHit = cacheRead ? false : null;
     if (outcome.kind === 'refused') {
       return this.answerWithoutCall(base, 'budget_exceeded', outcome.message, cacheHit);
+    }
+    if (outcome.kind === 'skipped') {
+      const avoided = await this.ledger.averageCallCost(request.agentType);
+      return this.answerWithoutCall(base, 'sampled_out', outcome.message, cacheHit, avoided, 'sampling');
     }
     if (!leader) {
       this.ledger.record(this.entry(base, 'coalesced', cacheHit, outcome.answer.cost_usd, 'coalescing'));
@@ -143,6 +151,20 @@ export class AiGateway {
     now: number,
   ): Promise<CallOutcome> {
     const primary = chain[0];
+    let adaptive = false;
+    if (request.sampling !== false) {
+      const decision = await this.sampling.decide({
+        agent: request.agentType,
+        symbol: request.symbol ?? '-',
+        features: request.samplingFeatures,
+        score: request.score,
+        volatility: request.volatility,
+        now,
+      });
+      if (!decision.call)
+        return { kind: 'skipped', message: `Sampled out (${decision.strategy}): ${decision.detail}` };
+      adaptive = decision.strategy === 'ADAPTIVE';
+    }
     const at = new Date(now);
     const estimate = this.prices.estimate(
       this.prices.rates(primary.entry, primary.upstreamModel, at),
@@ -191,9 +213,10 @@ export class AiGateway {
       agent: request.agentType,
       symbol: request.symbol,
       reason: 'called',
-      cacheHit: request.cache ? false : null,
+      cacheHit: request.cache && request.cacheRead !== false ? false : null,
       savedUsd: null,
       savedLayer: null,
+      counters: adaptive ? { adaptive_calls: 1 } : undefined,
       call: {
         model: answer.model.entry.name,
         provider: answer.model.provider,

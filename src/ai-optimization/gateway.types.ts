@@ -14,6 +14,12 @@ export interface GatewayRequest {
   cacheTtlSeconds?: number;
   samplingFeatures?: Record<string, number>;
   score?: number;
+  /** Volatility in percent (event data), used by the ADAPTIVE strategy. */
+  volatility?: number;
+  /** false = answer fresh: skip the cache lookup (the answer is still stored). Events use it. */
+  cacheRead?: boolean;
+  /** false = skip the sampling gate (CRITICAL and HIGH events, batch flushes). */
+  sampling?: boolean;
 }
 
 export const DECISION_REASONS = [

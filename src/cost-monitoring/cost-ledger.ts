@@ -34,6 +34,8 @@ export interface LedgerEntry {
   reason: string;
   /** true = answered from the response cache, false = looked up and missed, null = cache not consulted. */
   cacheHit: boolean | null;
+  /** Extra counters for this request's scopes (e.g. adaptive_calls). */
+  counters?: Record<string, number>;
   savedUsd: number | null;
   savedLayer: SavingLayer | null;
   call: UpstreamCallRecord | null;
@@ -54,6 +56,7 @@ export interface ScopeTotals {
   savedUsd: Record<SavingLayer, number>;
   savedPico: bigint;
   reasons: Record<string, number>;
+  adaptiveCalls: number;
 }
 
 const LEDGER_MAX_LEN = 100_000;
@@ -99,6 +102,7 @@ export class CostLedger implements BeforeApplicationShutdown {
   private pendingAgents = new Set<string>();
   private pendingModels = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+  private readonly averages = new Map<string, { at: number; value: number | null }>();
 
   constructor(private readonly redis: RedisService) {}
 
@@ -124,6 +128,7 @@ export class CostLedger implements BeforeApplicationShutdown {
    */
   record(entry: LedgerEntry): void {
     const inc: Record<string, bigint> = { requests: 1n, [`reason:${entry.reason}`]: 1n };
+    for (const [field, by] of Object.entries(entry.counters ?? {})) inc[field] = BigInt(by);
     if (entry.cacheHit === true) inc.cache_hits = 1n;
     if (entry.cacheHit === false) inc.cache_misses = 1n;
     if (entry.savedUsd !== null && entry.savedLayer !== null && entry.savedUsd > 0) {
@@ -151,6 +156,35 @@ export class CostLedger implements BeforeApplicationShutdown {
       for (const [field, by] of Object.entries(inc)) fields.set(field, (fields.get(field) ?? 0n) + by);
     }
     this.timer ??= setTimeout(() => void this.flushSafely(), FLUSH_INTERVAL_MS).unref();
+  }
+
+  /** A saving that is not tied to one request (e.g. the calls a flushed batch avoided). */
+  recordSaving(at: number, agent: string, layer: SavingLayer, usd: number): void {
+    if (!(usd > 0)) return;
+    const field = `saved_pico:${layer}`;
+    for (const scope of this.scopesFor({ at, agent })) {
+      let fields = this.pendingCounters.get(scope);
+      if (!fields) this.pendingCounters.set(scope, (fields = new Map<string, bigint>()));
+      fields.set(field, (fields.get(field) ?? 0n) + toPico(usd));
+    }
+    this.timer ??= setTimeout(() => void this.flushSafely(), FLUSH_INTERVAL_MS).unref();
+  }
+
+  /** The agent's average priced call cost, the price of a call a gate avoided (null until one is priced). */
+  async averageCallCost(agent: string): Promise<number | null> {
+    const memo = this.averages.get(agent);
+    const now = Date.now();
+    if (memo && now - memo.at < 10_000) return memo.value;
+    let value: number | null;
+    try {
+      const t = await this.totals(`agent:${agent}`);
+      const priced = t.calls - t.unpricedCalls;
+      value = priced > 0 ? t.costUsd / priced : null;
+    } catch {
+      value = memo?.value ?? null;
+    }
+    this.averages.set(agent, { at: now, value });
+    return value;
   }
 
   /** Writes the batch to Redis in one pipeline. On failure the batch is kept and retried on the next flush. */
@@ -276,5 +310,6 @@ export function parseTotals(raw: Record<string, string>): ScopeTotals {
     savedUsd,
     savedPico,
     reasons,
+    adaptiveCalls: n('adaptive_calls'),
   };
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock, utcDay, utcMonth } from '../common/clock.js';
 import { BudgetService } from './budget.service.js';
 import { CostLedger, SAVING_LAYERS, type ScopeTotals } from './cost-ledger.js';
+import { EventStatsService } from './event-stats.service.js';
 
 const round = (x: number, digits = 12): number => Number(x.toFixed(digits));
 const pct = (part: number, whole: number): number => (whole > 0 ? round((part / whole) * 100, 6) : 0);
@@ -32,10 +33,28 @@ export class CostStatsService {
     private readonly ledger: CostLedger,
     private readonly budgets: BudgetService,
     private readonly clock: Clock,
+    private readonly eventStats: EventStatsService,
   ) {}
 
   async stats() {
     const t = await this.ledger.totals('total');
+    const agents = await this.ledger.agents();
+    const perAgent = await this.ledger.totalsMany(agents.map((a) => `agent:${a}`));
+    const events = await this.eventStats.snapshot();
+    const byAgent: Record<
+      string,
+      { calls: number; sampled_out: number; adaptive_calls: number; savings_usd: number }
+    > = {};
+    agents.forEach((agent, i) => {
+      const a = perAgent[i];
+      if (!a.reasons.sampled_out && !a.adaptiveCalls) return;
+      byAgent[agent] = {
+        calls: a.calls,
+        sampled_out: a.reasons.sampled_out ?? 0,
+        adaptive_calls: a.adaptiveCalls,
+        savings_usd: a.savedUsd.sampling,
+      };
+    });
     const lookups = t.cacheHits + t.cacheMisses;
     return {
       overall: overall(t),
@@ -51,9 +70,19 @@ export class CostStatsService {
       },
       coalescing: { coalesced_requests: t.reasons.coalesced ?? 0, savings_usd: t.savedUsd.coalescing },
       reasons: t.reasons,
-      sampling: { adaptive_calls: 0, calls_saved: t.reasons.sampled_out ?? 0, by_agent: {} },
-      events: {},
-      batching: {},
+      sampling: {
+        adaptive_calls: t.adaptiveCalls,
+        calls_saved: t.reasons.sampled_out ?? 0,
+        savings_usd: t.savedUsd.sampling,
+        by_agent: byAgent,
+      },
+      events: { ...events, filtered_savings_usd: t.savedUsd.event_filter },
+      batching: {
+        batched_events: events.batched,
+        batches_flushed: events.batches_flushed,
+        batched_events_answered: events.batched_events_answered,
+        savings_usd: t.savedUsd.batching,
+      },
     };
   }
 

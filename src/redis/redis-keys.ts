@@ -23,6 +23,44 @@ export class RedisKeys {
     return this.k('ai', 'inflight', hash);
   }
 
+  // Event gate, sampling and batches
+  eventGate(agent: string, symbol: string): string {
+    return this.k('ai', 'event-gate', agent, symbol);
+  }
+  samplingClaim(agent: string, symbol: string): string {
+    return this.k('ai', 'sampling', 'last', agent, symbol);
+  }
+  samplingFeatures(agent: string, symbol: string): string {
+    return this.k('ai', 'sampling', 'features', agent, symbol);
+  }
+  samplingStrategies(): string {
+    return this.k('ai', 'config', 'sampling');
+  }
+  eventThresholds(): string {
+    return this.k('ai', 'config', 'event-thresholds');
+  }
+  batchPrefix(): string {
+    return this.k('ai', 'batch', '');
+  }
+  batch(id: string): string {
+    return this.batchPrefix() + id;
+  }
+  batchEvents(id: string): string {
+    return `${this.batch(id)}:events`;
+  }
+  openBatchPrefix(): string {
+    return this.k('ai', 'batch-open', '');
+  }
+  openBatch(agent: string): string {
+    return this.openBatchPrefix() + agent;
+  }
+  batchesDue(): string {
+    return this.k('ai', 'batches-due');
+  }
+  eventStats(): string {
+    return this.k('cost', 'events');
+  }
+
   // Cost ledger and stats
   ledger(): string {
     return this.k('cost', 'ledger');

@@ -5,7 +5,16 @@ import RedisMock from 'ioredis-mock';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/app-config.js';
 import { RedisKeys } from './redis-keys.js';
-import { ADJUST_COUNTERS, RELEASE_LEASE, RESERVE_BUDGET } from './scripts.js';
+import {
+  ADJUST_COUNTERS,
+  CLAIM_BATCH,
+  CLAIM_INTERVAL,
+  COMPLETE_BATCH,
+  ENQUEUE_EVENT,
+  RELEASE_BATCH,
+  RELEASE_LEASE,
+  RESERVE_BUDGET,
+} from './scripts.js';
 
 export type RedisClient = Redis;
 
@@ -15,6 +24,11 @@ interface BastionScripts {
   reserveBudget(numKeys: number, ...args: (string | number)[]): Promise<number>;
   adjustCounters(numKeys: number, ...args: (string | number)[]): Promise<number>;
   releaseLease(key: string, token: string): Promise<number>;
+  claimInterval(key: string, nowMs: number, intervalMs: number): Promise<number>;
+  enqueueEvent(...args: (string | number)[]): Promise<[string, number, number]>;
+  claimBatch(...args: (string | number)[]): Promise<string[] | null>;
+  completeBatch(...args: (string | number)[]): Promise<number>;
+  releaseBatch(...args: (string | number)[]): Promise<number>;
 }
 
 /**
@@ -47,6 +61,11 @@ export class RedisService implements OnApplicationShutdown {
     client.defineCommand('reserveBudget', { lua: RESERVE_BUDGET });
     client.defineCommand('adjustCounters', { lua: ADJUST_COUNTERS });
     client.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+    client.defineCommand('claimInterval', { numberOfKeys: 1, lua: CLAIM_INTERVAL });
+    client.defineCommand('enqueueEvent', { numberOfKeys: 2, lua: ENQUEUE_EVENT });
+    client.defineCommand('claimBatch', { numberOfKeys: 3, lua: CLAIM_BATCH });
+    client.defineCommand('completeBatch', { numberOfKeys: 2, lua: COMPLETE_BATCH });
+    client.defineCommand('releaseBatch', { numberOfKeys: 2, lua: RELEASE_BATCH });
     client.on('error', (err: Error) => this.logError(err));
     client.on('ready', () => this.logger.log(this.embedded ? 'Embedded store ready' : 'Redis connected'));
     this.client = client as Redis & BastionScripts;

@@ -1,0 +1,54 @@
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Clock } from '../common/clock.js';
+import { DomainError } from '../common/errors.js';
+import { AiEventDto } from './dto/ai-event.dto.js';
+import { toGatewayRequest } from './dto/to-gateway-request.js';
+import { BatchQueue, type BatchView } from './events/batch-queue.service.js';
+import { EventGate } from './events/event-gate.service.js';
+import type { GatewayResult } from './gateway.types.js';
+
+@ApiTags('ai')
+@ApiBearerAuth()
+@Controller('ai')
+export class EventsController {
+  constructor(
+    private readonly gate: EventGate,
+    private readonly batches: BatchQueue,
+    private readonly clock: Clock,
+  ) {}
+
+  @Post('events')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Event-driven call (the seed's call_ai_with_event): gated by priority, LOW events batched",
+  })
+  async event(@Body() body: AiEventDto): Promise<GatewayResult> {
+    const { event, ...call } = body;
+    try {
+      return await this.gate.handle(toGatewayRequest(call), {
+        symbol: event.symbol.toUpperCase(),
+        eventType: event.event_type,
+        priority: event.priority,
+        data: event.data ?? {},
+        timestamp: event.timestamp ? Date.parse(event.timestamp) : this.clock.now(),
+      });
+    } catch (err) {
+      if (err instanceof DomainError) throw err;
+      throw new DomainError(
+        'event_store_unavailable',
+        `The event could not be handled: ${(err as Error).message}`,
+        503,
+      );
+    }
+  }
+
+  @Get('batches/:id')
+  @ApiOperation({ summary: 'A batch of LOW events: its events, status and answer' })
+  async batch(@Param('id') id: string): Promise<BatchView> {
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw new NotFoundException(`No batch ${id}`);
+    const view = await this.batches.view(id);
+    if (!view) throw new NotFoundException(`No batch ${id}`);
+    return view;
+  }
+}

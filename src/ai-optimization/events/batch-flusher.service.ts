@@ -1,0 +1,143 @@
+import {
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type BeforeApplicationShutdown,
+} from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../../common/clock.js';
+import { canonicalJson } from '../response-cache.js';
+import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
+import { EventStatsService } from '../../cost-monitoring/event-stats.service.js';
+import { AiGateway } from '../gateway.service.js';
+import { BatchQueue, type QueuedEvent } from './batch-queue.service.js';
+import { EventThresholdsService } from './event-thresholds.service.js';
+
+const TICK_MS = 1000;
+const LEASE_MS = 60_000;
+const RETRY_AFTER_FAILURE_MS = 30_000;
+
+export const BATCH_SYSTEM_PROMPT =
+  'You analyse batches of low-priority market events for a trading bot. For each numbered event give one ' +
+  'short line with its number and what, if anything, it changes for the bot; then one line with the overall read.';
+
+/** The compact listing of a batch's events sent as one prompt. */
+export function batchPrompt(events: QueuedEvent[]): string {
+  const lines = events.map(
+    (e, i) =>
+      `${i + 1}. ${e.timestamp} ${e.symbol} ${e.event_type} ${canonicalJson(e.data)} | ${e.prompt.slice(0, 300)}`,
+  );
+  return `Events (${events.length}):\n${lines.join('\n')}`;
+}
+
+/**
+ * Flushes due batches: one upstream call per batch, answer stored with the batch and its events.
+ * Runs every second on every instance; the per-batch lease makes sure one instance flushes each batch,
+ * and a batch whose holder died is taken again when its lease expires. On shutdown nothing is lost:
+ * unflushed events stay queued in Redis for the next instance.
+ */
+@Injectable()
+export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(BatchFlusher.name);
+  private readonly holder = randomUUID();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<number> | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly queue: BatchQueue,
+    private readonly thresholds: EventThresholdsService,
+    private readonly gateway: AiGateway,
+    private readonly ledger: CostLedger,
+    private readonly stats: EventStatsService,
+    private readonly clock: Clock,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.tick(), TICK_MS);
+    this.timer.unref();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running; // let an in-flight flush finish; queued events stay in Redis
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.flushDue();
+    } catch (err) {
+      this.logger.warn(`Batch flush tick failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Flushes every due batch once; returns how many were answered. Callable from tests. */
+  flushDue(): Promise<number> {
+    if (this.stopped) return Promise.resolve(0);
+    this.running ??= this.flushAll().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async flushAll(): Promise<number> {
+    const t = await this.thresholds.get();
+    const ids = await this.queue.due(this.clock.now(), t.batch_timeout * 1000);
+    let answered = 0;
+    for (const id of ids) if (await this.flushOne(id)) answered++;
+    return answered;
+  }
+
+  async flushOne(id: string): Promise<boolean> {
+    const now = this.clock.now();
+    const claimed = await this.queue.claim(id, now, LEASE_MS, this.holder);
+    if (!claimed) return false;
+    const { agent, events } = claimed;
+    this.logger.log(`Flushing batch ${id} of ${agent}: ${events.length} event(s)`);
+    try {
+      const result = await this.gateway.call({
+        agentType: agent,
+        prompt: batchPrompt(events),
+        systemPrompt: events[0]?.system_prompt ?? BATCH_SYSTEM_PROMPT,
+        responseType: 'batch_analysis',
+        maxTokens: Math.min(4096, Math.max(...events.map((e) => e.max_tokens))),
+        temperature: 0,
+        json: false,
+        cache: false,
+        sampling: false,
+      });
+      if (result.response === null || !result.metadata.ai_called) {
+        throw new Error(result.metadata.message ?? `no answer (${result.metadata.reason})`);
+      }
+      const stored = await this.queue.complete(
+        id,
+        this.holder,
+        {
+          response: result.response,
+          model: result.metadata.model,
+          cost_usd: result.metadata.cost_usd,
+          request_id: result.metadata.request_id,
+        },
+        this.clock.now(),
+      );
+      if (!stored) {
+        this.logger.warn(`Batch ${id}: lease lost before the answer was stored; another instance answers it`);
+        return false;
+      }
+      await this.stats.recordBatchFlushed(events.length);
+      const avoided = await this.ledger.averageCallCost(agent);
+      if (avoided !== null && events.length > 1)
+        this.ledger.recordSaving(now, agent, 'batching', avoided * (events.length - 1));
+      return true;
+    } catch (err) {
+      const message = (err as Error).message;
+      this.logger.warn(
+        `Batch ${id} not answered (${message}); retried in ${RETRY_AFTER_FAILURE_MS / 1000} s`,
+      );
+      // The due index compares against now − batch_timeout, so shift the score to become due at the retry time.
+      const { batch_timeout } = await this.thresholds.get();
+      const dueScore = this.clock.now() + RETRY_AFTER_FAILURE_MS - batch_timeout * 1000;
+      await this.queue.release(id, this.holder, dueScore, message).catch(() => undefined);
+      return false;
+    }
+  }
+}
