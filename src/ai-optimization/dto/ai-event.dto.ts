@@ -1,6 +1,15 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsISO8601, IsOptional, IsString, Matches, ValidateNested } from 'class-validator';
+import {
+  IsDefined,
+  IsIn,
+  IsISO8601,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  ValidateNested,
+} from 'class-validator';
 import { IsSmallObject, SYMBOL_PATTERN } from '../../common/validation.js';
 import { EVENT_TYPES, PRIORITIES, type EventType, type Priority } from '../events/event.types.js';
 import { AiCallDto } from './ai-call.dto.js';
@@ -39,6 +48,8 @@ export class MarketEventDto {
 /** Body of POST /ai/events — the seed's `call_ai_with_event`: the /ai/call body plus the event. */
 export class AiEventDto extends AiCallDto {
   @ApiProperty({ type: MarketEventDto })
+  @IsDefined({ message: 'event is required (symbol, event_type, priority, data, timestamp)' })
+  @IsObject({ message: 'event must be an object' })
   @ValidateNested()
   @Type(() => MarketEventDto)
   event!: MarketEventDto;
