@@ -80,6 +80,14 @@ export class RedisKeys {
     return this.k('budget', 'settings');
   }
 
+  // Market data
+  market(key: string): string {
+    return this.k('market', key);
+  }
+  whaleAlerts(): string {
+    return this.k('market', 'whale-alert', 'recent');
+  }
+
   // Scheduling
   lease(name: string): string {
     return this.k('lease', name);

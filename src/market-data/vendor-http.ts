@@ -1,0 +1,68 @@
+/** A data vendor call that failed, with a reason safe to show (never a key or a full URL with a key). */
+export class VendorError extends Error {
+  constructor(
+    readonly source: string,
+    readonly reason: 'timeout' | 'http_error' | 'business_error' | 'malformed' | 'network' | 'disabled',
+    message: string,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'VendorError';
+  }
+}
+
+export interface VendorRequest {
+  source: string;
+  url: URL;
+  headers?: Record<string, string>;
+  /** Deadline of this call; the whole request, body included. */
+  deadlineMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * GET a vendor's JSON with a deadline. Errors name the source, the path and the reason; the query string
+ * (where some vendors take keys) is never included.
+ */
+export async function fetchVendorJson(req: VendorRequest): Promise<unknown> {
+  const deadline = AbortSignal.timeout(req.deadlineMs);
+  const signal = req.signal ? AbortSignal.any([deadline, req.signal]) : deadline;
+  const where = `${req.source} ${req.url.pathname}`;
+  let res: Response;
+  try {
+    res = await fetch(req.url, { headers: { accept: 'application/json', ...req.headers }, signal });
+  } catch (err) {
+    if (deadline.aborted)
+      throw new VendorError(req.source, 'timeout', `${where} timed out after ${req.deadlineMs} ms`);
+    throw new VendorError(req.source, 'network', `${where} unreachable: ${(err as Error).message}`);
+  }
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    if (deadline.aborted)
+      throw new VendorError(req.source, 'timeout', `${where} timed out after ${req.deadlineMs} ms`);
+    throw new VendorError(req.source, 'network', `${where} body not received: ${(err as Error).message}`);
+  }
+  if (!res.ok) {
+    throw new VendorError(req.source, 'http_error', `${where} answered HTTP ${res.status}`, res.status);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new VendorError(req.source, 'malformed', `${where} answered with a body that is not JSON`);
+  }
+}
+
+/** A number from a number or a numeric string (vendors send both); null when absent or not numeric. */
+export function toNumber(value: unknown): number | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'string' && value.trim() !== '') {
+    const n = Number(value);
+    return Number.isFinite(n) ? n : null;
+  }
+  return null;
+}
+
+export const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
