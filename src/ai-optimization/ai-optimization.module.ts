@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { CostMonitoringModule } from '../cost-monitoring/cost-monitoring.module.js';
 import { AiController } from './ai.controller.js';
 import { EventsController } from './events.controller.js';
+import { OpenAiCompatController } from './openai-compat/openai-compat.controller.js';
+import { OpenAiCompatService } from './openai-compat/openai-compat.service.js';
 import { BatchFlusher } from './events/batch-flusher.service.js';
 import { BatchQueue } from './events/batch-queue.service.js';
 import { EventGate } from './events/event-gate.service.js';
@@ -18,7 +20,7 @@ import { ResponseCache } from './response-cache.js';
 
 @Module({
   imports: [CostMonitoringModule],
-  controllers: [AiController, EventsController, RuntimeSettingsController],
+  controllers: [AiController, EventsController, RuntimeSettingsController, OpenAiCompatController],
   providers: [
     { provide: PRICE_LOOKUP, useValue: genaiPriceLookup },
     PriceBook,
@@ -33,6 +35,7 @@ import { ResponseCache } from './response-cache.js';
     BatchQueue,
     BatchFlusher,
     EventGate,
+    OpenAiCompatService,
   ],
   exports: [AiGateway, PromptStore, ProviderRegistry, PriceBook, SamplingService, EventGate, BatchFlusher],
 })

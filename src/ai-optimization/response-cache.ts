@@ -14,6 +14,8 @@ export interface CachedAnswer {
   completion_tokens: number | null;
   cost_usd: number | null;
   created_at: number;
+  /** The full upstream completion, kept by the OpenAI-compatible door to replay it. */
+  completion?: unknown;
 }
 
 /** JSON with sorted keys, so equal requests hash equally whatever the order their fields arrived in. */

@@ -72,11 +72,18 @@ export class AllExceptionsFilter implements ExceptionFilter {
     const body = toErrorBody(exception, this.logger);
     // The OpenAI-compatible door answers in OpenAI's error shape so SDKs parse it.
     if (request.url.startsWith('/v1/')) {
+      // A refused budget is final: tell OpenAI SDKs not to retry it.
+      if (body.code === 'budget_exceeded') void reply.header('x-should-retry', 'false');
       void reply.status(body.statusCode).send({
         error: {
           message: Array.isArray(body.message) ? body.message.join('; ') : body.message,
-          type: body.statusCode >= 500 ? 'server_error' : 'invalid_request_error',
-          param: null,
+          type:
+            body.statusCode >= 500
+              ? 'server_error'
+              : body.statusCode === 429
+                ? 'rate_limit_error'
+                : 'invalid_request_error',
+          param: typeof body.param === 'string' ? body.param : null,
           code: body.code ?? null,
         },
       });

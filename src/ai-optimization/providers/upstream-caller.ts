@@ -1,6 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APIConnectionTimeoutError, APIError } from 'openai';
-import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsNonStreaming,
+  ChatCompletionCreateParamsStreaming,
+} from 'openai/resources/chat/completions';
 import { MODELS_CONFIG } from '../../config/config.module.js';
 import type { ModelsConfig } from '../../config/yaml-config.js';
 import { ProviderUnavailableError } from '../../common/errors.js';
@@ -53,10 +58,111 @@ export class UpstreamCaller {
     chain: ResolvedModel[],
     body: Omit<ChatCompletionCreateParamsNonStreaming, 'model'>,
   ): Promise<UpstreamAnswer> {
+    const { model, value, attempts, latencyMs } = await this.withFallbacks(chain, (m, signal, timeoutMs) =>
+      this.createCompletion(m, body, signal, timeoutMs),
+    );
+    const choice = value.choices[0];
+    return {
+      model,
+      content: choice.message.content ?? '',
+      usage: readUsage(value.usage),
+      rawUsage: value.usage,
+      finishReason: choice.finish_reason ?? null,
+      latencyMs,
+      attempts,
+    };
+  }
+
+  /** A pass-through completion (OpenAI-compatible door): every parameter of `body` reaches the upstream. */
+  async completeRaw(
+    chain: ResolvedModel[],
+    body: Omit<ChatCompletionCreateParamsNonStreaming, 'model'>,
+  ): Promise<{ model: ResolvedModel; completion: ChatCompletion; latencyMs: number }> {
+    const { model, value, latencyMs } = await this.withFallbacks(chain, (m, signal, timeoutMs) =>
+      this.createCompletion(m, body, signal, timeoutMs),
+    );
+    return { model, completion: value, latencyMs };
+  }
+
+  /**
+   * Opens a streamed completion. Retries and fallbacks apply until the upstream accepts the request (its
+   * HTTP status); once chunks flow, an error ends the stream. The deadline covers the wait for the
+   * response headers only; `abort` ends the stream at any time (client gone).
+   */
+  async openStream(
+    chain: ResolvedModel[],
+    body: Omit<ChatCompletionCreateParamsStreaming, 'model'>,
+    abort: AbortSignal,
+  ): Promise<{ model: ResolvedModel; stream: AsyncIterable<ChatCompletionChunk> }> {
+    const { model, value } = await this.withFallbacks(chain, async (m, _signal, timeoutMs) => {
+      const controller = new AbortController();
+      const onAbort = (): void => controller.abort();
+      abort.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => controller.abort(new DeadlineError(timeoutMs)), timeoutMs);
+      try {
+        return await m.client.chat.completions.create(
+          { ...body, model: m.upstreamModel, stream: true },
+          { signal: controller.signal, maxRetries: 0, timeout: 10 * 60_000 },
+        );
+      } catch (err) {
+        if (controller.signal.reason instanceof DeadlineError) throw controller.signal.reason;
+        throw err;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+    return { model, stream: value };
+  }
+
+  private async createCompletion(
+    model: ResolvedModel,
+    body: Omit<ChatCompletionCreateParamsNonStreaming, 'model'>,
+    signal: AbortSignal,
+    timeoutMs: number,
+  ): Promise<ChatCompletion> {
+    const completion = await model.client.chat.completions.create(
+      { ...body, model: model.upstreamModel, stream: false },
+      { signal, timeout: timeoutMs + 1000, maxRetries: 0 },
+    );
+    const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
+    if (!choice || typeof choice.message !== 'object') {
+      throw new MalformedAnswerError('the answer has no choices[0].message');
+    }
+    return completion;
+  }
+
+  /** Runs `attempt` down the chain with per-attempt deadlines and retries on 429/5xx/timeouts. */
+  private async withFallbacks<T>(
+    chain: ResolvedModel[],
+    attempt: (model: ResolvedModel, signal: AbortSignal, timeoutMs: number) => Promise<T>,
+  ): Promise<{ model: ResolvedModel; value: T; attempts: number; latencyMs: number }> {
     const failures: AttemptFailure[] = [];
     for (const model of chain) {
-      const answer = await this.completeOne(model, body, failures);
-      if (answer) return answer;
+      const deadline = Date.now() + this.models.retryBudgetMs;
+      for (let n = 1; n <= this.models.maxAttempts; n++) {
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) break;
+        const attemptStart = Date.now();
+        const attemptMs = Math.min(this.models.timeoutMs, remaining);
+        // Our own deadline signal: we know for sure a failure was our timeout, whatever the fetch error says.
+        const deadlineSignal = AbortSignal.timeout(attemptMs);
+        try {
+          const value = await attempt(model, deadlineSignal, attemptMs);
+          return { model, value, attempts: n, latencyMs: Date.now() - attemptStart };
+        } catch (err) {
+          const status = err instanceof APIError && typeof err.status === 'number' ? err.status : null;
+          const timedOut = deadlineSignal.aborted || err instanceof DeadlineError;
+          const message = timedOut ? `timed out after ${attemptMs} ms` : describe(err, model);
+          failures.push({ model: model.entry.name, status, message });
+          this.logger.warn(`Upstream ${model.entry.name} attempt ${n} failed: ${status ?? ''} ${message}`);
+          if (!retryable(status) || n === this.models.maxAttempts) break;
+          const asked =
+            err instanceof APIError ? retryAfterMs(err.headers as Headers | undefined, Date.now()) : null;
+          const wait = asked ?? Math.min(250 * 2 ** (n - 1), 4000) * (0.5 + Math.random() / 2);
+          if (Date.now() + wait >= deadline) break; // the wait would not fit in the budget: fall back now
+          await sleep(wait);
+        }
+      }
     }
     const last = failures.at(-1);
     const timedOut =
@@ -65,58 +171,14 @@ export class UpstreamCaller {
     throw new ProviderUnavailableError(
       `Upstream model call failed after ${failures.length} attempt(s): ${summary}`,
       timedOut ? 504 : last?.status === 429 || last?.status === 503 ? 503 : 502,
-      { reason: 'provider_unavailable', attempts: failures },
+      { reason: 'provider_unavailable', attempts: failures, upstream_status: last?.status ?? null },
     );
   }
+}
 
-  private async completeOne(
-    model: ResolvedModel,
-    body: Omit<ChatCompletionCreateParamsNonStreaming, 'model'>,
-    failures: AttemptFailure[],
-  ): Promise<UpstreamAnswer | null> {
-    const started = Date.now();
-    const deadline = started + this.models.retryBudgetMs;
-    for (let attempt = 1; attempt <= this.models.maxAttempts; attempt++) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) break;
-      const attemptStart = Date.now();
-      const attemptMs = Math.min(this.models.timeoutMs, remaining);
-      // Our own deadline signal: we know for sure a failure was our timeout, whatever the fetch error says.
-      const deadlineSignal = AbortSignal.timeout(attemptMs);
-      try {
-        const completion = await model.client.chat.completions.create(
-          { ...body, model: model.upstreamModel, stream: false },
-          { signal: deadlineSignal, timeout: attemptMs + 1000, maxRetries: 0 },
-        );
-        const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
-        if (!choice || typeof choice.message !== 'object') {
-          throw new MalformedAnswerError('the answer has no choices[0].message');
-        }
-        return {
-          model,
-          content: choice.message.content ?? '',
-          usage: readUsage(completion.usage),
-          rawUsage: completion.usage,
-          finishReason: choice.finish_reason ?? null,
-          latencyMs: Date.now() - attemptStart,
-          attempts: attempt,
-        };
-      } catch (err) {
-        const status = err instanceof APIError && typeof err.status === 'number' ? err.status : null;
-        const message = deadlineSignal.aborted ? `timed out after ${attemptMs} ms` : describe(err, model);
-        failures.push({ model: model.entry.name, status, message });
-        this.logger.warn(
-          `Upstream ${model.entry.name} attempt ${attempt} failed: ${status ?? ''} ${message}`,
-        );
-        if (!retryable(status) || attempt === this.models.maxAttempts) break;
-        const asked =
-          err instanceof APIError ? retryAfterMs(err.headers as Headers | undefined, Date.now()) : null;
-        const wait = asked ?? Math.min(250 * 2 ** (attempt - 1), 4000) * (0.5 + Math.random() / 2);
-        if (Date.now() + wait >= deadline) break; // the wait would not fit in the budget: fall back now
-        await sleep(wait);
-      }
-    }
-    return null;
+class DeadlineError extends Error {
+  constructor(ms: number) {
+    super(`timed out after ${ms} ms`);
   }
 }
 
