@@ -28,6 +28,10 @@ export interface AppConfig {
   slackWebhookUrl: string | undefined;
   telegramBotToken: string | undefined;
   telegramChatId: string | undefined;
+  /** Base of the Telegram Bot API (tests point it at a fake receiver). */
+  telegramApiUrl: string;
+  budgetCheckCron: string;
+  budgetAlertThresholds: number[];
   helsinkiVmUrl: string | undefined;
   coinglass: ProviderEndpoint | undefined;
   whaleAlert: { apiKey: string | undefined; baseUrl: string; wsUrl: string | undefined } | undefined;
@@ -125,6 +129,16 @@ export function loadAppConfig(env: Env): AppConfig {
   const logLevel = (str('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
+  const thresholds = (str('BUDGET_ALERT_THRESHOLDS') ?? '50,80,100').split(',').map((t) => Number(t.trim()));
+  if (thresholds.some((t) => !Number.isFinite(t) || t <= 0 || t > 1000)) {
+    problems.push(
+      'BUDGET_ALERT_THRESHOLDS must be comma-separated percents between 0 and 1000, e.g. 50,80,100',
+    );
+  }
+  const cron = str('BUDGET_CHECK_CRON');
+  if (cron !== undefined && !/^(\S+\s+){4,5}\S+$/.test(cron)) {
+    problems.push('BUDGET_CHECK_CRON must be a cron expression with 5 or 6 fields');
+  }
   const config: AppConfig = {
     nodeEnv,
     port: int('PORT', 3000, 0, 65535),
@@ -146,6 +160,9 @@ export function loadAppConfig(env: Env): AppConfig {
     slackWebhookUrl: url('SLACK_WEBHOOK_URL'),
     telegramBotToken: str('TELEGRAM_BOT_TOKEN'),
     telegramChatId: str('TELEGRAM_CHAT_ID'),
+    telegramApiUrl: url('TELEGRAM_API_URL', 'https://api.telegram.org') ?? '',
+    budgetCheckCron: str('BUDGET_CHECK_CRON') ?? '0 * * * * *',
+    budgetAlertThresholds: thresholds,
     helsinkiVmUrl: url('HELSINKI_VM_URL'),
     coinglass: coinglassKey ? { apiKey: coinglassKey, baseUrl: coinglassBase ?? '' } : undefined,
     whaleAlert:

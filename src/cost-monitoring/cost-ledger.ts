@@ -1,5 +1,6 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
+import { MetricsService } from './metrics.service.js';
 import { fromPico, toPico } from '../ai-optimization/pricing.js';
 import { utcDay, utcMonth } from '../common/clock.js';
 
@@ -104,7 +105,10 @@ export class CostLedger implements BeforeApplicationShutdown {
   private timer: NodeJS.Timeout | undefined;
   private readonly averages = new Map<string, { at: number; value: number | null }>();
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(
+    private readonly redis: RedisService,
+    private readonly metrics: MetricsService,
+  ) {}
 
   scopesFor(entry: Pick<LedgerEntry, 'at' | 'agent'> & { model?: string }): string[] {
     const day = utcDay(entry.at);
@@ -127,6 +131,7 @@ export class CostLedger implements BeforeApplicationShutdown {
    * Budgets do not depend on this batch; they are reserved and settled atomically in Redis per call.
    */
   record(entry: LedgerEntry): void {
+    this.metrics.observe(entry);
     const inc: Record<string, bigint> = { requests: 1n, [`reason:${entry.reason}`]: 1n };
     for (const [field, by] of Object.entries(entry.counters ?? {})) inc[field] = BigInt(by);
     if (entry.cacheHit === true) inc.cache_hits = 1n;
@@ -161,6 +166,7 @@ export class CostLedger implements BeforeApplicationShutdown {
   /** A saving that is not tied to one request (e.g. the calls a flushed batch avoided). */
   recordSaving(at: number, agent: string, layer: SavingLayer, usd: number): void {
     if (!(usd > 0)) return;
+    this.metrics.saving(layer, usd);
     const field = `saved_pico:${layer}`;
     for (const scope of this.scopesFor({ at, agent })) {
       let fields = this.pendingCounters.get(scope);

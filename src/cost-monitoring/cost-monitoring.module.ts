@@ -4,10 +4,29 @@ import { CostController } from './cost.controller.js';
 import { CostLedger } from './cost-ledger.js';
 import { CostStatsService } from './cost-stats.service.js';
 import { EventStatsService } from './event-stats.service.js';
+import { MetricsController } from './metrics.controller.js';
+import { MetricsService } from './metrics.service.js';
+import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
+import { Notifiers } from './alerts/notifiers.js';
 
 @Module({
-  controllers: [CostController],
-  providers: [CostLedger, BudgetService, CostStatsService, EventStatsService],
-  exports: [CostLedger, BudgetService, CostStatsService, EventStatsService],
+  controllers: [CostController, MetricsController],
+  providers: [
+    CostLedger,
+    BudgetService,
+    CostStatsService,
+    EventStatsService,
+    MetricsService,
+    Notifiers,
+    BudgetAlertsService,
+  ],
+  exports: [
+    CostLedger,
+    BudgetService,
+    CostStatsService,
+    EventStatsService,
+    MetricsService,
+    BudgetAlertsService,
+  ],
 })
 export class CostMonitoringModule {}

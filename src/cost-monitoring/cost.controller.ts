@@ -4,7 +4,9 @@ import { AdminOnly } from '../common/auth.js';
 import { AGENT_TYPE_PATTERN } from '../common/validation.js';
 import { BudgetService, type BudgetSettings } from './budget.service.js';
 import { CostStatsService } from './cost-stats.service.js';
-import { BudgetAlertQueryDto, BudgetsUpdateDto, DailyQueryDto } from './dto/cost.dto.js';
+import { AlertsQueryDto, BudgetAlertQueryDto, BudgetsUpdateDto, DailyQueryDto } from './dto/cost.dto.js';
+import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
+import { Notifiers } from './alerts/notifiers.js';
 
 @ApiTags('ai-cost')
 @ApiBearerAuth()
@@ -13,6 +15,8 @@ export class CostController {
   constructor(
     private readonly stats: CostStatsService,
     private readonly budgets: BudgetService,
+    private readonly alerts: BudgetAlertsService,
+    private readonly notifiers: Notifiers,
   ) {}
 
   @Get('stats')
@@ -38,6 +42,12 @@ export class CostController {
   })
   getBudgetAlert(@Query() query: BudgetAlertQueryDto) {
     return this.stats.budgetAlert(query.daily_budget, query.monthly_budget);
+  }
+
+  @Get('alerts')
+  @ApiOperation({ summary: 'Budget alerts sent and their deliveries, newest first' })
+  async getAlerts(@Query() query: AlertsQueryDto) {
+    return { alerts: await this.alerts.list(query.limit ?? 50), channels: this.notifiers.configured };
   }
 
   @Get('budgets')

@@ -88,6 +88,17 @@ export class RedisKeys {
     return this.k('market', 'whale-alert', 'recent');
   }
 
+  // Budget alerts
+  alertMarker(scope: string, periodId: string, threshold: number): string {
+    return this.k('alerts', 'sent', scope, periodId, String(threshold));
+  }
+  alertList(): string {
+    return this.k('alerts', 'list');
+  }
+  alertRecords(): string {
+    return this.k('alerts', 'records');
+  }
+
   // Scheduling
   lease(name: string): string {
     return this.k('lease', name);

@@ -9,6 +9,7 @@ import { Clock } from '../../common/clock.js';
 import { canonicalJson } from '../response-cache.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
 import { EventStatsService } from '../../cost-monitoring/event-stats.service.js';
+import { MetricsService } from '../../cost-monitoring/metrics.service.js';
 import { AiGateway } from '../gateway.service.js';
 import { BatchQueue, type QueuedEvent } from './batch-queue.service.js';
 import { EventThresholdsService } from './event-thresholds.service.js';
@@ -51,6 +52,7 @@ export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly ledger: CostLedger,
     private readonly stats: EventStatsService,
     private readonly clock: Clock,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -124,6 +126,7 @@ export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationSh
         return false;
       }
       await this.stats.recordBatchFlushed(events.length);
+      this.metrics.batchSize.observe(events.length);
       const avoided = await this.ledger.averageCallCost(agent);
       if (avoided !== null && events.length > 1)
         this.ledger.recordSaving(now, agent, 'batching', avoided * (events.length - 1));

@@ -61,3 +61,13 @@ export class BudgetsUpdateDto {
   @IsObject()
   agents?: Record<string, { daily_budget_usd?: number | null; monthly_budget_usd?: number | null } | null>;
 }
+
+export class AlertsQueryDto {
+  @ApiPropertyOptional({ default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(500)
+  limit?: number;
+}

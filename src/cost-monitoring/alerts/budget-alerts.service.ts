@@ -1,0 +1,198 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { CronJob } from 'cron';
+import { randomUUID } from 'node:crypto';
+import { APP_CONFIG } from '../../config/config.module.js';
+import type { AppConfig } from '../../config/app-config.js';
+import { Clock, utcDay, utcMonth } from '../../common/clock.js';
+import { RedisService } from '../../redis/redis.service.js';
+import { BudgetService } from '../budget.service.js';
+import { CostLedger } from '../cost-ledger.js';
+import { Notifiers, type BudgetAlert, type Delivery } from './notifiers.js';
+
+const LEASE_MS = 50_000;
+const KEEP_ALERTS = 500;
+
+/**
+ * Scheduled budget checks (BUDGET_CHECK_CRON). Each tick is run by the one instance holding the Redis lease;
+ * each (scope, period, threshold) alerts once: the first instance to SET NX its marker sends it, and the
+ * marker names the UTC day or month, so the next period starts clean. Restarts change nothing.
+ */
+@Injectable()
+export class BudgetAlertsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(BudgetAlertsService.name);
+  private job: CronJob | undefined;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisService,
+    private readonly budgets: BudgetService,
+    private readonly ledger: CostLedger,
+    private readonly notifiers: Notifiers,
+    private readonly clock: Clock,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.job = CronJob.from({
+      cronTime: this.config.budgetCheckCron,
+      onTick: () => void this.tick(),
+      start: true,
+      utcOffset: 0,
+    });
+  }
+
+  onApplicationShutdown(): void {
+    void this.job?.stop();
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      await this.runScheduledCheck();
+    } catch (err) {
+      this.logger.warn(`Budget check failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** What the cron runs: the check, by whichever instance gets the lease. Returns null if another has it. */
+  async runScheduledCheck(): Promise<BudgetAlert[] | null> {
+    const release = await this.redis.acquireLease('budget-check', LEASE_MS);
+    if (!release) return null;
+    try {
+      return await this.check();
+    } finally {
+      await release();
+    }
+  }
+
+  /** Compares spend with every budget and sends each newly crossed threshold once. */
+  async check(): Promise<BudgetAlert[]> {
+    const now = this.clock.now();
+    const settings = await this.budgets.settings();
+    const day = utcDay(now);
+    const month = utcMonth(now);
+    const windows: {
+      scope: string;
+      agent?: string;
+      period: 'daily' | 'monthly';
+      periodId: string;
+      budget: number | null;
+    }[] = [
+      { scope: 'global', period: 'daily', periodId: day, budget: settings.daily_budget_usd },
+      { scope: 'global', period: 'monthly', periodId: month, budget: settings.monthly_budget_usd },
+    ];
+    for (const [agent, b] of Object.entries(settings.agents)) {
+      windows.push({
+        scope: `agent:${agent}`,
+        agent,
+        period: 'daily',
+        periodId: day,
+        budget: b.daily_budget_usd,
+      });
+      windows.push({
+        scope: `agent:${agent}`,
+        agent,
+        period: 'monthly',
+        periodId: month,
+        budget: b.monthly_budget_usd,
+      });
+    }
+    const active = windows.filter((w) => w.budget !== null && w.budget > 0);
+    const totals = await this.ledger.totalsMany(
+      active.map((w) =>
+        w.agent
+          ? `${w.period === 'daily' ? 'day' : 'month'}:${w.periodId}:agent:${w.agent}`
+          : `${w.period === 'daily' ? 'day' : 'month'}:${w.periodId}`,
+      ),
+    );
+    const sent: BudgetAlert[] = [];
+    for (const [i, w] of active.entries()) {
+      const spent = totals[i].costUsd;
+      const budget = w.budget as number;
+      const usage = (spent / budget) * 100;
+      // Only the highest threshold crossed is sent; lower ones are marked so they never fire late.
+      const crossed = this.config.budgetAlertThresholds.filter((t) => usage >= t).sort((a, b) => b - a);
+      if (crossed.length === 0) continue;
+      const markers = crossed.map((t) => this.redis.keys.alertMarker(w.scope, w.periodId, t));
+      const ttl = w.period === 'daily' ? 2 * 86_400 : 40 * 86_400;
+      const fresh = await this.redis.client.set(markers[0], now, 'EX', ttl, 'NX');
+      for (const m of markers.slice(1)) await this.redis.client.set(m, now, 'EX', ttl, 'NX');
+      if (fresh !== 'OK') continue;
+      const alert = this.describe(
+        w.scope,
+        w.period,
+        w.periodId,
+        crossed[0],
+        spent,
+        budget,
+        usage,
+        settings.enforcement,
+        now,
+      );
+      await this.store(alert, []);
+      const deliveries = await this.notifiers.deliver(alert);
+      await this.store(alert, deliveries);
+      sent.push(alert);
+      this.logger.warn(`Budget alert: ${alert.message}`);
+    }
+    return sent;
+  }
+
+  async list(limit = 50): Promise<(BudgetAlert & { deliveries: Delivery[] })[]> {
+    const ids = await this.redis.client.lrange(this.redis.keys.alertList(), 0, limit - 1);
+    if (ids.length === 0) return [];
+    const raws = await this.redis.client.hmget(this.redis.keys.alertRecords(), ...ids);
+    return raws
+      .filter((r): r is string => r !== null)
+      .map((r) => JSON.parse(r) as BudgetAlert & { deliveries: Delivery[] });
+  }
+
+  private async store(alert: BudgetAlert, deliveries: Delivery[]): Promise<void> {
+    const k = this.redis.keys;
+    const pipeline = this.redis
+      .pipeline()
+      .hset(k.alertRecords(), alert.id, JSON.stringify({ ...alert, deliveries }));
+    if (deliveries.length === 0)
+      pipeline.lpush(k.alertList(), alert.id).ltrim(k.alertList(), 0, KEEP_ALERTS - 1);
+    await pipeline.exec();
+  }
+
+  private describe(
+    scope: string,
+    period: 'daily' | 'monthly',
+    periodId: string,
+    threshold: number,
+    spent: number,
+    budget: number,
+    usage: number,
+    enforcement: string,
+    now: number,
+  ): BudgetAlert {
+    const who = scope === 'global' ? 'all agents' : `agent ${scope.slice(6)}`;
+    const next =
+      enforcement === 'hard'
+        ? usage >= 100
+          ? 'Enforcement is hard: upstream calls past the budget are refused until the period ends.'
+          : 'Enforcement is hard: calls will be refused once the budget is reached.'
+        : enforcement === 'soft'
+          ? 'Enforcement is soft: calls continue; only alerts are sent.'
+          : 'Enforcement is off.';
+    return {
+      id: randomUUID(),
+      at: new Date(now).toISOString(),
+      scope,
+      period,
+      period_id: periodId,
+      threshold_percent: threshold,
+      spent_usd: spent,
+      budget_usd: budget,
+      usage_percent: Number(usage.toFixed(2)),
+      enforcement,
+      message: `${who} spent $${spent.toFixed(6)} of the ${period} budget $${budget} for ${periodId} (${usage.toFixed(1)}%, threshold ${threshold}%). ${next}`,
+    };
+  }
+}
