@@ -2,7 +2,7 @@ import { ManualClock } from '../src/common/clock.js';
 import { BudgetAlertsService } from '../src/cost-monitoring/alerts/budget-alerts.service.js';
 import { Notifiers } from '../src/cost-monitoring/alerts/notifiers.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
-import { ADMIN_KEY, startTestApp, type TestApp } from './support/app.js';
+import { ADMIN_KEY, startTestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { startReceiver } from './support/receiver.js';
 
