@@ -9,6 +9,7 @@ import {
 import { Public } from '../common/auth.js';
 import { ProviderRegistry } from '../ai-optimization/providers/provider-registry.js';
 import { RedisHealthIndicator } from './redis.health.js';
+import { MarketContextService } from '../market-data/market-context.service.js';
 
 @ApiTags('health')
 @Public()
@@ -19,6 +20,7 @@ export class HealthController {
     private readonly indicators: HealthIndicatorService,
     private readonly redis: RedisHealthIndicator,
     private readonly providers: ProviderRegistry,
+    private readonly market: MarketContextService,
   ) {}
 
   /** The process is alive (no dependency is checked: a Redis outage must not restart every pod). */
@@ -41,6 +43,8 @@ export class HealthController {
             default_model: this.providers.defaultModel() ?? null,
           }),
         ),
+      // Optional sources are reported (disabled, up or down) but never make Bastion unready.
+      async () => this.indicators.check('market_sources').up(await this.market.healthDetails()),
     ]);
   }
 }

@@ -1,5 +1,39 @@
 import { Module } from '@nestjs/common';
+import { FearGreedController } from './fear-greed/fear-greed.controller.js';
+import { FearGreedSource } from './fear-greed/fear-greed.source.js';
+import { HelsinkiController } from './helsinki/helsinki.controller.js';
+import { HelsinkiSource } from './helsinki/helsinki.source.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/app-config.js';
+import { Clock } from '../common/clock.js';
+import { CANDLE_SOURCE, type CandleSource } from './candles/candle-source.js';
+import { CcxtCandleSource } from './candles/ccxt-candle-source.js';
+import { MarketCache } from './market-cache.js';
+import { MarketContextService } from './market-context.service.js';
+import { MARKET_SOURCES, type MarketSource } from './market-source.js';
+import { MarketController } from './market.controller.js';
 
-/** Market data vendors (Helsinki, Coinglass, Whale Alert, Fear & Greed, candles) arrive with issue #4. */
-@Module({})
+/** Market data vendors behind one MarketSource interface; a new vendor is one class added to MARKET_SOURCES. */
+@Module({
+  controllers: [MarketController, HelsinkiController, FearGreedController],
+  providers: [
+    MarketCache,
+    HelsinkiSource,
+    FearGreedSource,
+    {
+      provide: MARKET_SOURCES,
+      inject: [HelsinkiSource, FearGreedSource],
+      useFactory: (...sources: MarketSource[]): MarketSource[] => sources,
+    },
+    MarketContextService,
+    {
+      // Candles from the exchange through ccxt (public endpoints, no keys); requests may also carry candles.
+      provide: CANDLE_SOURCE,
+      inject: [APP_CONFIG, Clock],
+      useFactory: (config: AppConfig, clock: Clock): CandleSource =>
+        new CcxtCandleSource({ exchangeId: config.exchangeId }, clock),
+    },
+  ],
+  exports: [MarketContextService, MARKET_SOURCES, CANDLE_SOURCE],
+})
 export class MarketDataModule {}

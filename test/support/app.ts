@@ -58,6 +58,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     LOG_LEVEL: 'info',
     // Scheduled budget checks would race the tests that run them by hand: once a year is never here.
     BUDGET_CHECK_CRON: '0 0 0 1 1 *',
+    // Tests never reach the real vendor: a closed local port answers "refused" at once.
+    FEAR_GREED_URL: 'http://127.0.0.1:9/fng/',
     ...options.env,
   });
   const logs = new LogCapture();
