@@ -7,6 +7,7 @@ import { Clock } from '../common/clock.js';
 import { RedisService } from '../redis/redis.service.js';
 import { BudgetService } from '../cost-monitoring/budget.service.js';
 import { CostLedger, type SavingLayer } from '../cost-monitoring/cost-ledger.js';
+import { MetricsService } from '../cost-monitoring/metrics.service.js';
 import { Coalescer } from './coalescer.js';
 import { PriceBook } from './pricing.js';
 import { ProviderRegistry, type ResolvedModel } from './providers/provider-registry.js';
@@ -52,6 +53,7 @@ export class AiGateway {
     private readonly redis: RedisService,
     private readonly clock: Clock,
     private readonly sampling: SamplingService,
+    private readonly metrics: MetricsService,
     @Inject(AGENTS_CONFIG) private readonly agents: AgentsConfig,
   ) {}
 
@@ -96,6 +98,7 @@ export class AiGateway {
       const hit = await this.cache.lookup(cacheKey);
       if (hit) {
         this.ledger.record(this.entry(base, 'response_cache', true, hit.cost_usd, 'response_cache'));
+        this.metrics.overhead.observe((performance.now() - started) / 1000);
         return {
           response: hit.response,
           metadata: {
@@ -130,6 +133,7 @@ export class AiGateway {
       };
     }
     // The leader's ledger entry (with the call) was written in callUpstream; only the cache flag is added here.
+    this.metrics.overhead.observe(Math.max(0, performance.now() - started - outcome.latencyMs) / 1000);
     return {
       response: outcome.answer.response,
       metadata: {
