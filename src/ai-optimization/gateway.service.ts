@@ -175,7 +175,7 @@ export class AiGateway {
       estimateTokens(messages),
       request.maxTokens,
     );
-    const reserved = await this.budgets.reserve(request.agentType, estimate, now);
+    const reserved = await this.budgets.reserve(request.agentType, estimate, now, request.critical === true);
     if (!reserved.ok) {
       this.logger.warn(`Refused ${request.agentType} call: ${reserved.message}`);
       return { kind: 'refused', message: reserved.message };

@@ -20,6 +20,8 @@ export interface GatewayRequest {
   cacheRead?: boolean;
   /** false = skip the sampling gate (CRITICAL and HIGH events, batch flushes). */
   sampling?: boolean;
+  /** A CRITICAL event: may overdraw a hard budget by CRITICAL_OVERDRAW_PERCENT. */
+  critical?: boolean;
 }
 
 export const DECISION_REASONS = [

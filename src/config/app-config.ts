@@ -24,6 +24,8 @@ export interface AppConfig {
   dailyBudgetUsd: number | undefined;
   monthlyBudgetUsd: number | undefined;
   budgetEnforcement: BudgetEnforcement;
+  /** How far past a hard budget a CRITICAL event may still call (percent of the budget). */
+  criticalOverdrawPercent: number;
   alertWebhookUrl: string | undefined;
   slackWebhookUrl: string | undefined;
   telegramBotToken: string | undefined;
@@ -156,6 +158,7 @@ export function loadAppConfig(env: Env): AppConfig {
     dailyBudgetUsd: money('DAILY_BUDGET_USD'),
     monthlyBudgetUsd: money('MONTHLY_BUDGET_USD'),
     budgetEnforcement: enforcement as BudgetEnforcement,
+    criticalOverdrawPercent: int('CRITICAL_OVERDRAW_PERCENT', 10, 0, 100),
     alertWebhookUrl: url('ALERT_WEBHOOK_URL'),
     slackWebhookUrl: url('SLACK_WEBHOOK_URL'),
     telegramBotToken: str('TELEGRAM_BOT_TOKEN'),

@@ -94,7 +94,12 @@ export class BudgetService {
   }
 
   /** Reserve `estimateUsd` against every budget window the call counts in. */
-  async reserve(agent: string, estimateUsd: number | null, at: number): Promise<ReserveOutcome> {
+  async reserve(
+    agent: string,
+    estimateUsd: number | null,
+    at: number,
+    critical = false,
+  ): Promise<ReserveOutcome> {
     let settings: BudgetSettings;
     try {
       settings = await this.settings();
@@ -134,7 +139,9 @@ export class BudgetService {
     // An unpriced model cannot be held to a money budget; it is reserved at 0 and logged by the price book.
     const amountPico = estimateUsd === null ? 0n : toPico(estimateUsd);
     const hard = settings.enforcement === 'hard';
-    const limits = windows.map((w) => (hard && w.limit !== null ? toPico(w.limit) : null));
+    // CRITICAL events may overdraw a hard budget by a configured margin: going blind in a crash costs more.
+    const allowance = critical ? 1 + this.config.criticalOverdrawPercent / 100 : 1;
+    const limits = windows.map((w) => (hard && w.limit !== null ? toPico(w.limit * allowance) : null));
     let refused: number;
     try {
       refused = await this.redis.reserve(

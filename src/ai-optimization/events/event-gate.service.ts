@@ -72,7 +72,10 @@ export class EventGate {
     };
 
     if (priority === 'CRITICAL') {
-      return finish(await this.gateway.call({ ...req, cacheRead: false, sampling: false }), 'call');
+      return finish(
+        await this.gateway.call({ ...req, cacheRead: false, sampling: false, critical: true }),
+        'call',
+      );
     }
     if (priority === 'LOW') {
       const { batchId, position, full } = await this.queue.enqueue(
