@@ -5,7 +5,10 @@ import { LogCapture } from './support/app.js';
 describe('Bastion boots with no other service running', () => {
   it('runs on the embedded store, is ready and serves the OpenAPI document', async () => {
     const logs = new LogCapture();
-    const app = await createApp(loadAppConfig({ NODE_ENV: 'development', FEAR_GREED_URL: 'http://127.0.0.1:9/fng/' }), { logStream: logs });
+    const app = await createApp(
+      loadAppConfig({ NODE_ENV: 'development', FEAR_GREED_URL: 'http://127.0.0.1:9/fng/' }),
+      { logStream: logs },
+    );
     await app.listen(0, '127.0.0.1');
     const url = await app.getUrl();
     try {
