@@ -1,3 +1,4 @@
+import { startFakeCoinglass, type FakeCoinglass } from './fakes/coinglass.js';
 import { startFakeFearGreed, type FakeFearGreed } from './fakes/fear-greed.js';
 import { startFakeHelsinki, type FakeHelsinki } from './fakes/helsinki.js';
 import { startTestApp, type TestApp } from './support/app.js';
@@ -9,23 +10,33 @@ import { startTestApp, type TestApp } from './support/app.js';
 describe('Market context', () => {
   let helsinki: FakeHelsinki;
   let fng: FakeFearGreed;
+  let coinglass: FakeCoinglass;
   let bastion: TestApp;
+  const CG_KEY = 'cg-test-key-abcdef123456';
 
   beforeAll(async () => {
     helsinki = await startFakeHelsinki();
     fng = await startFakeFearGreed();
+    coinglass = await startFakeCoinglass({ apiKey: CG_KEY });
     bastion = await startTestApp({
-      env: { HELSINKI_VM_URL: helsinki.url, FEAR_GREED_URL: `${fng.url}/fng/` },
+      env: {
+        HELSINKI_VM_URL: helsinki.url,
+        FEAR_GREED_URL: `${fng.url}/fng/`,
+        COINGLASS_API_KEY: CG_KEY,
+        COINGLASS_BASE_URL: coinglass.url,
+      },
     });
   });
   afterAll(async () => {
     await bastion.close();
     await helsinki.close();
     await fng.close();
+    await coinglass.close();
   });
   beforeEach(async () => {
     helsinki.reset();
     fng.reset();
+    coinglass.reset();
     await bastion.redis.deleteAllWithPrefix(); // a fresh cache per test
   });
 
@@ -35,18 +46,28 @@ describe('Market context', () => {
     const res = await get('BTC');
     expect(res.status).toBe(200);
     expect(res.body.symbol).toBe('BTC/USDT');
-    expect(res.body.data_sources).toEqual(['fear_greed', 'helsinki']);
+    expect(res.body.data_sources).toEqual(['coinglass', 'fear_greed', 'helsinki']);
+    expect(res.body.disabled_sources).toEqual(['whale_alert']); // not configured in this test: disabled, not an error
     expect(res.body.errors).toEqual({});
+    const cg = res.body.data.coinglass;
+    expect(cg).toMatchObject({ open_interest_usd: 67130599066.23, long_short_ratio: 0.63 });
+    expect(cg.liquidations_24h).toEqual({
+      total_usd: 159220969.68,
+      long_usd: 134120774.28,
+      short_usd: 25100195.39,
+    }); // camelCase keys read
+    expect(cg.funding_rate_percent).toBeCloseTo((0.008631 + 0.0019890625) / 2, 12);
+    expect(coinglass.calls.every((c) => c.key === CG_KEY && !c.query.includes(CG_KEY))).toBe(true);
     const h = res.body.data.helsinki.normalized;
     expect(typeof h.price).toBe('number');
     expect(typeof res.body.data.fear_greed.value).toBe('number');
     expect(res.body.latency_ms.total).toBeGreaterThanOrEqual(0);
-    const vendorCalls = helsinki.calls.length + fng.calls.length;
+    const vendorCalls = helsinki.calls.length + fng.calls.length + coinglass.calls.length;
     expect(vendorCalls).toBeGreaterThan(0);
 
     const again = await get('btc-usdt');
     expect(again.body.data).toEqual(res.body.data);
-    expect(helsinki.calls.length + fng.calls.length).toBe(vendorCalls); // within the TTL: no vendor reached
+    expect(helsinki.calls.length + fng.calls.length + coinglass.calls.length).toBe(vendorCalls); // within the TTL: no vendor reached
   });
 
   it.each([
@@ -61,7 +82,7 @@ describe('Market context', () => {
     const res = await get('BTC');
     const elapsed = Date.now() - started;
     expect(res.status).toBe(200);
-    expect(res.body.data_sources).toEqual(['fear_greed']);
+    expect(res.body.data_sources).toEqual(['coinglass', 'fear_greed']);
     expect(res.body.errors.helsinki.reason).toBe(reason);
     expect(typeof res.body.data.fear_greed.value).toBe('number');
     expect(elapsed).toBeLessThan(3000 + 1000); // Helsinki's deadline plus a margin
@@ -72,7 +93,35 @@ describe('Market context', () => {
     const res = await get('ETH');
     expect(res.status).toBe(200);
     expect(res.body.errors.fear_greed.reason).toBe('business_error');
-    expect(res.body.data_sources).toEqual(['helsinki']);
+    expect(res.body.data_sources).toEqual(['coinglass', 'helsinki']);
+  });
+
+  it('treats a Coinglass plan error over HTTP 200 as a failure of that source only, and never shows the key', async () => {
+    coinglass.mode('plan-error-200');
+    const res = await get('BTC');
+    expect(res.status).toBe(200);
+    expect(res.body.errors.coinglass).toEqual({
+      reason: 'business_error',
+      message: expect.stringMatching(/Upgrade plan \(code 401\)/),
+    });
+    expect(res.body.data_sources).toEqual(['fear_greed', 'helsinki']);
+    const direct = await bastion.request('GET', '/market/coinglass/BTCUSDT/long-short?interval=4h');
+    expect(direct.status).toBe(502);
+    expect(direct.body.code).toBe('vendor_error');
+    coinglass.mode('ok');
+    const ok = await bastion.request('GET', '/market/coinglass/btc/liquidations?range=4h');
+    expect(ok.status).toBe(200);
+    expect(ok.body.data.history[0]).toEqual({
+      time: 1747598400000,
+      long_liquidation_usd: 2369935.19562,
+      short_liquidation_usd: 6947459.43674,
+    });
+    expect(coinglass.calls.at(-2)?.query).toContain('symbol=BTCUSDT');
+    const badEnum = await bastion.request('GET', '/market/coinglass/BTC/funding?interval=2d');
+    expect(badEnum.status).toBe(400);
+    expect(badEnum.body.message).toMatch(/interval must be one of/);
+    for (const text of [JSON.stringify(res.body), JSON.stringify(direct.body), bastion.logs.text])
+      expect(text).not.toContain(CG_KEY);
   });
 
   it.each(['..%2Fadmin', 'BTC%2F..', 'A'.repeat(40), '%20', 'BTC%3Fx%3D1'])(
@@ -93,6 +142,8 @@ describe('Market context', () => {
       status: 'up',
       helsinki: 'down',
       fear_greed: 'up',
+      coinglass: 'up',
+      whale_alert: 'disabled',
     });
   });
 });

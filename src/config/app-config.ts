@@ -37,6 +37,8 @@ export interface AppConfig {
   helsinkiVmUrl: string | undefined;
   coinglass: ProviderEndpoint | undefined;
   whaleAlert: { apiKey: string | undefined; baseUrl: string; wsUrl: string | undefined } | undefined;
+  /** Whale alerts at or above this USD value become WHALE_TRANSACTION events. */
+  whaleAlertEventMinUsd: number;
   fearGreedUrl: string;
   exchangeId: string;
   agentsConfigPath: string;
@@ -170,6 +172,7 @@ export function loadAppConfig(env: Env): AppConfig {
     coinglass: coinglassKey ? { apiKey: coinglassKey, baseUrl: coinglassBase ?? '' } : undefined,
     whaleAlert:
       whaleKey || whaleWs ? { apiKey: whaleKey, baseUrl: whaleBase ?? '', wsUrl: whaleWs } : undefined,
+    whaleAlertEventMinUsd: money('WHALE_ALERT_EVENT_MIN_USD') ?? 5_000_000,
     fearGreedUrl: url('FEAR_GREED_URL', 'https://api.alternative.me/fng/') ?? '',
     exchangeId: str('EXCHANGE_ID') ?? 'binance',
     agentsConfigPath: str('AGENTS_CONFIG_PATH') ?? 'config/agents.yaml',

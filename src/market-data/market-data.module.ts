@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { CoinglassController } from './coinglass/coinglass.controller.js';
+import { CoinglassSource } from './coinglass/coinglass.source.js';
 import { FearGreedController } from './fear-greed/fear-greed.controller.js';
 import { FearGreedSource } from './fear-greed/fear-greed.source.js';
 import { HelsinkiController } from './helsinki/helsinki.controller.js';
@@ -12,17 +14,31 @@ import { MarketCache } from './market-cache.js';
 import { MarketContextService } from './market-context.service.js';
 import { MARKET_SOURCES, type MarketSource } from './market-source.js';
 import { MarketController } from './market.controller.js';
+import { WhaleAlertController } from './whale-alert/whale-alert.controller.js';
+import { WhaleAlertSource } from './whale-alert/whale-alert.source.js';
+import { WhaleAlertStream } from './whale-alert/whale-alert.stream.js';
+import { AiOptimizationModule } from '../ai-optimization/ai-optimization.module.js';
 
 /** Market data vendors behind one MarketSource interface; a new vendor is one class added to MARKET_SOURCES. */
 @Module({
-  controllers: [MarketController, HelsinkiController, FearGreedController],
+  imports: [AiOptimizationModule], // the Whale Alert stream feeds the event gate
+  controllers: [
+    MarketController,
+    HelsinkiController,
+    FearGreedController,
+    CoinglassController,
+    WhaleAlertController,
+  ],
   providers: [
     MarketCache,
     HelsinkiSource,
     FearGreedSource,
+    CoinglassSource,
+    WhaleAlertSource,
+    WhaleAlertStream,
     {
       provide: MARKET_SOURCES,
-      inject: [HelsinkiSource, FearGreedSource],
+      inject: [HelsinkiSource, CoinglassSource, WhaleAlertSource, FearGreedSource],
       useFactory: (...sources: MarketSource[]): MarketSource[] => sources,
     },
     MarketContextService,

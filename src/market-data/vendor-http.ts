@@ -1,3 +1,5 @@
+import { DomainError } from '../common/errors.js';
+
 /** A data vendor call that failed, with a reason safe to show (never a key or a full URL with a key). */
 export class VendorError extends Error {
   constructor(
@@ -66,3 +68,22 @@ export function toNumber(value: unknown): number | null {
 
 export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Maps a vendor failure to HTTP for the per-source routes: disabled → 503, timeout → 504, else 502. */
+export function vendorFailureToHttp(err: unknown): unknown {
+  if (!(err instanceof VendorError)) return err;
+  if (err.reason === 'disabled') return new DomainError('source_disabled', err.message, 503);
+  return new DomainError('vendor_error', err.message, err.reason === 'timeout' ? 504 : 502, {
+    source: err.source,
+    reason: err.reason,
+  });
+}
+
+/** A vendor field as text: strings as they are, numbers printed, anything else empty. */
+export function text(value: unknown): string {
+  return typeof value === 'string'
+    ? value
+    : typeof value === 'number' && Number.isFinite(value)
+      ? String(value)
+      : '';
+}

@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { vendorFailureToHttp } from '../helsinki/helsinki.source.js';
+import { vendorFailureToHttp } from '../vendor-http.js';
 import { FEAR_GREED_MAX_LIMIT, type FearGreedReading, FearGreedSource } from './fear-greed.source.js';
 
 export class FearGreedQueryDto {

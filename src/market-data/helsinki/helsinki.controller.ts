@@ -9,8 +9,8 @@ import {
   HelsinkiSource,
   isHelsinkiStaticEndpoint,
   isHelsinkiSymbolEndpoint,
-  vendorFailureToHttp,
 } from './helsinki.source.js';
+import { vendorFailureToHttp } from '../vendor-http.js';
 
 /**
  * Pass-through to the Helsinki quant server (answers cached 30 s per symbol, 60 s market-wide).

@@ -369,17 +369,3 @@ export function normalizeHelsinki(raw: unknown): HelsinkiNormalized {
     fear_greed: firstOf(raw, SPELLINGS.fearGreed, asNumber),
   };
 }
-
-/**
- * The HTTP face of a vendor failure (for the market controllers): 503 when the source is not configured,
- * 504 on a timeout, 502 otherwise. VendorError messages name the source and path only, never a key or a
- * query string, so they are safe to return. (A candidate for vendor-http.ts.)
- */
-export function vendorFailureToHttp(err: unknown): unknown {
-  if (!(err instanceof VendorError)) return err;
-  if (err.reason === 'disabled') return new DomainError('source_disabled', err.message, 503);
-  return new DomainError('vendor_error', err.message, err.reason === 'timeout' ? 504 : 502, {
-    source: err.source,
-    reason: err.reason,
-  });
-}
