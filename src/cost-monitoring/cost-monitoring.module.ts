@@ -5,12 +5,13 @@ import { CostLedger } from './cost-ledger.js';
 import { CostStatsService } from './cost-stats.service.js';
 import { EventStatsService } from './event-stats.service.js';
 import { MetricsController } from './metrics.controller.js';
+import { DashboardController } from './dashboard/dashboard.controller.js';
 import { MetricsService } from './metrics.service.js';
 import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
 import { Notifiers } from './alerts/notifiers.js';
 
 @Module({
-  controllers: [CostController, MetricsController],
+  controllers: [CostController, MetricsController, DashboardController],
   providers: [
     CostLedger,
     BudgetService,
