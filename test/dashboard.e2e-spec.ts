@@ -70,7 +70,7 @@ describe('Cost dashboard in headless Chromium', () => {
       trs.map((tr) => Array.from(tr.children).map((td) => td.textContent)),
     );
     expect(rows.map((r) => r[0])).toEqual(Object.keys(agents.agents));
-    for (const row of rows) expect(row[3]).toBe(`$${agents.agents[row[0] as string].cost_usd.toFixed(6)}`);
+    for (const row of rows) expect(row[3]).toBe(`$${agents.agents[row[0]].cost_usd.toFixed(6)}`);
     expect(await page.getAttribute('#daily-chart', 'data-points')).toBe('30');
     expect(Number(await page.getAttribute('#daily-chart', 'data-nonzero'))).toBeGreaterThanOrEqual(1);
     expect(await page.getAttribute('#agent-chart', 'data-points')).toBe(String(rows.length));
