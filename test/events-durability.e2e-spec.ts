@@ -45,7 +45,7 @@ describe('Queued events survive crashes and concurrent flushers', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
         body: JSON.stringify(body),
       });
-      return { status: res.status, body: (await res.json()) };
+      return { status: res.status, body: await res.json() };
     };
     expect(
       (await post('/ai-cost/event-thresholds', { batch_size: 3, batch_timeout: 300 }, ADMIN_KEY)).status,
