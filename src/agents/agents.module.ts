@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
 import { AiOptimizationModule } from '../ai-optimization/ai-optimization.module.js';
 import { MarketDataModule } from '../market-data/market-data.module.js';
+import { AnomalyDetectorController } from './anomaly-detector/anomaly-detector.controller.js';
+import { AnomalyDetectorService } from './anomaly-detector/anomaly-detector.service.js';
+import { TelemetryController } from './bot-telemetry/telemetry.controller.js';
+import { TelemetryService } from './bot-telemetry/telemetry.service.js';
 import { MarketRegimeController } from './market-regime/market-regime.controller.js';
 import { MarketRegimeService } from './market-regime/market-regime.service.js';
 import { SignalValidatorController } from './signal-validator/signal-validator.controller.js';
@@ -9,7 +13,12 @@ import { SignalValidatorService } from './signal-validator/signal-validator.serv
 /** The analysis agents: deterministic quant cores, AI enhancement only through the gateway. */
 @Module({
   imports: [AiOptimizationModule, MarketDataModule],
-  controllers: [MarketRegimeController, SignalValidatorController],
-  providers: [MarketRegimeService, SignalValidatorService],
+  controllers: [
+    MarketRegimeController,
+    SignalValidatorController,
+    TelemetryController,
+    AnomalyDetectorController,
+  ],
+  providers: [MarketRegimeService, SignalValidatorService, TelemetryService, AnomalyDetectorService],
 })
 export class AgentsModule {}

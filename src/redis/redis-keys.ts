@@ -88,6 +88,14 @@ export class RedisKeys {
     return this.k('market', 'whale-alert', 'recent');
   }
 
+  // Bot telemetry
+  botEvents(botId: string, kind: string): string {
+    return this.k('bots', botId, kind);
+  }
+  botMeta(botId: string): string {
+    return this.k('bots', botId, 'meta');
+  }
+
   // Budget alerts
   alertMarker(scope: string, periodId: string, threshold: number): string {
     return this.k('alerts', 'sent', scope, periodId, String(threshold));
