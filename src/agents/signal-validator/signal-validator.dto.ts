@@ -88,6 +88,14 @@ export class SignalDto {
   @IsIn(TIMEFRAMES, { message: `timeframe must be one of ${TIMEFRAMES.join(', ')}` })
   timeframe!: Timeframe;
 
+  @ApiPropertyOptional({
+    description: 'Account equity in USD (context for the model; sizes are fractions of it)',
+  })
+  @IsOptional()
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @IsPositive()
+  equity_usd?: number;
+
   @ApiPropertyOptional({ description: 'ms since epoch' })
   @IsOptional()
   @IsInt()
