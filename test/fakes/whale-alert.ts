@@ -1,126 +1,184 @@
+/**
+ * Fake Whale Alert: the legacy REST v1 API (node:http) and the custom-alert WebSocket (ws), with the shapes
+ * and quirks of external-apis.md §5 — `owner` omitted when unknown, mixed symbol case, cursor paging that ends
+ * with an empty page WITHOUT a `transactions` key, `{"result":"error","message":"invalid api_key"}` with
+ * HTTP 401, `subscribed_alerts` echoing the filter, errors as JSON with an `error` field.
+ */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
+export const FAKE_WHALE_KEY = 'wa-test-key-1';
+
+export interface FakeWhaleRestCall {
+  path: string;
+  /** The raw query string, to prove the key is not in it. */
+  query: string;
+  /** The X-WA-API-KEY header as received. */
+  key: string | undefined;
+}
+
 export interface FakeWhaleAlert {
   restUrl: string;
   wsUrl: string;
-  restCalls: { path: string; query: string; key: string | undefined }[];
+  restCalls: FakeWhaleRestCall[];
+  /** Every `subscribe_alerts` message received, in order. */
   subscriptions: Record<string, unknown>[];
-  /** api_key query values the stream was opened with. */
+  /** The api_key query value of every accepted or refused stream connection. */
   streamKeys: string[];
   connections(): number;
+  /** Sends a message (an alert, or anything else such as `{"error": ...}`) to every connected client. */
   pushAlert(alert: Record<string, unknown>): void;
+  /** Kills every stream connection without a close frame, like a vendor restart. */
   dropAll(): void;
   close(): Promise<void>;
 }
 
-/** v1 REST shapes (external-apis.md §5.1): owner omitted when unknown; the last page has no `transactions` key. */
-const PAGES: Record<string, unknown>[] = [
+type Row = Record<string, unknown>;
+
+/** Rows per page at most, so the three transactions take two full pages and a final empty one. */
+export const FAKE_WHALE_PAGE_SIZE = 2;
+
+/** The transactions the fake serves, in the order the cursor walks through them. */
+export const FAKE_WHALE_TRANSACTIONS: Row[] = [
   {
-    result: 'success',
-    cursor: 'c1',
-    count: 2,
-    transactions: [
-      {
-        blockchain: 'bitcoin',
-        symbol: 'BTC',
-        id: '655552612',
-        transaction_type: 'transfer',
-        hash: 'aa11',
-        from: { address: 'bc1qxyz', owner_type: 'unknown' },
-        to: { address: '3f5ce5fb', owner: 'binance', owner_type: 'exchange' },
-        timestamp: 1795380000,
-        amount: 120,
-        amount_usd: 11650000.5,
-        transaction_count: 1,
-      },
-      {
-        blockchain: 'ethereum',
-        symbol: 'usdt',
-        id: '655552613',
-        transaction_type: 'transfer',
-        hash: 'bb22',
-        from: { address: '477b8d5e', owner: 'coinbase', owner_type: 'exchange' },
-        to: { address: '28c6c062', owner_type: 'unknown' },
-        timestamp: 1795380060,
-        amount: 5000000,
-        amount_usd: 5001234.56,
-        transaction_count: 1,
-      },
-    ],
+    blockchain: 'bitcoin',
+    symbol: 'BTC', // the vendor's case varies
+    id: '655552612',
+    transaction_type: 'transfer',
+    hash: 'aa11',
+    from: { address: 'bc1qxyz', owner_type: 'unknown' }, // no `owner` key at all
+    to: { address: '3f5ce5fb', owner: 'binance', owner_type: 'exchange' },
+    timestamp: 1795380000,
+    amount: 120,
+    amount_usd: 11650000.5,
+    transaction_count: 1,
   },
   {
-    result: 'success',
-    cursor: 'c2',
-    count: 1,
-    transactions: [
-      {
-        blockchain: 'bitcoin',
-        symbol: 'btc',
-        id: '655552614',
-        transaction_type: 'transfer',
-        hash: 'cc33',
-        from: { address: 'bc1qabc', owner: 'kraken', owner_type: 'exchange' },
-        to: { address: 'bc1qdef', owner_type: 'unknown' },
-        timestamp: 1795380120,
-        amount: 30,
-        amount_usd: 2912000,
-        transaction_count: 1,
-      },
-    ],
+    blockchain: 'ethereum',
+    symbol: 'usdt',
+    id: '655552613',
+    transaction_type: 'transfer',
+    hash: 'bb22',
+    from: { address: '477b8d5e', owner: 'coinbase', owner_type: 'exchange' },
+    to: { address: '28c6c062', owner_type: 'unknown' },
+    timestamp: 1795380060,
+    amount: 5000000,
+    amount_usd: 5001234.56,
+    transaction_count: 1,
   },
-  { result: 'success', cursor: 'c3', count: 0 },
+  {
+    blockchain: 'bitcoin',
+    symbol: 'btc',
+    id: '655552614',
+    transaction_type: 'transfer',
+    hash: 'cc33',
+    from: { address: 'bc1qabc', owner: 'kraken', owner_type: 'exchange' },
+    to: { address: 'bc1qdef', owner_type: 'unknown' },
+    timestamp: 1795380120,
+    amount: 30,
+    amount_usd: 2912000,
+    transaction_count: 1,
+  },
 ];
 
-export async function startFakeWhaleAlert(options: { apiKey: string }): Promise<FakeWhaleAlert> {
-  const restCalls: FakeWhaleAlert['restCalls'] = [];
+const STATUS_BODY = {
+  result: 'success',
+  blockchain_count: 2,
+  blockchains: [
+    { name: 'bitcoin', symbols: ['btc'], status: 'connected' },
+    { name: 'ethereum', symbols: ['eth', 'usdt', 'usdc'], status: 'connected' },
+  ],
+};
+
+export async function startFakeWhaleAlert(options: { apiKey?: string } = {}): Promise<FakeWhaleAlert> {
+  const apiKey = options.apiKey ?? FAKE_WHALE_KEY;
+  const restCalls: FakeWhaleRestCall[] = [];
   const subscriptions: Record<string, unknown>[] = [];
   const streamKeys: string[] = [];
+
   const send = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   };
+
   const rest = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://fake');
-    const key = req.headers['x-wa-api-key'];
-    restCalls.push({ path: url.pathname, query: url.search, key: typeof key === 'string' ? key : undefined });
-    if (key !== options.apiKey && url.searchParams.get('api_key') !== options.apiKey) {
+    const header = req.headers['x-wa-api-key'];
+    const key = typeof header === 'string' ? header : undefined;
+    restCalls.push({ path: url.pathname, query: url.search, key });
+    // The real API also takes ?api_key=; accept it so a client using it is caught by the query check, not here.
+    if (key !== apiKey && url.searchParams.get('api_key') !== apiKey) {
       return send(res, 401, { result: 'error', message: 'invalid api_key' });
     }
-    if (url.pathname === '/v1/status') {
-      return send(res, 200, {
-        result: 'success',
-        blockchain_count: 2,
-        blockchains: [
-          { name: 'bitcoin', symbols: ['btc'], status: 'connected' },
-          { name: 'ethereum', symbols: ['eth', 'usdt'], status: 'connected' },
-        ],
-      });
-    }
+    if (url.pathname === '/v1/status') return send(res, 200, STATUS_BODY);
     if (url.pathname === '/v1/transactions') {
+      const start = Number(url.searchParams.get('start'));
+      if (!Number.isInteger(start) || start <= 0) {
+        return send(res, 400, { result: 'error', message: 'start parameter is required' });
+      }
       const cursor = url.searchParams.get('cursor');
-      const page = cursor === 'c1' ? 1 : cursor === 'c2' ? 2 : 0;
-      return send(res, 200, PAGES[page]);
+      // Cursor cN = "after the Nth matching row"; an unknown cursor starts over, as a first request does.
+      const offset = cursor && /^c\d+$/.test(cursor) ? Number(cursor.slice(1)) : 0;
+      const limit = Math.min(Number(url.searchParams.get('limit') ?? 100) || 100, 100, FAKE_WHALE_PAGE_SIZE);
+      const minValue = Number(url.searchParams.get('min_value') ?? 0);
+      const currency = url.searchParams.get('currency')?.toLowerCase();
+      const matching = FAKE_WHALE_TRANSACTIONS.filter(
+        (t) =>
+          (t.amount_usd as number) >= minValue &&
+          (currency === undefined || String(t.symbol).toLowerCase() === currency),
+      );
+      const rows = matching.slice(offset, offset + limit);
+      const next = `c${offset + rows.length}`;
+      if (rows.length === 0) {
+        // The quirk clients trip over: an empty page has no `transactions` key.
+        return send(res, 200, { result: 'success', cursor: next, count: 0 });
+      }
+      return send(res, 200, { result: 'success', cursor: next, count: rows.length, transactions: rows });
     }
     return send(res, 404, { result: 'error', message: 'not found' });
   });
   await new Promise<void>((resolve) => rest.listen(0, '127.0.0.1', resolve));
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, path: '/ws' });
+
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    path: '/ws',
+    verifyClient: (info, done) => {
+      const given = new URL(info.req.url ?? '/', 'http://fake').searchParams.get('api_key') ?? '';
+      streamKeys.push(given);
+      if (given === apiKey) done(true);
+      else done(false, 401, 'Unauthorized');
+    },
+  });
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   const clients = new Set<WebSocket>();
-  wss.on('connection', (socket, req) => {
-    streamKeys.push(new URL(req.url ?? '/', 'http://fake').searchParams.get('api_key') ?? '');
+  wss.on('connection', (socket) => {
     clients.add(socket);
     socket.on('close', () => clients.delete(socket));
-    socket.on('message', (raw) => {
-      const msg = JSON.parse((raw as Buffer).toString('utf8')) as Record<string, unknown>;
-      if (msg.type === 'subscribe_alerts') {
-        subscriptions.push(msg);
-        socket.send(JSON.stringify({ ...msg, type: 'subscribed_alerts' }));
+    socket.on('message', (raw, isBinary) => {
+      let msg: unknown;
+      try {
+        if (isBinary) throw new Error('binary frame');
+        msg = JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : '');
+      } catch {
+        socket.send(JSON.stringify({ error: 'invalid json' }));
+        return;
       }
+      if (typeof msg !== 'object' || msg === null || Array.isArray(msg)) {
+        socket.send(JSON.stringify({ error: 'invalid message' }));
+        return;
+      }
+      const m = msg as Record<string, unknown>;
+      if (m.type === 'subscribe_alerts') {
+        subscriptions.push(m);
+        socket.send(JSON.stringify({ ...m, type: 'subscribed_alerts' }));
+        return;
+      }
+      socket.send(JSON.stringify({ error: `unknown message type ${String(m.type)}` }));
     });
   });
+
   return {
     restUrl: `http://127.0.0.1:${(rest.address() as AddressInfo).port}/v1`,
     wsUrl: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/ws`,
@@ -128,10 +186,15 @@ export async function startFakeWhaleAlert(options: { apiKey: string }): Promise<
     subscriptions,
     streamKeys,
     connections: () => clients.size,
-    pushAlert: (alert) => clients.forEach((c) => c.send(JSON.stringify(alert))),
-    dropAll: () => clients.forEach((c) => c.terminate()),
+    pushAlert: (alert) => {
+      const frame = JSON.stringify(alert);
+      for (const c of clients) c.send(frame);
+    },
+    dropAll: () => {
+      for (const c of clients) c.terminate();
+    },
     close: async () => {
-      clients.forEach((c) => c.terminate());
+      for (const c of clients) c.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       rest.closeAllConnections();
       await new Promise<void>((resolve) => rest.close(() => resolve()));

@@ -1,17 +1,29 @@
 import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DomainError } from '../../common/errors.js';
 import { vendorFailureToHttp } from '../vendor-http.js';
-import { WhaleAlertSource } from './whale-alert.source.js';
+import {
+  WHALE_ALERTS_KEPT,
+  WHALE_DEFAULT_MIN_VALUE,
+  WhaleAlertSource,
+  windowStart,
+} from './whale-alert.source.js';
 import { WhaleAlertStream } from './whale-alert.stream.js';
 
+/** An optional integer query parameter in [min, max]; anything else is a 400 that names the parameter. */
 function intIn(name: string, raw: string | undefined, min: number, max: number, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max)
+  if (raw === undefined || raw === '') return fallback;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max)
     throw new BadRequestException(`${name} must be an integer between ${min} and ${max}`);
   return n;
 }
+
+/** Lowest `min_value` the legacy free plan accepts; a lower one would only earn a vendor error. */
+const MIN_VALUE_FLOOR = 100_000;
+const MIN_VALUE_CEILING = 10_000_000_000;
+/** The plans behind the v1 API serve about an hour of history. */
+const MAX_MINUTES = 60;
 
 @ApiTags('market')
 @ApiBearerAuth()
@@ -22,53 +34,64 @@ export class WhaleAlertController {
     private readonly stream: WhaleAlertStream,
   ) {}
 
-  private ensureEnabled(): void {
+  /** Disabled is a 503 with the variable to set; vendor failures become 502 (504 on timeout). */
+  private async run<T>(work: () => Promise<T>): Promise<T> {
     if (!this.whales.enabled)
       throw new DomainError(
         'source_disabled',
         'whale_alert is not configured (set WHALE_ALERT_API_KEY)',
         503,
       );
+    try {
+      return await work();
+    } catch (err) {
+      throw vendorFailureToHttp(err);
+    }
   }
 
   @Get('transactions')
-  async transactions(
+  @ApiOperation({ summary: 'Large on-chain transfers of the last `minutes` (REST v1, all pages)' })
+  @ApiQuery({ name: 'min_value', required: false, description: 'USD, 100000–10000000000 (default 500000)' })
+  @ApiQuery({ name: 'currency', required: false, description: 'symbol such as btc (default all)' })
+  @ApiQuery({ name: 'minutes', required: false, description: '1–60 (default 60)' })
+  transactions(
     @Query('min_value') minValue?: string,
     @Query('currency') currency?: string,
     @Query('minutes') minutes?: string,
   ) {
-    this.ensureEnabled();
-    const min = intIn('min_value', minValue, 100_000, 10_000_000_000, 500_000);
-    const window = intIn('minutes', minutes, 1, 60, 60);
-    if (currency !== undefined && !/^[a-zA-Z0-9]{1,10}$/.test(currency))
-      throw new BadRequestException('currency must be a ticker like btc');
-    const start = Math.floor(Date.now() / 60_000) * 60 - window * 60;
-    try {
-      return {
-        source: 'whale_alert',
-        data: await this.whales.transactions({ start, minValue: min, currency: currency?.toLowerCase() }),
-      };
-    } catch (err) {
-      throw vendorFailureToHttp(err);
-    }
+    const min = intIn('min_value', minValue, MIN_VALUE_FLOOR, MIN_VALUE_CEILING, WHALE_DEFAULT_MIN_VALUE);
+    const window = intIn('minutes', minutes, 1, MAX_MINUTES, MAX_MINUTES);
+    if (currency !== undefined && !/^[a-zA-Z0-9]{1,15}$/.test(currency))
+      throw new BadRequestException('currency must be 1–15 letters or digits, like btc');
+    return this.run(async () => ({
+      source: 'whale_alert',
+      data: await this.whales.transactions({
+        start: windowStart(window),
+        minValue: min,
+        currency: currency?.toLowerCase(),
+      }),
+    }));
   }
 
   @Get('alerts')
-  async alerts(@Query('limit') limit?: string) {
-    return {
+  @ApiOperation({ summary: 'Newest alerts received from the Whale Alert stream, newest first' })
+  @ApiQuery({ name: 'limit', required: false, description: `1–${WHALE_ALERTS_KEPT} (default 50)` })
+  alerts(@Query('limit') limit?: string) {
+    const n = intIn('limit', limit, 1, WHALE_ALERTS_KEPT, 50);
+    return this.run(async () => ({
       source: 'whale_alert',
       stream: this.stream.status(),
-      data: await this.whales.recentAlerts(intIn('limit', limit, 1, 200, 50)),
-    };
+      data: await this.whales.recentAlerts(n),
+    }));
   }
 
   @Get('status')
-  async status() {
-    this.ensureEnabled();
-    try {
-      return { rest: await this.whales.status(), stream: this.stream.status() };
-    } catch (err) {
-      throw vendorFailureToHttp(err);
-    }
+  @ApiOperation({ summary: 'Whale Alert REST status (chains followed) and the live stream state' })
+  status() {
+    return this.run(async () => ({
+      source: 'whale_alert',
+      rest: await this.whales.status(),
+      stream: this.stream.status(),
+    }));
   }
 }

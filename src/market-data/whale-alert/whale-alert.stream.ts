@@ -5,6 +5,7 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/app-config.js';
@@ -13,11 +14,13 @@ import { RedisService } from '../../redis/redis.service.js';
 import { EventGate } from '../../ai-optimization/events/event-gate.service.js';
 import { isRecord, text, toNumber } from '../vendor-http.js';
 
+/** One `alert` message of the Whale Alert custom-alert stream, normalised. */
 export interface WhaleStreamAlert {
   channel_id: string;
   timestamp: string;
   blockchain: string;
   transaction_type: string;
+  /** Entity name or address, as the vendor words it (`unknown wallet`, `Binance`). */
   from: string;
   to: string;
   amounts: { symbol: string; amount: number; value_usd: number }[];
@@ -26,6 +29,7 @@ export interface WhaleStreamAlert {
   total_value_usd: number;
 }
 
+/** The `subscribe_alerts` filter; empty lists mean "all" to the vendor. */
 export interface WhaleFilters {
   blockchains: string[];
   symbols: string[];
@@ -33,11 +37,41 @@ export interface WhaleFilters {
   min_value_usd: number;
 }
 
-const KEEP_ALERTS = 200;
-const PING_MS = 20_000;
+export interface WhaleStreamStatus {
+  enabled: boolean;
+  connected: boolean;
+  subscribed: boolean;
+  reconnects: number;
+  alerts_received: number;
+  /** Alerts skipped because another instance (or a replay after a reconnect) already handled them. */
+  duplicates: number;
+  events_sent: number;
+  last_error: string | null;
+}
 
-/** Parses a Whale Alert `alert` message; null when it is not one. */
-export function parseAlert(msg: unknown): WhaleStreamAlert | null {
+export const DEFAULT_WHALE_FILTERS: Readonly<WhaleFilters> = Object.freeze({
+  blockchains: ['bitcoin', 'ethereum'],
+  symbols: ['btc', 'eth', 'usdt', 'usdc'],
+  tx_types: ['transfer'],
+  min_value_usd: 1_000_000,
+});
+
+/** The id of our subscription; alerts echo it as `channel_id`. */
+export const WHALE_SUBSCRIPTION_ID = 'bastion';
+const KEEP_ALERTS = 200;
+/** Whale Alert drops idle clients; the vendor asks for a ping every 20–54 s. */
+const PING_MS = 20_000;
+/** A handshake that hangs longer than this is abandoned and retried with backoff. */
+const HANDSHAKE_MS = 10_000;
+/** How long the "seen" marker of an alert lives: longer than any reconnect replay. */
+const SEEN_TTL_SECONDS = 6 * 3600;
+/** Longest vendor text put into a prompt: the text is vendor-controlled and should not dominate it. */
+const PROMPT_TEXT_MAX = 300;
+/** Shutdown waits this long for alerts being stored or handed to the gate. */
+const DRAIN_MS = 2000;
+
+/** Parses an `alert` message; null when the message is anything else. */
+export function parseAlert(msg: unknown, nowMs = Date.now()): WhaleStreamAlert | null {
   if (!isRecord(msg) || msg.type !== 'alert') return null;
   const amounts = (Array.isArray(msg.amounts) ? msg.amounts : []).filter(isRecord).map((a) => ({
     symbol: text(a.symbol).toLowerCase(),
@@ -45,24 +79,35 @@ export function parseAlert(msg: unknown): WhaleStreamAlert | null {
     value_usd: toNumber(a.value_usd) ?? 0,
   }));
   const tx = isRecord(msg.transaction) ? msg.transaction : {};
+  const seconds = toNumber(msg.timestamp) ?? toNumber(tx.timestamp);
   return {
     channel_id: text(msg.channel_id),
-    timestamp: new Date((toNumber(msg.timestamp) ?? 0) * 1000).toISOString(),
+    timestamp: new Date(seconds === null ? nowMs : seconds * 1000).toISOString(),
     blockchain: text(msg.blockchain),
     transaction_type: text(msg.transaction_type),
     from: text(msg.from),
     to: text(msg.to),
     amounts,
     text: text(msg.text),
-    hash: typeof tx.hash === 'string' ? tx.hash : null,
+    hash: typeof tx.hash === 'string' && tx.hash !== '' ? tx.hash : null,
     total_value_usd: amounts.reduce((s, a) => s + a.value_usd, 0),
   };
 }
 
+/** A ws frame as text, whatever buffer shape ws delivered it in. */
+function frameText(data: WebSocket.RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
 /**
- * The Whale Alert WebSocket alert stream: subscribes with filters, pings to stay alive, reconnects with
- * exponential backoff, keeps the recent alerts in Redis, and turns each alert above WHALE_ALERT_EVENT_MIN_USD
- * into a WHALE_TRANSACTION event for the event gate. The key is only in the connection URL, never logged.
+ * The Whale Alert custom-alert WebSocket. It subscribes with filters, pings to stay alive (and drops a
+ * connection whose pings go unanswered), reconnects with exponential backoff when the server goes away,
+ * keeps the recent alerts in Redis for the REST route and the market context, and turns each alert at or
+ * above the event threshold into a WHALE_TRANSACTION event for the event gate.
+ *
+ * The key is only ever in the connection URL; logs and status show the URL without its query.
  */
 @Injectable()
 export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -71,128 +116,284 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
   private pingTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private backoff = { min: 500, max: 30_000, current: 500 };
-  private readonly state = {
+  private backoffMin = 500;
+  private backoffMax = 30_000;
+  private nextDelay = 500;
+  private eventThreshold: number;
+  private filters: WhaleFilters = {
+    blockchains: [...DEFAULT_WHALE_FILTERS.blockchains],
+    symbols: [...DEFAULT_WHALE_FILTERS.symbols],
+    tx_types: [...DEFAULT_WHALE_FILTERS.tx_types],
+    min_value_usd: DEFAULT_WHALE_FILTERS.min_value_usd,
+  };
+  private readonly listeners = new Set<(alert: WhaleStreamAlert) => void>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly state: Omit<WhaleStreamStatus, 'enabled'> = {
     connected: false,
     subscribed: false,
     reconnects: 0,
     alerts_received: 0,
+    duplicates: 0,
     events_sent: 0,
-    last_error: null as string | null,
-  };
-  filters: WhaleFilters = {
-    blockchains: ['bitcoin', 'ethereum'],
-    symbols: ['btc', 'eth', 'usdt', 'usdc'],
-    tx_types: ['transfer'],
-    min_value_usd: 1_000_000,
+    last_error: null,
   };
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
-    private readonly gate: EventGate,
+    private readonly eventGate: EventGate,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.eventThreshold = config.whaleAlertEventMinUsd;
+  }
 
   get enabled(): boolean {
     return Boolean(this.config.whaleAlert?.wsUrl && this.config.whaleAlert.apiKey);
   }
 
-  status() {
+  status(): WhaleStreamStatus {
     return { enabled: this.enabled, ...this.state };
   }
 
-  /** Tests shorten the reconnect backoff. */
+  /**
+   * The filter of the next subscription. A live connection keeps its current one: whether a second
+   * `subscribe_alerts` replaces or adds to the first is not documented, and doubled alerts would cost events.
+   */
+  setFilters(filters: Partial<WhaleFilters>): void {
+    this.filters = { ...this.filters, ...filters };
+  }
+
+  getFilters(): WhaleFilters {
+    return { ...this.filters };
+  }
+
+  /** Alerts whose total USD value is at least this become events (WHALE_ALERT_EVENT_MIN_USD by default). */
+  setEventThreshold(usd: number): void {
+    if (!Number.isFinite(usd) || usd <= 0)
+      throw new RangeError('event threshold must be a positive USD value');
+    this.eventThreshold = usd;
+  }
+
+  /** Reconnect backoff: starts at `minMs`, doubles per failed attempt, capped at `maxMs`. */
   setBackoff(minMs: number, maxMs: number): void {
-    this.backoff = { min: minMs, max: maxMs, current: minMs };
+    if (!(minMs > 0 && maxMs >= minMs)) throw new RangeError('backoff needs 0 < minMs <= maxMs');
+    this.backoffMin = minMs;
+    this.backoffMax = maxMs;
+    this.nextDelay = minMs;
   }
 
+  /** Called after each new alert is stored; returns the unsubscribe function. */
+  onAlert(listener: (alert: WhaleStreamAlert) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Starts the connection in the background: a vendor outage must never hold up the boot. */
   onApplicationBootstrap(): void {
-    if (this.enabled) this.connect(); // never blocks boot
+    if (!this.enabled) return;
+    this.logger.log(`Whale Alert stream: connecting to ${this.safeUrl()}`);
+    this.connect();
   }
 
-  onApplicationShutdown(): void {
+  async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    clearInterval(this.pingTimer);
     clearTimeout(this.retryTimer);
-    this.socket?.terminate();
+    clearInterval(this.pingTimer);
+    const socket = this.socket;
+    this.socket = undefined; // its close event must not schedule a reconnect
+    this.state.connected = false;
+    this.state.subscribed = false;
+    if (socket && socket.readyState !== WebSocket.CLOSED) {
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      if (socket.readyState === WebSocket.OPEN) socket.close(1000, 'shutdown');
+      else socket.terminate(); // still connecting: there is no handshake to finish politely
+      // A server that never answers the close frame must not hold up the shutdown.
+      const timer = setTimeout(() => socket.terminate(), 1000);
+      await closed;
+      clearTimeout(timer);
+    }
+    if (this.pending.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.pending]),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, DRAIN_MS))),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** The configured URL without its query string, safe for logs. */
+  private safeUrl(): string {
+    const raw = this.config.whaleAlert?.wsUrl ?? '';
+    try {
+      const u = new URL(raw);
+      return `${u.protocol}//${u.host}${u.pathname}`;
+    } catch {
+      return '[invalid url]';
+    }
+  }
+
+  private redact(message: string): string {
+    const key = this.config.whaleAlert?.apiKey;
+    return key ? message.replaceAll(key, '[REDACTED]') : message;
   }
 
   private connect(): void {
     const wa = this.config.whaleAlert;
     if (!wa?.wsUrl || !wa.apiKey || this.stopped) return;
+    // The vendor allows two connections per key: never leave an old one open behind a new one.
+    if (this.socket && this.socket.readyState !== WebSocket.CLOSED) return;
     const url = new URL(wa.wsUrl);
     url.searchParams.set('api_key', wa.apiKey);
-    const socket = new WebSocket(url);
+    const socket = new WebSocket(url, { handshakeTimeout: HANDSHAKE_MS });
     this.socket = socket;
+    let alive = true;
     socket.on('open', () => {
       this.state.connected = true;
-      socket.send(JSON.stringify({ type: 'subscribe_alerts', id: 'bastion', ...this.filters }));
-      this.pingTimer = setInterval(() => socket.ping(), PING_MS);
+      this.subscribe(socket);
+      this.pingTimer = setInterval(() => {
+        // No pong (nor any frame) since the last ping: the connection is dead without a close; drop it so
+        // the close handler reconnects.
+        if (!alive) {
+          this.state.last_error = 'no answer to ping';
+          socket.terminate();
+          return;
+        }
+        alive = false;
+        socket.ping();
+      }, PING_MS);
       this.pingTimer.unref();
     });
-    socket.on(
-      'message',
-      (data: WebSocket.RawData) =>
-        void this.onMessage(
-          Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data as ArrayBuffer).toString('utf8'),
-        ),
-    );
-    socket.on('error', (err: Error) => {
-      this.state.last_error = err.message.replaceAll(wa.apiKey ?? '', '[REDACTED]');
+    const markAlive = (): void => {
+      alive = true;
+    };
+    socket.on('pong', markAlive);
+    socket.on('ping', markAlive);
+    socket.on('message', (data: WebSocket.RawData) => {
+      markAlive();
+      this.track(this.onMessage(frameText(data)));
     });
-    socket.on('close', () => {
+    // Failed handshakes (a refused key answers "Unexpected server response: 401") arrive here, then `close`
+    // schedules the retry.
+    socket.on('error', (err: Error) => {
+      this.state.last_error = this.redact(err.message);
+    });
+    socket.on('close', (code: number) => {
+      if (socket !== this.socket) return; // an old socket closing after shutdown or a replacement
+      clearInterval(this.pingTimer);
       this.state.connected = false;
       this.state.subscribed = false;
-      clearInterval(this.pingTimer);
       if (this.stopped) return;
-      const wait = this.backoff.current;
-      this.backoff.current = Math.min(this.backoff.current * 2, this.backoff.max);
+      const wait = this.nextDelay;
+      this.nextDelay = Math.min(this.nextDelay * 2, this.backoffMax);
       this.state.reconnects++;
-      this.logger.warn(`Whale Alert stream ${wa.wsUrl} closed; reconnecting in ${wait} ms`);
+      this.logger.warn(
+        `Whale Alert stream ${this.safeUrl()} closed (code ${code}` +
+          `${this.state.last_error ? `, ${this.state.last_error}` : ''}); reconnecting in ${wait} ms`,
+      );
       this.retryTimer = setTimeout(() => this.connect(), wait);
       this.retryTimer.unref();
     });
   }
 
-  private async onMessage(text: string): Promise<void> {
+  private subscribe(socket: WebSocket): void {
+    socket.send(JSON.stringify({ type: 'subscribe_alerts', id: WHALE_SUBSCRIPTION_ID, ...this.filters }));
+  }
+
+  /** Keeps in-flight work visible to the shutdown drain. */
+  private track(work: Promise<void>): void {
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+  }
+
+  private async onMessage(raw: string): Promise<void> {
+    if (this.stopped) return;
     let msg: unknown;
     try {
-      msg = JSON.parse(text);
+      msg = JSON.parse(raw);
     } catch {
+      this.logger.debug('Whale Alert stream sent a frame that is not JSON; ignored');
       return;
     }
     if (!isRecord(msg)) return;
     if (msg.type === 'subscribed_alerts') {
       this.state.subscribed = true;
-      this.backoff.current = this.backoff.min; // a healthy subscription resets the backoff
+      this.state.last_error = null;
+      this.nextDelay = this.backoffMin; // a working subscription ends the run of failures
       return;
     }
-    if (typeof msg.error === 'string') {
-      this.state.last_error = msg.error;
-      this.logger.warn(`Whale Alert stream error: ${msg.error}`);
+    if (msg.error !== undefined) {
+      const error = this.redact(text(msg.error) || JSON.stringify(msg.error)).slice(0, 300);
+      this.state.last_error = error;
+      this.logger.warn(`Whale Alert stream error: ${error}`);
       return;
     }
-    const alert = parseAlert(msg);
+    const alert = parseAlert(msg, this.clock.now());
     if (!alert) return;
+    if (!(await this.firstSighting(alert))) {
+      this.state.duplicates++;
+      return;
+    }
     this.state.alerts_received++;
+    await this.store(alert);
+    for (const listener of this.listeners) {
+      try {
+        listener(alert);
+      } catch (err) {
+        this.logger.warn(`Whale alert listener failed: ${(err as Error).message}`);
+      }
+    }
+    await this.raiseEvent(alert);
+  }
+
+  /**
+   * Every instance holds its own stream, and the vendor may replay after a reconnect: one Redis marker per
+   * alert makes sure an alert is stored and sent to the gate once. Without Redis, process it anyway — a
+   * duplicate is better than a lost whale.
+   */
+  private async firstSighting(alert: WhaleStreamAlert): Promise<boolean> {
+    const id = createHash('sha256')
+      .update(JSON.stringify([alert.blockchain, alert.hash, alert.timestamp, alert.amounts, alert.text]))
+      .digest('hex')
+      .slice(0, 32);
+    try {
+      const set = await this.redis.client.set(
+        this.redis.keys.market(`whale_alert:seen:${id}`),
+        '1',
+        'EX',
+        SEEN_TTL_SECONDS,
+        'NX',
+      );
+      return set === 'OK';
+    } catch {
+      return true;
+    }
+  }
+
+  private async store(alert: WhaleStreamAlert): Promise<void> {
+    const key = this.redis.keys.whaleAlerts();
     try {
       await this.redis
         .pipeline()
-        .lpush(this.redis.keys.whaleAlerts(), JSON.stringify(alert))
-        .ltrim(this.redis.keys.whaleAlerts(), 0, KEEP_ALERTS - 1)
+        .lpush(key, JSON.stringify(alert))
+        .ltrim(key, 0, KEEP_ALERTS - 1)
         .exec();
     } catch (err) {
       this.logger.warn(`Whale alert not stored: ${(err as Error).message}`);
     }
-    const threshold = this.config.whaleAlertEventMinUsd;
+  }
+
+  private async raiseEvent(alert: WhaleStreamAlert): Promise<void> {
+    const threshold = this.eventThreshold;
     if (alert.total_value_usd < threshold || alert.amounts.length === 0) return;
     const symbol = alert.amounts[0].symbol.toUpperCase();
+    if (symbol === '') return;
+    const said = alert.text.slice(0, PROMPT_TEXT_MAX).replace(/[.\s]+$/, '');
     try {
-      await this.gate.handle(
+      await this.eventGate.handle(
         {
           agentType: 'whale_watcher',
-          prompt: `Whale transfer: ${alert.text.slice(0, 300)}. What does it mean for ${symbol}?`,
+          prompt: `Whale transfer: ${said}. What does it mean for ${symbol}?`,
           responseType: 'whale_alert',
           symbol,
           maxTokens: 256,
