@@ -1,6 +1,7 @@
 import { startFakeCoinglass, type FakeCoinglass } from './fakes/coinglass.js';
 import { startFakeFearGreed, type FakeFearGreed } from './fakes/fear-greed.js';
 import { startFakeHelsinki, type FakeHelsinki } from './fakes/helsinki.js';
+import { FAKE_WHALE_KEY, startFakeWhaleAlert, type FakeWhaleAlert } from './fakes/whale-alert.js';
 import { startTestApp, type TestApp } from './support/app.js';
 
 /**
@@ -11,6 +12,7 @@ describe('Market context', () => {
   let helsinki: FakeHelsinki;
   let fng: FakeFearGreed;
   let coinglass: FakeCoinglass;
+  let whales: FakeWhaleAlert;
   let bastion: TestApp;
   const CG_KEY = 'cg-test-key-abcdef123456';
 
@@ -18,12 +20,15 @@ describe('Market context', () => {
     helsinki = await startFakeHelsinki();
     fng = await startFakeFearGreed();
     coinglass = await startFakeCoinglass({ apiKey: CG_KEY });
+    whales = await startFakeWhaleAlert();
     bastion = await startTestApp({
       env: {
         HELSINKI_VM_URL: helsinki.url,
         FEAR_GREED_URL: `${fng.url}/fng/`,
         COINGLASS_API_KEY: CG_KEY,
         COINGLASS_BASE_URL: coinglass.url,
+        WHALE_ALERT_API_KEY: FAKE_WHALE_KEY,
+        WHALE_ALERT_BASE_URL: whales.restUrl,
       },
     });
   });
@@ -32,6 +37,7 @@ describe('Market context', () => {
     await helsinki.close();
     await fng.close();
     await coinglass.close();
+    await whales.close();
   });
   beforeEach(async () => {
     helsinki.reset();
@@ -46,8 +52,9 @@ describe('Market context', () => {
     const res = await get('BTC');
     expect(res.status).toBe(200);
     expect(res.body.symbol).toBe('BTC/USDT');
-    expect(res.body.data_sources).toEqual(['coinglass', 'fear_greed', 'helsinki']);
-    expect(res.body.disabled_sources).toEqual(['whale_alert']); // not configured in this test: disabled, not an error
+    expect(res.body.data_sources).toEqual(['coinglass', 'fear_greed', 'helsinki', 'whale_alert']);
+    expect(res.body.disabled_sources).toEqual([]);
+    expect(typeof res.body.data.whale_alert.volume_usd_1h).toBe('number');
     expect(res.body.errors).toEqual({});
     const cg = res.body.data.coinglass;
     expect(cg).toMatchObject({ open_interest_usd: 67130599066.23, long_short_ratio: 0.63 });
@@ -82,7 +89,7 @@ describe('Market context', () => {
     const res = await get('BTC');
     const elapsed = Date.now() - started;
     expect(res.status).toBe(200);
-    expect(res.body.data_sources).toEqual(['coinglass', 'fear_greed']);
+    expect(res.body.data_sources).toEqual(['coinglass', 'fear_greed', 'whale_alert']);
     expect(res.body.errors.helsinki.reason).toBe(reason);
     expect(typeof res.body.data.fear_greed.value).toBe('number');
     expect(elapsed).toBeLessThan(3000 + 1000); // Helsinki's deadline plus a margin
@@ -93,7 +100,7 @@ describe('Market context', () => {
     const res = await get('ETH');
     expect(res.status).toBe(200);
     expect(res.body.errors.fear_greed.reason).toBe('business_error');
-    expect(res.body.data_sources).toEqual(['coinglass', 'helsinki']);
+    expect(res.body.data_sources).toEqual(['coinglass', 'helsinki', 'whale_alert']);
   });
 
   it('treats a Coinglass plan error over HTTP 200 as a failure of that source only, and never shows the key', async () => {
@@ -104,7 +111,7 @@ describe('Market context', () => {
       reason: 'business_error',
       message: expect.stringMatching(/Upgrade plan \(code 401\)/),
     });
-    expect(res.body.data_sources).toEqual(['fear_greed', 'helsinki']);
+    expect(res.body.data_sources).toEqual(['fear_greed', 'helsinki', 'whale_alert']);
     const direct = await bastion.request('GET', '/market/coinglass/BTCUSDT/long-short?interval=4h');
     expect(direct.status).toBe(502);
     expect(direct.body.code).toBe('vendor_error');
@@ -143,7 +150,7 @@ describe('Market context', () => {
       helsinki: 'down',
       fear_greed: 'up',
       coinglass: 'up',
-      whale_alert: 'disabled',
+      whale_alert: 'up',
     });
   });
 });
