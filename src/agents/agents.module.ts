@@ -5,6 +5,8 @@ import { AnomalyDetectorController } from './anomaly-detector/anomaly-detector.c
 import { AnomalyDetectorService } from './anomaly-detector/anomaly-detector.service.js';
 import { TelemetryController } from './bot-telemetry/telemetry.controller.js';
 import { TelemetryService } from './bot-telemetry/telemetry.service.js';
+import { BastionQueryController } from './bastion-query/bastion-query.controller.js';
+import { BastionQueryService } from './bastion-query/bastion-query.service.js';
 import { MarketRegimeController } from './market-regime/market-regime.controller.js';
 import { MarketRegimeService } from './market-regime/market-regime.service.js';
 import { SignalValidatorController } from './signal-validator/signal-validator.controller.js';
@@ -18,7 +20,14 @@ import { SignalValidatorService } from './signal-validator/signal-validator.serv
     SignalValidatorController,
     TelemetryController,
     AnomalyDetectorController,
+    BastionQueryController,
   ],
-  providers: [MarketRegimeService, SignalValidatorService, TelemetryService, AnomalyDetectorService],
+  providers: [
+    MarketRegimeService,
+    SignalValidatorService,
+    TelemetryService,
+    AnomalyDetectorService,
+    BastionQueryService,
+  ],
 })
 export class AgentsModule {}
