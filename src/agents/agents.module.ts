@@ -7,6 +7,8 @@ import { TelemetryController } from './bot-telemetry/telemetry.controller.js';
 import { TelemetryService } from './bot-telemetry/telemetry.service.js';
 import { BastionQueryController } from './bastion-query/bastion-query.controller.js';
 import { BastionQueryService } from './bastion-query/bastion-query.service.js';
+import { PortfolioOptimizerController } from './portfolio-optimizer/portfolio-optimizer.controller.js';
+import { PortfolioOptimizerService } from './portfolio-optimizer/portfolio-optimizer.service.js';
 import { MarketRegimeController } from './market-regime/market-regime.controller.js';
 import { MarketRegimeService } from './market-regime/market-regime.service.js';
 import { SignalValidatorController } from './signal-validator/signal-validator.controller.js';
@@ -21,6 +23,7 @@ import { SignalValidatorService } from './signal-validator/signal-validator.serv
     TelemetryController,
     AnomalyDetectorController,
     BastionQueryController,
+    PortfolioOptimizerController,
   ],
   providers: [
     MarketRegimeService,
@@ -28,6 +31,7 @@ import { SignalValidatorService } from './signal-validator/signal-validator.serv
     TelemetryService,
     AnomalyDetectorService,
     BastionQueryService,
+    PortfolioOptimizerService,
   ],
 })
 export class AgentsModule {}
