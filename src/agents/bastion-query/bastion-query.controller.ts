@@ -3,6 +3,9 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { BastionQueryService, QueryDto, type QueryAnswer } from './bastion-query.service.js';
 
+/** Size of the pieces an answer is streamed in, so a client can render it progressively. */
+const SSE_CHUNK_CHARS = 16;
+
 @ApiTags('agents')
 @ApiBearerAuth()
 @Controller('bastion')
@@ -29,8 +32,11 @@ export class BastionQueryController {
       'cache-control': 'no-cache',
       connection: 'keep-alive',
     });
-    for (const part of answer.response.split(/(?<=\n\n)/))
-      raw.write(`data: ${JSON.stringify({ type: 'chunk', content: part })}\n\n`);
+    for (let i = 0; i < answer.response.length; i += SSE_CHUNK_CHARS) {
+      raw.write(
+        `data: ${JSON.stringify({ type: 'chunk', content: answer.response.slice(i, i + SSE_CHUNK_CHARS) })}\n\n`,
+      );
+    }
     const { response: _r, ...rest } = answer;
     raw.write(`data: ${JSON.stringify({ type: 'metadata', ...rest })}\n\n`);
     raw.end('data: [DONE]\n\n');
