@@ -44,6 +44,9 @@ export function loggerParams(config: AppConfig, stream?: DestinationStream): Par
   // Nest 12 on Fastify needs the named wildcard for the request-logging middleware to match every route.
   return {
     pinoHttp: stream ? [options, stream] : options,
-    forRoutes: [{ path: '{*splat}', method: RequestMethod.ALL }],
+    // Above info nothing per request is logged: skip the middleware altogether (it is on the hot path).
+    forRoutes: ['fatal', 'error', 'warn', 'silent'].includes(config.logLevel)
+      ? []
+      : [{ path: '{*splat}', method: RequestMethod.ALL }],
   };
 }
