@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { OptimizeDto, PortfolioOptimizerService } from './portfolio-optimizer.service.js';
+import { OptimizePortfolioDto } from './dto.js';
+import { PortfolioOptimizerService, type PortfolioAnswer } from './portfolio-optimizer.service.js';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -11,9 +12,9 @@ export class PortfolioOptimizerController {
   @Post('optimize')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Risk-based target weights with exact caps, rebalance trades, Sharpe and drawdown',
+    summary: 'Risk-based target weights with exact caps, rebalance trades, Sharpe, drawdown and insights',
   })
-  optimize(@Body() body: OptimizeDto) {
+  optimize(@Body() body: OptimizePortfolioDto): Promise<PortfolioAnswer> {
     return this.optimizer.optimize(body);
   }
 }
