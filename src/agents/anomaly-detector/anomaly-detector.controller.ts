@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AnomalyDetectorService, DetectDto } from './anomaly-detector.service.js';
+import { DetectAnomaliesDto, type DetectAnomaliesAnswer } from './anomaly-detector.dto.js';
+import { AnomalyDetectorService } from './anomaly-detector.service.js';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -11,9 +12,10 @@ export class AnomalyDetectorController {
   @Post('detect')
   @HttpCode(200)
   @ApiOperation({
-    summary: "Rule-based anomalies of a bot's telemetry; a model may explain them (THRESHOLD sampling)",
+    summary:
+      "Rule-based anomalies of a bot's telemetry; a model may explain them (THRESHOLD sampling on the score)",
   })
-  detect(@Body() body: DetectDto) {
+  detect(@Body() body: DetectAnomaliesDto): Promise<DetectAnomaliesAnswer> {
     return this.detector.detect(body);
   }
 }

@@ -1,44 +1,46 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
+import { DomainError } from '../../common/errors.js';
 import { AiGateway } from '../../ai-optimization/gateway.service.js';
+import type { GatewayResult } from '../../ai-optimization/gateway.types.js';
 import { PromptStore } from '../../ai-optimization/prompt-store.js';
-import { aiPart, type AiPart } from '../agent-ai.js';
 import { TelemetryService } from '../bot-telemetry/telemetry.service.js';
+import type { DetectAnomaliesAnswer, DetectAnomaliesDto } from './anomaly-detector.dto.js';
 import { anomalyScore, detectAnomalies, type Anomaly } from './detectors.js';
 
-export class DetectDto {
-  @ApiProperty()
-  @IsInt()
-  @Min(0)
-  user_id!: number;
+export const ANOMALY_PROMPT_NAME = 'anomaly_detector';
 
-  @ApiProperty()
-  @IsString()
-  bot_id!: string;
-
-  @ApiProperty({ example: 60 })
-  @IsInt()
-  @Min(1)
-  @Max(10_080)
-  timeframe_minutes!: number;
-
-  @ApiPropertyOptional({ default: true })
-  @IsOptional()
-  @IsBoolean()
-  include_ai?: boolean;
-}
-
-const SYSTEM_PROMPT = [
-  'You explain trading-bot anomalies to an operator. The user message lists the anomalies found by rules,',
-  'with their values, thresholds and the action the rules recommend, as JSON. In at most three sentences per',
-  'anomaly, explain likely causes and what to check. Do not change or argue with the recommended actions.',
+/**
+ * Static text only (see PromptStore): the anomalies go in the user message, so this prefix is byte-identical
+ * on every call and the provider's prompt cache can bill it at the cache-hit rate.
+ */
+export const ANOMALY_SYSTEM_PROMPT = [
+  'You explain trading-bot anomalies to the bot operator. The user message lists, as JSON, the anomalies',
+  'that deterministic rules found, each with its value, threshold, severity and the action the rules',
+  'recommend. For each anomaly, in at most two sentences, give the likely causes and what to check first.',
+  'Plain text, no markdown. Never change, question or add to the recommended actions: they are decided by',
+  'the rules.',
 ].join(' ');
 
-/** Rule-based anomaly detection over bot telemetry; the model only explains, gated by THRESHOLD sampling on the score. */
+/** Gateway decisions in which a model's text produced for this very request is returned. */
+const ANSWERED = new Set<string>(['called', 'response_cache', 'coalesced']);
+
+interface AiOutcome {
+  enhanced: boolean;
+  reason: string;
+  explanation?: string;
+}
+
+/**
+ * Anomaly detector: rules over the bot's telemetry window decide every anomaly and action; the model only
+ * explains, and only when the anomaly score passes the agent's sampling strategy (THRESHOLD 0.7 in
+ * config/agents.yaml), so healthy or mildly off bots cost nothing.
+ */
 @Injectable()
 export class AnomalyDetectorService implements OnModuleInit {
+  private readonly logger = new Logger(AnomalyDetectorService.name);
+  private systemPrompt = ANOMALY_SYSTEM_PROMPT;
+
   constructor(
     private readonly telemetry: TelemetryService,
     private readonly gateway: AiGateway,
@@ -47,54 +49,75 @@ export class AnomalyDetectorService implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.prompts.register('anomaly_detector', SYSTEM_PROMPT);
+    this.systemPrompt = (await this.prompts.register(ANOMALY_PROMPT_NAME, ANOMALY_SYSTEM_PROMPT)).text;
   }
 
-  async detect(dto: DetectDto) {
-    this.telemetry.checkBotId(dto.bot_id);
-    const now = this.clock.now();
-    const from = now - dto.timeframe_minutes * 60_000;
-    const window = await this.telemetry.window(dto.bot_id, from, now);
-    const anomalies: (Anomaly & { ai_enhanced: boolean })[] = detectAnomalies(window, now).map((a) => ({
-      ...a,
-      ai_enhanced: false,
-    }));
+  async detect(dto: DetectAnomaliesDto): Promise<DetectAnomaliesAnswer> {
+    const to = this.clock.now();
+    const from = to - dto.timeframe_minutes * 60_000;
+    const window = await this.telemetry.window(dto.bot_id, from, to);
+    const anomalies = detectAnomalies(window, to, { equity_usd: dto.equity_usd });
     const score = anomalyScore(anomalies);
-    let ai: AiPart = aiPart(null);
-    if (dto.include_ai !== false && anomalies.length > 0) {
-      try {
-        const result = await this.gateway.call({
-          agentType: 'anomaly_detector',
-          responseType: 'anomaly_explanation',
-          systemPrompt: this.prompts.get('anomaly_detector')?.text ?? SYSTEM_PROMPT,
-          prompt: `Explain the anomalies of bot ${dto.bot_id}.`,
-          context: { anomalies: anomalies.map(({ ai_enhanced: _a, ...rest }) => rest) },
-          symbol: undefined,
-          score,
-          maxTokens: 250,
-          temperature: 0,
-          json: false,
-          cache: true,
-        });
-        ai = aiPart(result);
-      } catch (err) {
-        ai = aiPart(null, err);
-      }
-    }
-    for (const a of anomalies) a.ai_enhanced = ai.ai_enhanced;
+    const ai = await this.explain(anomalies, score, dto);
     return {
       bot_id: dto.bot_id,
       user_id: dto.user_id,
       window: {
         from: new Date(from).toISOString(),
-        to: new Date(now).toISOString(),
+        to: new Date(to).toISOString(),
         minutes: dto.timeframe_minutes,
       },
+      telemetry: {
+        trades: window.trades.length,
+        orders: window.orders.length,
+        errors: window.errors.length,
+        last_heartbeat:
+          window.last_heartbeat_ms === null ? null : new Date(window.last_heartbeat_ms).toISOString(),
+        heartbeat_interval_seconds: window.heartbeat_interval_seconds,
+      },
       anomaly_score: score,
-      anomalies,
-      ai_enhanced: ai.ai_enhanced,
-      ai_reason: ai.ai_reason,
-      ai_explanation: ai.ai_analysis,
+      anomalies: anomalies.map((a) => ({ ...a, ai_enhanced: ai.enhanced })),
+      ai_enhanced: ai.enhanced,
+      ai_reason: ai.reason,
+      ...(ai.explanation !== undefined ? { ai_explanation: ai.explanation } : {}),
     };
+  }
+
+  /**
+   * One call for all anomalies (not one per anomaly): a single explanation costs one prompt. The rules'
+   * answer is complete before this runs and nothing the model says is fed back into it.
+   */
+  private async explain(anomalies: Anomaly[], score: number, dto: DetectAnomaliesDto): Promise<AiOutcome> {
+    if (dto.include_ai === false) return { enhanced: false, reason: 'not_requested' };
+    if (anomalies.length === 0) return { enhanced: false, reason: 'no_anomalies' };
+    let result: GatewayResult;
+    try {
+      result = await this.gateway.call({
+        agentType: 'anomaly_detector',
+        symbol: undefined,
+        responseType: 'anomaly_explanation',
+        systemPrompt: this.systemPrompt,
+        // No bot id or time here: identical anomaly sets share one cached explanation.
+        prompt: `Explain these anomalies of one trading bot over the last ${dto.timeframe_minutes} minutes.`,
+        context: { anomalies },
+        score,
+        maxTokens: 200,
+        temperature: 0,
+        json: false,
+        cache: true,
+      });
+    } catch (err) {
+      // The rules' answer stands without the model; say why the explanation is missing.
+      const reason = err instanceof DomainError ? err.code : 'error';
+      this.logger.warn(`Anomaly explanation unavailable for bot ${dto.bot_id}: ${(err as Error).message}`);
+      return { enhanced: false, reason };
+    }
+    const reason = result.metadata.reason;
+    // A sampled-out or refused call may carry the agent's last answer, which was about other anomalies
+    // (possibly another bot's): only text produced for this request is attached.
+    if (!ANSWERED.has(reason) || result.response === null || result.response.trim() === '') {
+      return { enhanced: false, reason };
+    }
+    return { enhanced: true, reason, explanation: result.response.trim() };
   }
 }

@@ -1,155 +1,305 @@
+/**
+ * Pure anomaly rules over one bot's telemetry window. Every verdict, severity and recommended action is
+ * decided here; a model may later explain an anomaly but never decides one (trading-domain.md, "Bot
+ * anomalies"). No I/O, no clock: `now` is an argument so the rules are testable to the millisecond.
+ */
 import type { TelemetryWindow } from '../bot-telemetry/telemetry.service.js';
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 
+export const ANOMALY_TYPES = [
+  'latency',
+  'error_rate',
+  'loss_streak',
+  'drawdown',
+  'stale_heartbeat',
+  'drift',
+] as const;
+export type AnomalyType = (typeof ANOMALY_TYPES)[number];
+
+export const RECOMMENDED_ACTIONS = [
+  'reduce_order_rate',
+  'circuit_breaker',
+  'pause_trading',
+  'kill_switch',
+  'restart_bot',
+  'investigate',
+] as const;
+export type RecommendedAction = (typeof RECOMMENDED_ACTIONS)[number];
+
+export type DriftMetric = 'latency_ms' | 'slippage_bps' | 'pnl';
+
 export interface Anomaly {
-  anomaly_type: 'latency' | 'error_rate' | 'loss_streak' | 'drawdown' | 'stale_heartbeat' | 'drift';
+  anomaly_type: AnomalyType;
   severity: Severity;
   value: number;
   threshold: number;
   description: string;
-  /** Decided by these rules; a model may explain an anomaly, never decide what to do. */
-  recommended_action: string;
+  /** Decided by these rules; a model may explain an anomaly, never decide what to do about it. */
+  recommended_action: RecommendedAction;
+  /** The series a drift anomaly is about (drift only). */
+  metric?: DriftMetric;
 }
 
-export const ANOMALY_LIMITS = {
+export interface AnomalyLimits {
+  /** Median order latency above this is an anomaly. */
+  latency_limit_ms: number;
+  /** Fewer orders than this say nothing about latency (one slow order is not a trend). */
+  min_orders: number;
+  /** errors / (orders + errors) above this is an anomaly. */
+  error_rate_limit: number;
+  /** Fewer attempts than this make a rate meaningless (1 error in 1 attempt is not "100%"). */
+  min_attempts: number;
+  /** This many consecutive losing trades or more is an anomaly (freqtrade's StoplossGuard idea). */
+  loss_streak_limit: number;
+  /** Absolute drawdown limit in USD, used when the equity is unknown. */
+  drawdown_limit_usd: number;
+  /** Drawdown limit as a fraction of equity, used when `equity_usd` is known (Hummingbot's kill switch, −5%). */
+  drawdown_limit_fraction: number;
+  equity_usd?: number;
+  /** Silence of this many declared intervals makes a bot stale. */
+  stale_heartbeat_factor: number;
+  /** The interval assumed for a bot that never declared one. */
+  default_heartbeat_interval_seconds: number;
+  /** |modified z| above this is drift (Iglewicz & Hoaglin's 3.5). */
+  robust_z_limit: number;
+  /** The newest values compared (by their median) with the rest of the window. */
+  drift_recent: number;
+  /** The minimum baseline (window minus the newest values) for a z-score to be meaningful. */
+  drift_min_baseline: number;
+}
+
+export const DEFAULT_LIMITS: Readonly<AnomalyLimits> = {
   latency_limit_ms: 5000,
+  min_orders: 3,
   error_rate_limit: 0.1,
+  min_attempts: 5,
   loss_streak_limit: 5,
   drawdown_limit_usd: 500,
+  drawdown_limit_fraction: 0.05,
   stale_heartbeat_factor: 2,
+  default_heartbeat_interval_seconds: 60,
   robust_z_limit: 3.5,
-} as const;
+  drift_recent: 5,
+  drift_min_baseline: 20,
+};
 
-/** Severity by how far past the limit a value is: ×1.1 medium, ×1.3 high, ×1.6 critical. */
-export function severityOf(ratio: number): Severity {
-  if (ratio >= 1.6) return 'critical';
-  if (ratio >= 1.3) return 'high';
-  if (ratio >= 1.1) return 'medium';
+/** Ratio-to-limit boundaries of medium, high and critical; below the first it is low. */
+type Scale = readonly [medium: number, high: number, critical: number];
+
+/**
+ * Severity scales per rule. Latency follows the brief (×1.1, ×1.3, ×1.6 of the limit). An error rate is
+ * noisier, so it needs a wider margin; a stale bot is at least medium (it may be dead), critical at ten
+ * intervals of silence; a drawdown is critical (kill switch) at twice its limit.
+ */
+export const SEVERITY_SCALES: Readonly<Record<AnomalyType, Scale>> = {
+  latency: [1.1, 1.3, 1.6],
+  error_rate: [1.5, 2.5, 4],
+  loss_streak: [1.2, 1.6, 2],
+  drawdown: [1.25, 1.5, 2],
+  stale_heartbeat: [1, 2.5, 5],
+  drift: [1.25, 1.75, 2.5],
+};
+
+export function severityOf(ratio: number, scale: Scale = SEVERITY_SCALES.latency): Severity {
+  if (ratio >= scale[2]) return 'critical';
+  if (ratio >= scale[1]) return 'high';
+  if (ratio >= scale[0]) return 'medium';
   return 'low';
 }
 
-const median = (xs: number[]): number => {
+export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-/** Robust z-score of `x` against a sample: (x − median) / (1.4826 · MAD). */
-export function robustZ(x: number, sample: number[]): number | null {
-  if (sample.length < 8) return null;
-  const med = median(sample);
-  const mad = median(sample.map((v) => Math.abs(v - med)));
-  if (mad === 0) return null;
-  return (x - med) / (1.4826 * mad);
 }
 
-export function detectAnomalies(w: TelemetryWindow, now: number): Anomaly[] {
-  const L = ANOMALY_LIMITS;
-  const out: Anomaly[] = [];
-  const latencies = w.orders.map((o) => o.latency_ms).filter((x): x is number => typeof x === 'number');
-  if (latencies.length > 0) {
-    const med = median(latencies);
-    if (med > L.latency_limit_ms) {
-      const severity = severityOf(med / L.latency_limit_ms);
-      out.push({
-        anomaly_type: 'latency',
-        severity,
-        value: med,
-        threshold: L.latency_limit_ms,
-        description: `median order latency ${Math.round(med)} ms over ${latencies.length} orders exceeds ${L.latency_limit_ms} ms`,
-        recommended_action: severity === 'critical' ? 'pause_trading' : 'reduce_order_rate',
-      });
-    }
-  }
+/**
+ * Modified z-score of `x` against `sample` (Iglewicz & Hoaglin): (x − median) / (1.4826 · MAD). When more
+ * than half the sample is identical the MAD is 0; then the mean absolute deviation (× 1.2533) scales it.
+ * null when the sample has no spread at all: there is nothing to measure a deviation against.
+ */
+export function robustZ(x: number, sample: readonly number[]): number | null {
+  if (sample.length === 0) return null;
+  const med = median(sample);
+  const deviations = sample.map((v) => Math.abs(v - med));
+  const mad = median(deviations);
+  if (mad > 0) return (x - med) / (1.4826 * mad);
+  const meanAd = deviations.reduce((a, b) => a + b, 0) / deviations.length;
+  return meanAd > 0 ? (x - med) / (1.253314 * meanAd) : null;
+}
+
+const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+const byTime = <T extends { at: number }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => a.at - b.at);
+
+export function detectLatency(w: TelemetryWindow, l: AnomalyLimits): Anomaly | null {
+  if (w.orders.length < l.min_orders) return null;
+  // The median, not the mean: one order stuck in a retry must not look like a slow venue.
+  const med = median(w.orders.map((o) => o.latency_ms));
+  if (med <= l.latency_limit_ms) return null;
+  return {
+    anomaly_type: 'latency',
+    severity: severityOf(med / l.latency_limit_ms, SEVERITY_SCALES.latency),
+    value: round(med),
+    threshold: l.latency_limit_ms,
+    description: `Median order latency ${Math.round(med)} ms over ${w.orders.length} orders exceeds ${l.latency_limit_ms} ms`,
+    recommended_action: 'reduce_order_rate',
+  };
+}
+
+export function detectErrorRate(w: TelemetryWindow, l: AnomalyLimits): Anomaly | null {
   const attempts = w.orders.length + w.errors.length;
-  if (attempts >= 5) {
-    const rate = w.errors.length / attempts;
-    if (rate > L.error_rate_limit) {
-      const severity = severityOf(rate / L.error_rate_limit);
-      out.push({
-        anomaly_type: 'error_rate',
-        severity,
-        value: Number(rate.toFixed(4)),
-        threshold: L.error_rate_limit,
-        description: `${w.errors.length} errors in ${attempts} order attempts (${(rate * 100).toFixed(1)}%)`,
-        recommended_action: 'circuit_breaker',
-      });
-    }
+  if (attempts < l.min_attempts) return null;
+  const rate = w.errors.length / attempts;
+  if (rate <= l.error_rate_limit) return null;
+  return {
+    anomaly_type: 'error_rate',
+    severity: severityOf(rate / l.error_rate_limit, SEVERITY_SCALES.error_rate),
+    value: round(rate, 4),
+    threshold: l.error_rate_limit,
+    description: `${w.errors.length} errors in ${attempts} order attempts (${(rate * 100).toFixed(1)}%) exceed ${l.error_rate_limit * 100}%`,
+    recommended_action: 'circuit_breaker',
+  };
+}
+
+/** The longest run of losing trades in the window (an ended streak still counts, as in freqtrade's guard). */
+export function detectLossStreak(w: TelemetryWindow, l: AnomalyLimits): Anomaly | null {
+  let longest = 0;
+  let run = 0;
+  for (const t of byTime(w.trades)) {
+    run = t.pnl < 0 ? run + 1 : 0;
+    longest = Math.max(longest, run);
   }
-  const trades = [...w.trades].sort((a, b) => a.at - b.at);
-  let streak = 0;
-  for (let i = trades.length - 1; i >= 0 && (trades[i].pnl ?? 0) < 0; i--) streak++;
-  if (streak > L.loss_streak_limit) {
-    const severity = severityOf(streak / L.loss_streak_limit);
-    out.push({
-      anomaly_type: 'loss_streak',
-      severity,
-      value: streak,
-      threshold: L.loss_streak_limit,
-      description: `${streak} losing trades in a row`,
-      recommended_action: 'pause_trading',
-    });
-  }
+  if (longest < l.loss_streak_limit) return null;
+  const ongoing = run === longest;
+  return {
+    anomaly_type: 'loss_streak',
+    severity: severityOf(longest / l.loss_streak_limit, SEVERITY_SCALES.loss_streak),
+    value: longest,
+    threshold: l.loss_streak_limit,
+    description: `${longest} losing trades in a row${ongoing ? ' (ongoing)' : ''}; the limit is ${l.loss_streak_limit}`,
+    recommended_action: 'pause_trading',
+  };
+}
+
+/** Peak-to-trough of cumulative PnL, starting from the window's opening equity (a loss from the start counts). */
+export function detectDrawdown(w: TelemetryWindow, l: AnomalyLimits): Anomaly | null {
   let equity = 0;
   let peak = 0;
   let drawdown = 0;
-  for (const t of trades) {
-    equity += t.pnl ?? 0;
+  for (const t of byTime(w.trades)) {
+    equity += t.pnl;
     peak = Math.max(peak, equity);
     drawdown = Math.max(drawdown, peak - equity);
   }
-  if (drawdown > L.drawdown_limit_usd) {
-    const severity = severityOf(drawdown / L.drawdown_limit_usd);
-    out.push({
-      anomaly_type: 'drawdown',
-      severity,
-      value: Number(drawdown.toFixed(2)),
-      threshold: L.drawdown_limit_usd,
-      description: `peak-to-trough PnL drawdown of $${drawdown.toFixed(2)} in the window`,
-      recommended_action: severity === 'critical' ? 'kill_switch' : 'reduce_position_size',
-    });
-  }
-  if (w.lastHeartbeat !== null) {
-    const silentSeconds = (now - w.lastHeartbeat) / 1000;
-    const limit = L.stale_heartbeat_factor * w.heartbeatIntervalSeconds;
-    if (silentSeconds >= limit) {
-      out.push({
-        anomaly_type: 'stale_heartbeat',
-        severity: severityOf(silentSeconds / limit + 0.1),
-        value: Math.round(silentSeconds),
-        threshold: limit,
-        description: `no heartbeat for ${Math.round(silentSeconds)} s (interval ${w.heartbeatIntervalSeconds} s)`,
-        recommended_action: 'restart_bot',
-      });
-    }
-  }
-  // Drift: the latest value of a series against its own window, robustly.
-  const drift: [string, number[]][] = [
-    ['order latency', latencies],
-    ['slippage', w.trades.map((t) => t.slippage_bps).filter((x): x is number => typeof x === 'number')],
-    ['PnL per trade', trades.map((t) => t.pnl ?? 0)],
-  ];
-  for (const [name, series] of drift) {
-    const latest = series.at(-1);
-    if (latest === undefined) continue;
-    const z = robustZ(latest, series.slice(0, -1));
-    if (z !== null && Math.abs(z) > L.robust_z_limit) {
-      out.push({
-        anomaly_type: 'drift',
-        severity: severityOf(Math.abs(z) / L.robust_z_limit),
-        value: Number(z.toFixed(2)),
-        threshold: L.robust_z_limit,
-        description: `latest ${name} is ${z.toFixed(1)} robust standard deviations from the window median`,
-        recommended_action: 'investigate',
-      });
-    }
-  }
-  return out;
+  const relative = l.equity_usd !== undefined && l.equity_usd > 0;
+  const limit = relative ? l.drawdown_limit_fraction * (l.equity_usd as number) : l.drawdown_limit_usd;
+  if (drawdown <= limit) return null;
+  const severity = severityOf(drawdown / limit, SEVERITY_SCALES.drawdown);
+  return {
+    anomaly_type: 'drawdown',
+    severity,
+    value: round(drawdown),
+    threshold: round(limit),
+    description: relative
+      ? `Drawdown of $${drawdown.toFixed(2)} (${((drawdown / (l.equity_usd as number)) * 100).toFixed(2)}% of equity) exceeds ${(l.drawdown_limit_fraction * 100).toFixed(2)}%`
+      : `Drawdown of $${drawdown.toFixed(2)} in the window exceeds $${limit.toFixed(2)}`,
+    // The kill decision is a rule (Hummingbot's kill switch), taken only at the critical level.
+    recommended_action: severity === 'critical' ? 'kill_switch' : 'pause_trading',
+  };
 }
 
-/** 0–1: the worst anomaly weighs most (critical 1, high 0.8, medium 0.6, low 0.4). */
-export function anomalyScore(anomalies: Anomaly[]): number {
-  const weight: Record<Severity, number> = { critical: 1, high: 0.8, medium: 0.6, low: 0.4 };
-  return anomalies.reduce((m, a) => Math.max(m, weight[a.severity]), 0);
+/** Heartbeats are not windowed: a bot that went silent before the window opened is the stalest of all. */
+export function detectStaleHeartbeat(w: TelemetryWindow, now: number, l: AnomalyLimits): Anomaly | null {
+  if (w.last_heartbeat_ms === null) return null;
+  const interval = w.heartbeat_interval_seconds ?? l.default_heartbeat_interval_seconds;
+  const limit = l.stale_heartbeat_factor * interval;
+  const silent = (now - w.last_heartbeat_ms) / 1000;
+  if (silent < limit) return null;
+  return {
+    anomaly_type: 'stale_heartbeat',
+    severity: severityOf(silent / limit, SEVERITY_SCALES.stale_heartbeat),
+    value: Math.round(silent),
+    threshold: limit,
+    description: `No heartbeat for ${Math.round(silent)} s; the bot declared one every ${interval} s`,
+    recommended_action: 'restart_bot',
+  };
+}
+
+/**
+ * Drift of one series: the median of its newest `drift_recent` values against the rest of the window,
+ * as a modified z-score. Comparing the median of several newest values, not the last one alone, keeps a
+ * single outlier from being reported as drift.
+ */
+export function detectDrift(
+  metric: DriftMetric,
+  series: readonly number[],
+  l: AnomalyLimits,
+): Anomaly | null {
+  if (series.length < l.drift_min_baseline + l.drift_recent) return null;
+  const recent = series.slice(-l.drift_recent);
+  const baseline = series.slice(0, -l.drift_recent);
+  const latest = median(recent);
+  const z = robustZ(latest, baseline);
+  if (z === null || Math.abs(z) <= l.robust_z_limit) return null;
+  const names: Record<DriftMetric, string> = {
+    latency_ms: 'order latency (ms)',
+    slippage_bps: 'slippage (bps)',
+    pnl: 'PnL per trade (USD)',
+  };
+  return {
+    anomaly_type: 'drift',
+    metric,
+    severity: severityOf(Math.abs(z) / l.robust_z_limit, SEVERITY_SCALES.drift),
+    value: round(z),
+    threshold: l.robust_z_limit,
+    description: `Recent ${names[metric]} ${round(latest)} vs window median ${round(median(baseline))}: robust z ${z.toFixed(1)}`,
+    recommended_action: 'investigate',
+  };
+}
+
+export function detectAnomalies(
+  w: TelemetryWindow,
+  now: number,
+  limits: Partial<AnomalyLimits> = {},
+): Anomaly[] {
+  const l: AnomalyLimits = { ...DEFAULT_LIMITS, ...limits };
+  const trades = byTime(w.trades);
+  const slippage = trades.flatMap((t) => (t.slippage_bps === undefined ? [] : [t.slippage_bps]));
+  return [
+    detectLatency(w, l),
+    detectErrorRate(w, l),
+    detectLossStreak(w, l),
+    detectDrawdown(w, l),
+    detectStaleHeartbeat(w, now, l),
+    detectDrift(
+      'latency_ms',
+      byTime(w.orders).map((o) => o.latency_ms),
+      l,
+    ),
+    detectDrift('slippage_bps', slippage, l),
+    detectDrift(
+      'pnl',
+      trades.map((t) => t.pnl),
+      l,
+    ),
+  ].filter((a): a is Anomaly => a !== null);
+}
+
+export const SEVERITY_WEIGHT: Readonly<Record<Severity, number>> = {
+  low: 0.25,
+  medium: 0.5,
+  high: 0.75,
+  critical: 1,
+};
+
+/**
+ * 0–1: the worst anomaly sets the score and each further one adds 0.05, so several concurrent problems
+ * rank above one of the same severity. With the THRESHOLD strategy at 0.7, a high or critical anomaly (or
+ * a medium one with four companions) is worth a model's explanation; a lone low one is not.
+ */
+export function anomalyScore(anomalies: readonly Anomaly[]): number {
+  if (anomalies.length === 0) return 0;
+  const worst = Math.max(...anomalies.map((a) => SEVERITY_WEIGHT[a.severity]));
+  return round(Math.min(1, worst + 0.05 * (anomalies.length - 1)), 4);
 }

@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { TelemetryDto } from './telemetry.dto.js';
+import { BotParamsDto, TelemetryDto, type TelemetryAnswer } from './telemetry.dto.js';
 import { TelemetryService } from './telemetry.service.js';
 
 @ApiTags('bots')
@@ -12,9 +12,10 @@ export class TelemetryController {
   @Post(':bot_id/telemetry')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Report trades, order latencies, errors and heartbeats (stored with bounded retention)',
+    summary:
+      'Report trades, order latencies, errors and heartbeats (1–1000 events; bounded retention per bot)',
   })
-  ingest(@Param('bot_id') botId: string, @Body() body: TelemetryDto) {
-    return this.telemetry.ingest(botId, body);
+  ingest(@Param() params: BotParamsDto, @Body() body: TelemetryDto): Promise<TelemetryAnswer> {
+    return this.telemetry.ingest(params.bot_id, body);
   }
 }

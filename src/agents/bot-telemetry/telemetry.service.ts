@@ -1,32 +1,66 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
-import { RedisService } from '../../redis/redis.service.js';
+import { randomBytes } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
-import { TELEMETRY_TYPES, type TelemetryDto, type TelemetryType } from './telemetry.dto.js';
+import { DomainError } from '../../common/errors.js';
+import { RedisService } from '../../redis/redis.service.js';
+import {
+  type TelemetryAnswer,
+  type TelemetryDto,
+  type TelemetryEventDto,
+  type TelemetryType,
+} from './telemetry.dto.js';
 
-export interface StoredEvent {
-  type: TelemetryType;
+export interface TradeRecord {
   at: number;
-  pnl?: number;
-  latency_ms?: number;
+  pnl: number;
   slippage_bps?: number;
-  message?: string;
+  symbol?: string;
+  side?: string;
+}
+export interface OrderRecord {
+  at: number;
+  latency_ms: number;
+  symbol?: string;
+}
+export interface ErrorRecord {
+  at: number;
+  message: string;
+  code?: string | number;
   symbol?: string;
 }
 
+/** A bot's telemetry between two instants, oldest first, plus its heartbeat state (not windowed). */
 export interface TelemetryWindow {
-  trades: StoredEvent[];
-  orders: StoredEvent[];
-  errors: StoredEvent[];
-  lastHeartbeat: number | null;
-  heartbeatIntervalSeconds: number;
+  trades: TradeRecord[];
+  orders: OrderRecord[];
+  errors: ErrorRecord[];
+  /** The newest heartbeat ever received (ms), or null when the bot never sent one. */
+  last_heartbeat_ms: number | null;
+  /** The interval the bot last declared, or null when it never declared one. */
+  heartbeat_interval_seconds: number | null;
 }
 
-/** Retention per bot and kind: the newest entries, and nothing older than a week. */
-export const KEEP_PER_KIND = 5000;
-const KEEP_MS = 7 * 86_400_000;
-const BOT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** The series kept per bot; heartbeats are not a series, only their newest instant is kept. */
+const SERIES = ['trade', 'order', 'error'] as const satisfies readonly TelemetryType[];
+type Series = (typeof SERIES)[number];
 
-/** Bot telemetry kept per bot in Redis sorted sets (score = event time), bounded in count and age. */
+/** Retention per bot and series: the newest N entries, and nothing older than a week. */
+export const KEEP_PER_SERIES = 5000;
+export const KEEP_MS = 7 * 86_400_000;
+/**
+ * The heartbeat and the declared interval outlive the series: a bot silent for longer than the series
+ * retention must still be reported stale, not forgotten.
+ */
+const META_TTL_SECONDS = 30 * 86_400;
+/** Clock skew a bot may have; anything further ahead would sit above the window forever and fake freshness. */
+export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
+
+/**
+ * Bot telemetry in Redis. Each series is a sorted set per bot (score = event time in ms, member = the event
+ * as JSON), trimmed on every write to the newest KEEP_PER_SERIES entries and to KEEP_MS of age, so a chatty or
+ * replaying bot cannot grow Redis without bound. The newest heartbeat lives in a one-member sorted set (so
+ * "newest" holds even when batches arrive out of order) and the declared interval in the bot's meta hash.
+ */
 @Injectable()
 export class TelemetryService {
   constructor(
@@ -34,76 +68,139 @@ export class TelemetryService {
     private readonly clock: Clock,
   ) {}
 
-  checkBotId(botId: string): void {
-    if (!BOT_ID.test(botId)) throw new BadRequestException('bot_id must be 1–64 letters, digits, _ or -');
-  }
+  async ingest(botId: string, dto: TelemetryDto): Promise<TelemetryAnswer> {
+    const now = this.clock.now();
+    const cutoff = now - KEEP_MS;
+    const times = dto.events.map((e) => Date.parse(e.timestamp));
+    const future = times.flatMap((at, i) =>
+      at > now + MAX_FUTURE_SKEW_MS
+        ? [`events.${i}.timestamp is more than ${MAX_FUTURE_SKEW_MS / 1000} s in the future`]
+        : [],
+    );
+    if (future.length > 0) throw new BadRequestException({ message: future, error: 'Bad Request' });
 
-  async ingest(botId: string, dto: TelemetryDto) {
-    this.checkBotId(botId);
-    const k = this.redis.keys;
     const counts: Record<TelemetryType, number> = { trade: 0, order: 0, error: 0, heartbeat: 0 };
-    const pipeline = this.redis.pipeline();
+    const members: Record<Series, (number | string)[]> = { trade: [], order: [], error: [] };
+    // Members must be unique or identical events (same time, same latency) would collapse into one.
+    const batch = randomBytes(6).toString('base64url');
+    let expired = 0;
+    let lastHeartbeat: number | null = null;
+    let interval: number | undefined;
     dto.events.forEach((e, i) => {
-      const at = Date.parse(e.timestamp);
-      counts[e.type]++;
-      if (e.type === 'heartbeat') {
-        pipeline.hset(k.botMeta(botId), 'user_id', String(dto.user_id));
-        if (e.interval_seconds)
-          pipeline.hset(k.botMeta(botId), 'heartbeat_interval', String(e.interval_seconds));
-        // Keep the latest heartbeat even when events of a batch arrive out of order.
-        pipeline.zadd(k.botEvents(botId, 'heartbeat'), at, String(at));
+      const at = times[i];
+      if (at < cutoff) {
+        expired++;
         return;
       }
-      const stored: StoredEvent = {
-        type: e.type,
-        at,
-        pnl: e.pnl,
-        latency_ms: e.latency_ms,
-        slippage_bps: e.slippage_bps,
-        message: e.message,
-        symbol: e.symbol,
-      };
-      // The member carries the batch index so identical events in one batch are all kept.
-      pipeline.zadd(
-        k.botEvents(botId, e.type),
-        at,
-        JSON.stringify({ ...stored, n: `${this.clock.now()}-${i}` }),
-      );
+      counts[e.type]++;
+      if (e.type === 'heartbeat') {
+        if (lastHeartbeat === null || at >= lastHeartbeat) {
+          lastHeartbeat = at;
+          interval = e.interval_seconds ?? interval;
+        }
+        return;
+      }
+      members[e.type].push(at, JSON.stringify({ ...record(e, at), id: `${batch}.${i}` }));
     });
-    const cutoff = this.clock.now() - KEEP_MS;
-    for (const type of TELEMETRY_TYPES) {
-      const key = k.botEvents(botId, type);
-      pipeline.zremrangebyscore(key, '-inf', cutoff);
-      pipeline.zremrangebyrank(key, 0, -(KEEP_PER_KIND + 1));
-      pipeline.expire(key, KEEP_MS / 1000);
+
+    const k = this.redis.keys;
+    // MULTI: a reader sees a batch with its trim applied, never more than KEEP_PER_SERIES entries.
+    const tx = this.redis.client.multi();
+    for (const series of SERIES) {
+      const key = k.botEvents(botId, series);
+      if (members[series].length > 0) tx.zadd(key, ...members[series]);
+      tx.zremrangebyscore(key, '-inf', `(${cutoff}`);
+      tx.zremrangebyrank(key, 0, -(KEEP_PER_SERIES + 1));
+      tx.expire(key, KEEP_MS / 1000);
     }
-    await pipeline.exec();
-    return { accepted: dto.events.length, bot_id: botId, counts };
+    const hbKey = k.botEvents(botId, 'heartbeat');
+    if (lastHeartbeat !== null) {
+      // Add, then keep only the highest score: the stored heartbeat is the newest one whatever the order.
+      tx.zadd(hbKey, lastHeartbeat, String(lastHeartbeat));
+      tx.zremrangebyrank(hbKey, 0, -2);
+      tx.expire(hbKey, META_TTL_SECONDS);
+    }
+    const metaKey = k.botMeta(botId);
+    tx.hset(metaKey, 'user_id', String(dto.user_id));
+    if (interval !== undefined) tx.hset(metaKey, 'heartbeat_interval_seconds', String(interval));
+    tx.expire(metaKey, META_TTL_SECONDS);
+    const results = await this.run(() => tx.exec());
+    // exec() resolves even when a queued command failed: the per-command errors are in the results.
+    const failed = results === null ? new Error('transaction aborted') : results.find(([err]) => err)?.[0];
+    if (failed) {
+      throw new DomainError('store_unavailable', `Telemetry store unavailable: ${failed.message}`, 503);
+    }
+    return { accepted: dto.events.length - expired, expired, bot_id: botId, counts };
   }
 
+  /** Telemetry with `fromMs <= time <= toMs`, oldest first. */
   async window(botId: string, fromMs: number, toMs: number): Promise<TelemetryWindow> {
     const k = this.redis.keys;
-    const read = async (type: TelemetryType): Promise<StoredEvent[]> =>
-      (await this.redis.client.zrangebyscore(k.botEvents(botId, type), fromMs, toMs)).map(
-        (raw) => JSON.parse(raw) as StoredEvent,
-      );
-    const [trades, orders, errors, heartbeats, meta] = await Promise.all([
+    const read = (series: Series) =>
+      this.run(() => this.redis.client.zrangebyscore(k.botEvents(botId, series), fromMs, toMs));
+    const [trades, orders, errors, heartbeat, meta] = await Promise.all([
       read('trade'),
       read('order'),
       read('error'),
-      this.redis.client.zrange(k.botEvents(botId, 'heartbeat'), -1, -1, 'WITHSCORES'),
-      this.redis.client.hgetall(k.botMeta(botId)),
+      this.run(() => this.redis.client.zrange(k.botEvents(botId, 'heartbeat'), -1, -1, 'WITHSCORES')),
+      this.run(() => this.redis.client.hgetall(k.botMeta(botId))),
     ]);
+    const interval = Number(meta.heartbeat_interval_seconds);
     return {
-      trades,
-      orders,
-      errors,
-      lastHeartbeat: heartbeats.length === 2 ? Number(heartbeats[1]) : null,
-      heartbeatIntervalSeconds: Number(meta.heartbeat_interval ?? 60),
+      trades: parseAll<TradeRecord>(trades, (r) => isNum(r.pnl)),
+      orders: parseAll<OrderRecord>(orders, (r) => isNum(r.latency_ms)),
+      errors: parseAll<ErrorRecord>(errors, (r) => typeof r.message === 'string'),
+      last_heartbeat_ms: heartbeat.length === 2 ? Number(heartbeat[1]) : null,
+      heartbeat_interval_seconds: Number.isFinite(interval) && interval > 0 ? interval : null,
     };
   }
 
-  async count(botId: string, type: TelemetryType): Promise<number> {
-    return this.redis.client.zcard(this.redis.keys.botEvents(botId, type));
+  /** Stored entries of one series (retention checks and operations). */
+  async count(botId: string, series: Series): Promise<number> {
+    return this.run(() => this.redis.client.zcard(this.redis.keys.botEvents(botId, series)));
   }
+
+  /** A Redis failure is an outage of this endpoint (503), not a bug (500). */
+  private async run<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw new DomainError(
+        'store_unavailable',
+        `Telemetry store unavailable: ${(err as Error).message}`,
+        503,
+      );
+    }
+  }
+}
+
+/** Only the fields the type defines are stored, so a stray `pnl` on an order never reaches a detector. */
+function record(e: TelemetryEventDto, at: number): TradeRecord | OrderRecord | ErrorRecord {
+  switch (e.type) {
+    case 'trade':
+      return { at, pnl: e.pnl as number, slippage_bps: e.slippage_bps, symbol: e.symbol, side: e.side };
+    case 'order':
+      return { at, latency_ms: e.latency_ms as number, symbol: e.symbol };
+    default:
+      return { at, message: e.message as string, code: e.code, symbol: e.symbol };
+  }
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Parses stored members, dropping any that do not have the expected shape (e.g. written by an older format). */
+function parseAll<T>(raw: string[], ok: (r: Record<string, unknown>) => boolean): T[] {
+  const out: T[] = [];
+  for (const member of raw) {
+    try {
+      const value = JSON.parse(member) as unknown;
+      if (typeof value === 'object' && value !== null) {
+        const r = value as Record<string, unknown>;
+        if (isNum(r.at) && ok(r)) out.push(r as T);
+      }
+    } catch {
+      // not ours: skip it
+    }
+  }
+  return out;
 }
