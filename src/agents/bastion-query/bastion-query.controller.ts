@@ -1,10 +1,8 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { BastionQueryService, QueryDto, type QueryAnswer } from './bastion-query.service.js';
-
-/** Size of the pieces an answer is streamed in, so a client can render it progressively. */
-const SSE_CHUNK_CHARS = 16;
+import { BastionQueryService, toSseEvents, type QueryAnswer } from './bastion-query.service.js';
+import { QueryDto } from './dto.js';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -15,31 +13,28 @@ export class BastionQueryController {
   @Post('query')
   @HttpCode(200)
   @ApiOperation({
-    summary: 'Free-text market question answered in the institutional format; stream:true answers as SSE',
+    summary:
+      'Free-text market question answered in the institutional format (levels, test → break → retest, ' +
+      'scenarios, risk shield, verdict); stream:true answers as server-sent events',
   })
   async ask(
     @Body() body: QueryDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<QueryAnswer | undefined> {
+    // Answered before any byte is sent, so a bad query is still a normal JSON 400 in streaming mode too.
     const answer = await this.query.answer(body);
     if (body.stream !== true) return answer;
-    // The answer is complete before the first byte (it may come from the cache): it is sent in sections so a
-    // client renders it progressively, then the metadata, then [DONE].
     reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
+    reply.raw.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
     });
-    for (let i = 0; i < answer.response.length; i += SSE_CHUNK_CHARS) {
-      raw.write(
-        `data: ${JSON.stringify({ type: 'chunk', content: answer.response.slice(i, i + SSE_CHUNK_CHARS) })}\n\n`,
-      );
+    for (const event of toSseEvents(answer)) {
+      if (reply.raw.destroyed) break; // the client went away
+      reply.raw.write(event);
     }
-    const { response: _r, ...rest } = answer;
-    raw.write(`data: ${JSON.stringify({ type: 'metadata', ...rest })}\n\n`);
-    raw.end('data: [DONE]\n\n');
+    reply.raw.end();
     return undefined;
   }
 }
