@@ -80,6 +80,30 @@ describe('Scheduled budget alerts', () => {
     }
   });
 
+  it('with no channel configured, still records each crossing and lists it once', async () => {
+    const app = await startTestApp({ env: providerEnv({ deepseek }) });
+    try {
+      const { body } = await app.request('POST', '/ai/call', {
+        agent_type: 'alert_probe',
+        prompt: 'one question',
+        max_tokens: 32,
+      });
+      await app.request(
+        'PUT',
+        '/ai-cost/budgets',
+        { daily_budget_usd: body.metadata.cost_usd / 0.9 },
+        ADMIN_KEY,
+      );
+      await app.app.get(BudgetAlertsService).check();
+      await app.app.get(BudgetAlertsService).check();
+      const listed = (await app.request('GET', '/ai-cost/alerts')).body;
+      expect(listed.alerts).toHaveLength(1);
+      expect(listed.alerts[0]).toMatchObject({ threshold_percent: 80, deliveries: [] });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('retries a failing webhook with backoff, records the failure, and still delivers to Slack and Telegram', async () => {
     const webhook = await startReceiver(() => 500);
     const slack = await startReceiver();

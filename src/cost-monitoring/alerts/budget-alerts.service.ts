@@ -133,9 +133,10 @@ export class BudgetAlertsService implements OnApplicationBootstrap, OnApplicatio
         settings.enforcement,
         now,
       );
-      await this.store(alert, []);
+      // Recorded before delivery so a crash mid-delivery still leaves the alert listed; listed once only.
+      await this.store(alert, [], { list: true });
       const deliveries = await this.notifiers.deliver(alert);
-      await this.store(alert, deliveries);
+      await this.store(alert, deliveries, { list: false });
       sent.push(alert);
       this.logger.warn(`Budget alert: ${alert.message}`);
     }
@@ -151,13 +152,16 @@ export class BudgetAlertsService implements OnApplicationBootstrap, OnApplicatio
       .map((r) => JSON.parse(r) as BudgetAlert & { deliveries: Delivery[] });
   }
 
-  private async store(alert: BudgetAlert, deliveries: Delivery[]): Promise<void> {
+  private async store(
+    alert: BudgetAlert,
+    deliveries: Delivery[],
+    { list }: { list: boolean },
+  ): Promise<void> {
     const k = this.redis.keys;
     const pipeline = this.redis
       .pipeline()
       .hset(k.alertRecords(), alert.id, JSON.stringify({ ...alert, deliveries }));
-    if (deliveries.length === 0)
-      pipeline.lpush(k.alertList(), alert.id).ltrim(k.alertList(), 0, KEEP_ALERTS - 1);
+    if (list) pipeline.lpush(k.alertList(), alert.id).ltrim(k.alertList(), 0, KEEP_ALERTS - 1);
     await pipeline.exec();
   }
 
