@@ -30,12 +30,30 @@ function run(): void {
   let secondResponses = 0;
   const started = performance.now();
 
+  // Distinct bodies (a cache-miss path): a counter replaces the placeholder in every request.
+  let sequence = 0;
+  const placeholder = spec.uniquePlaceholder;
+  const requests =
+    placeholder === undefined || spec.body === undefined
+      ? undefined
+      : [
+          {
+            method: spec.method,
+            headers: spec.headers,
+            setupRequest: (request: autocannon.Request): autocannon.Request => ({
+              ...request,
+              body: (spec.body as string).split(placeholder).join(`${process.pid}-${++sequence}`),
+            }),
+          },
+        ];
+
   const instance = autocannon(
     {
       url: spec.url,
       method: spec.method,
       headers: spec.headers,
       body: spec.body,
+      requests,
       connections: input.connections,
       duration: input.durationSeconds,
       verifyBody: (body) => typeof body === 'string' && body.includes(spec.expectBodyContains),

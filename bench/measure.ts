@@ -13,6 +13,11 @@ export interface LoadSpec {
   body?: string;
   /** Every response body must contain this string; others are counted as mismatches. */
   expectBodyContains: string;
+  /**
+   * Makes every request distinct: each occurrence of this placeholder in the body is replaced by a counter
+   * (prefixed by the run's process id), set up per request by autocannon.
+   */
+  uniquePlaceholder?: string;
 }
 
 export interface MeasureOptions {

@@ -1,55 +1,68 @@
 /**
- * `npm run bench`: measures each target in turn on this machine (same load, same settings) and compares
- * every target with the first one, the bare-Fastify floor. Prints a Markdown table and writes the raw
- * figures to bench/results/latest.json.
+ * `npm run bench`: measures each target in turn on this machine, in one run, and compares them:
+ * (a) bare Fastify + one Redis GET, the floor;
+ * (b) Bastion POST /ai/call answered from the response cache;
+ * (c) Bastion POST /v1/chat/completions answered from the response cache;
+ * (d) a cache miss through Bastion to a fake upstream that answers after a fixed delay, against the same
+ *     fake called directly with the same load: Bastion's own added latency at p50 and p99.
+ * Prints Markdown tables and writes the raw figures to bench/results/latest.json.
  *
- * BENCH_DURATION_SECONDS (default 10) sets the measured time per target; REDIS_URL the Redis to use.
+ * BENCH_DURATION_SECONDS (default 10) sets the measured time per target, BENCH_CONNECTIONS (default 50) the
+ * concurrent connections of (a)–(c), BENCH_MISS_CONNECTIONS (default "1,10") the loads at which the miss pair
+ * (d) runs: 1 connection gives Bastion's own latency without queueing, 10 shows it under load; REDIS_URL the
+ * Redis to use.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assertClean, measure, type Measurement } from './measure.js';
 import { bareFastify } from './targets/bare-fastify.js';
 import { bastionCacheHit } from './targets/bastion-cache-hit.js';
+import { bastionOpenAiCacheHit } from './targets/bastion-openai-cache-hit.js';
+import { bastionMiss, UPSTREAM_DELAY_MS, upstreamDirect } from './targets/miss-path.js';
 import type { BenchTarget } from './targets/target.js';
 
-const CONNECTIONS = 50;
 const WARMUP_SECONDS = 2;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Compiled to dist-bench/bench/run.js; results go to the source tree's bench/results/.
 const RESULTS_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../bench/results/latest.json');
+const PORTKEY_NOTE =
+  '@portkey-ai/gateway is not installed here (not a dependency of this project), so the Portkey peer for ' +
+  '(d) was skipped.';
 
 const log = (line: string): void => console.log(line);
 
-function durationSeconds(): number {
-  const raw = process.env.BENCH_DURATION_SECONDS?.trim();
-  if (raw === undefined || raw === '') return 10;
+function intFromEnv(name: string, fallback: number, max: number): number {
+  const raw = process.env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1 || value > 3600) {
-    throw new Error(`BENCH_DURATION_SECONDS must be an integer between 1 and 3600, got "${raw}"`);
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new Error(`${name} must be an integer between 1 and ${max}, got "${raw}"`);
   }
   return value;
 }
 
 interface TargetResult {
+  id: string;
   label: string;
+  connections: number;
   measurement: Measurement;
   warmup: Measurement;
   checks: Record<string, number | string | boolean>;
 }
 
-async function benchTarget(target: BenchTarget, seconds: number): Promise<TargetResult> {
-  const say = (line: string): void => log(`[${target.id}] ${line}`);
+async function benchTarget(target: BenchTarget, seconds: number, connections: number): Promise<TargetResult> {
+  const say = (line: string): void => log(`[${target.id} @${connections}] ${line}`);
   say('starting …');
   const started = await target.start(say);
   try {
-    say(`warming up (${WARMUP_SECONDS} s, ${CONNECTIONS} connections) …`);
-    const warmup = await measure(started.load, { connections: CONNECTIONS, durationSeconds: WARMUP_SECONDS });
+    say(`warming up (${WARMUP_SECONDS} s, ${connections} connections) …`);
+    const warmup = await measure(started.load, { connections, durationSeconds: WARMUP_SECONDS });
     assertClean(`${target.id} warm-up`, warmup);
-    say(`measuring (${seconds} s, ${CONNECTIONS} connections) …`);
+    say(`measuring (${seconds} s, ${connections} connections) …`);
     const measurement = await measure(started.load, {
-      connections: CONNECTIONS,
+      connections,
       durationSeconds: seconds,
       onProgress: (elapsed, responses) => say(`  ${elapsed}/${seconds} s: ${responses} req/s`),
     });
@@ -59,7 +72,7 @@ async function benchTarget(target: BenchTarget, seconds: number): Promise<Target
       `done: ${measurement.rps} req/s, p50 ${measurement.p50} ms, p99 ${measurement.p99} ms, ` +
         `${measurement.requests} responses, ${measurement.non2xx} non-2xx`,
     );
-    return { label: target.label, measurement, warmup, checks };
+    return { id: target.id, label: target.label, connections, measurement, warmup, checks };
   } finally {
     say('stopping …');
     await started.stop();
@@ -67,50 +80,131 @@ async function benchTarget(target: BenchTarget, seconds: number): Promise<Target
 }
 
 const ratio = (value: number, base: number): number => (base > 0 ? Number((value / base).toFixed(3)) : NaN);
+const ms = (value: number): string => value.toFixed(2);
 
-function markdownTable(results: [string, TargetResult][], baseline: Measurement): string {
+function resultsTable(results: [string, TargetResult][]): string {
   const rows = [
-    '| target | req/s | p50 (ms) | p99 (ms) | non-2xx | req/s vs floor | p99 vs floor |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| | target | connections | req/s | p50 (ms) | p99 (ms) | responses | non-2xx |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [, r] of results) {
     const m = r.measurement;
+    const letter =
+      r.id === 'bare-fastify'
+        ? 'a'
+        : r.id === 'bastion-cache-hit'
+          ? 'b'
+          : r.id.includes('openai')
+            ? 'c'
+            : 'd';
     rows.push(
-      `| ${r.label} | ${m.rps.toFixed(0)} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${m.non2xx} | ` +
-        `${ratio(m.rps, baseline.rps).toFixed(2)} | ${ratio(m.p99, baseline.p99).toFixed(2)} |`,
+      `| ${letter} | ${r.label} | ${r.connections} | ${m.rps.toFixed(0)} | ${ms(m.p50)} | ` +
+        `${ms(m.p99)} | ${m.requests} | ${m.non2xx} |`,
     );
   }
   return rows.join('\n');
 }
 
+function missLoads(): number[] {
+  const raw = process.env.BENCH_MISS_CONNECTIONS?.trim() || '1,10';
+  const loads = raw.split(',').map((x) => Number(x.trim()));
+  if (loads.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000)) {
+    throw new Error(
+      `BENCH_MISS_CONNECTIONS must be comma-separated integers between 1 and 10000, got "${raw}"`,
+    );
+  }
+  return loads;
+}
+
 async function main(): Promise<void> {
-  const seconds = durationSeconds();
-  const targets = [bareFastify(REDIS_URL), bastionCacheHit(REDIS_URL)];
+  const seconds = intFromEnv('BENCH_DURATION_SECONDS', 10, 3600);
+  const connections = intFromEnv('BENCH_CONNECTIONS', 50, 10_000);
+  const loads = missLoads();
+  const targets: [BenchTarget, number][] = [
+    [bareFastify(REDIS_URL), connections],
+    [bastionCacheHit(REDIS_URL), connections],
+    [bastionOpenAiCacheHit(REDIS_URL), connections],
+    ...loads.flatMap((n): [BenchTarget, number][] => [
+      [upstreamDirect(), n],
+      [bastionMiss(REDIS_URL), n],
+    ]),
+  ];
+  const wallStart = performance.now();
+  const loadAtStart = loadavg()[0];
   log(
-    `Bastion bench: ${targets.length} targets, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ` +
-      `${seconds} s each, Node ${process.version}, ${cpus().length} CPUs, Redis ${REDIS_URL}`,
+    `Bastion bench: ${targets.length} runs, ${WARMUP_SECONDS} s warm-up + ${seconds} s each, ` +
+      `${connections} connections (miss pair: ${loads.join(' and ')}), Node ${process.version}, ` +
+      `${cpus().length} CPUs, load average ${loadAtStart.toFixed(2)}, Redis ${REDIS_URL}`,
   );
 
   const results: [string, TargetResult][] = [];
-  for (const target of targets) results.push([target.id, await benchTarget(target, seconds)]);
+  for (const [target, n] of targets)
+    results.push([`${target.id}@${n}`, await benchTarget(target, seconds, n)]);
+  const by = (key: string): Measurement =>
+    (results.find(([k]) => k === key) as [string, TargetResult])[1].measurement;
 
-  const [baselineId, baseline] = results[0];
-  const ratios: Record<string, { throughput: number; p99: number }> = {};
-  for (const [id, r] of results.slice(1)) {
-    ratios[id] = {
-      throughput: ratio(r.measurement.rps, baseline.measurement.rps),
-      p99: ratio(r.measurement.p99, baseline.measurement.p99),
+  const floor = by(`bare-fastify@${connections}`);
+  const cacheHits: Record<string, { throughput: number; p50: number; p99: number }> = {};
+  for (const id of ['bastion-cache-hit', 'bastion-openai-cache-hit']) {
+    const m = by(`${id}@${connections}`);
+    cacheHits[id] = {
+      throughput: ratio(m.rps, floor.rps),
+      p50: ratio(m.p50, floor.p50),
+      p99: ratio(m.p99, floor.p99),
     };
   }
+  const missPath = loads.map((n) => {
+    const direct = by(`upstream-direct@${n}`);
+    const miss = by(`bastion-miss@${n}`);
+    return {
+      connections: n,
+      upstreamDelayMs: UPSTREAM_DELAY_MS,
+      direct: { rps: direct.rps, p50: direct.p50, p99: direct.p99 },
+      bastion: { rps: miss.rps, p50: miss.p50, p99: miss.p99 },
+      addedP50Ms: Number((miss.p50 - direct.p50).toFixed(3)),
+      addedP99Ms: Number((miss.p99 - direct.p99).toFixed(3)),
+      throughputRatio: ratio(miss.rps, direct.rps),
+    };
+  });
 
   log('');
-  log(markdownTable(results, baseline.measurement));
+  log(resultsTable(results));
   log('');
-  for (const [id, r] of Object.entries(ratios)) {
-    log(`throughput ratio ${id} / ${baselineId}: ${r.throughput.toFixed(3)}`);
-    log(`p99 latency ratio ${id} / ${baselineId}: ${r.p99.toFixed(3)}`);
+  log('Cache hits against the floor (a):');
+  log('');
+  log('| path | req/s ÷ floor | p50 ÷ floor | p99 ÷ floor | goal: req/s ≥ 0.6 × floor |');
+  log('|---|---:|---:|---:|---|');
+  for (const [id, r] of Object.entries(cacheHits)) {
+    log(
+      `| ${id} | ${r.throughput.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ` +
+        `${r.throughput >= 0.6 ? 'met' : 'missed'} |`,
+    );
   }
+  log('');
+  log(
+    `Miss path (d): Bastion's /ai/call miss vs the same fake upstream (answering after ${UPSTREAM_DELAY_MS} ms) called directly:`,
+  );
+  log('');
+  log(
+    '| connections | direct req/s | direct p50 / p99 (ms) | Bastion req/s | Bastion p50 / p99 (ms) | req/s ratio | **added p50** | **added p99** |',
+  );
+  log('|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const m of missPath) {
+    log(
+      `| ${m.connections} | ${m.direct.rps.toFixed(0)} | ${ms(m.direct.p50)} / ${ms(m.direct.p99)} | ` +
+        `${m.bastion.rps.toFixed(0)} | ${ms(m.bastion.p50)} / ${ms(m.bastion.p99)} | ${m.throughputRatio.toFixed(3)} | ` +
+        `**+${ms(m.addedP50Ms)} ms** | **+${ms(m.addedP99Ms)} ms** |`,
+    );
+  }
+  log('');
+  const quiet = missPath[0];
+  log(
+    `Goal: added p50 ≤ 2 ms on the miss path: ${quiet.addedP50Ms <= 2 ? 'met' : 'missed'} ` +
+      `(+${ms(quiet.addedP50Ms)} ms at ${quiet.connections} connection${quiet.connections === 1 ? '' : 's'}).`,
+  );
+  log(PORTKEY_NOTE);
 
+  const wallSeconds = (performance.now() - wallStart) / 1000;
   const report = {
     generatedAt: new Date().toISOString(),
     machine: {
@@ -118,15 +212,24 @@ async function main(): Promise<void> {
       platform: `${process.platform} ${process.arch}`,
       cpuCount: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
+      loadAverageAtStart: loadAtStart,
     },
-    settings: { connections: CONNECTIONS, warmupSeconds: WARMUP_SECONDS, durationSeconds: seconds },
-    baseline: baselineId,
+    settings: {
+      connections,
+      missConnections: loads,
+      warmupSeconds: WARMUP_SECONDS,
+      durationSeconds: seconds,
+    },
+    baseline: 'bare-fastify',
     targets: Object.fromEntries(results),
-    ratios,
+    ratios: cacheHits,
+    missPath,
+    portkey: { skipped: true, reason: PORTKEY_NOTE },
+    wallSeconds,
   };
   await mkdir(dirname(RESULTS_FILE), { recursive: true });
   await writeFile(RESULTS_FILE, `${JSON.stringify(report, null, 2)}\n`);
-  log(`raw results written to ${RESULTS_FILE}`);
+  log(`raw results written to ${RESULTS_FILE} (wall time ${wallSeconds.toFixed(0)} s)`);
 }
 
 main().catch((err: unknown) => {

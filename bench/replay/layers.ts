@@ -1,0 +1,83 @@
+/**
+ * The rows of the savings table: each layer keeps everything of the row above and adds one mechanism.
+ */
+export type EventRouting =
+  /** Every request goes to the gateway as /ai/call would (AiGateway.call). */
+  | 'none'
+  /** Bars with an event (effective priority above LOW) go to the gate (/ai/events); quiet bars stay on /ai/call. */
+  | 'event-bars'
+  /** Every bar goes to the event gate; quiet bars arrive as LOW events and are batched. */
+  | 'all';
+
+export interface LayerSpec {
+  id: string;
+  label: string;
+  /** What this layer adds, for the notes under the table. */
+  adds: string;
+  dynamicSystemPrompt: boolean;
+  responseCache: boolean;
+  /** 'always' = every agent forced to ALWAYS at run time; 'configured' = config/agents.yaml. */
+  sampling: 'always' | 'configured';
+  events: EventRouting;
+}
+
+export const LAYERS: LayerSpec[] = [
+  {
+    id: 'baseline',
+    label: 'baseline (no optimisation)',
+    adds:
+      'one call per agent per bar: response cache off, sampling ALWAYS, the market snapshot first in the ' +
+      'system prompt (so no two prompts share a prefix)',
+    dynamicSystemPrompt: true,
+    responseCache: false,
+    sampling: 'always',
+    events: 'none',
+  },
+  {
+    id: 'prompt_cache',
+    label: '+ provider prompt caching',
+    adds: 'static system prompt first, the changing data last: the provider bills the prefix at its cache-hit rate',
+    dynamicSystemPrompt: false,
+    responseCache: false,
+    sampling: 'always',
+    events: 'none',
+  },
+  {
+    id: 'response_cache',
+    label: '+ response caching',
+    adds: 'Redis response cache on (identical requests inside the TTL answered from the cache)',
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'always',
+    events: 'none',
+  },
+  {
+    id: 'sampling',
+    label: '+ sampling',
+    adds: 'the sampling strategies of config/agents.yaml',
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'none',
+  },
+  {
+    id: 'event_filter',
+    label: '+ event filtering',
+    adds:
+      'bars with an event go through the event gate with priorities (CRITICAL fresh, HIGH/MEDIUM once per ' +
+      'min_ai_interval, MEDIUM also sampled); quiet bars still use /ai/call',
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'event-bars',
+  },
+  {
+    id: 'batching',
+    label: '+ batching',
+    adds: 'quiet bars go to the gate too, as LOW events, answered in batches',
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'all',
+  },
+];

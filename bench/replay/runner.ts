@@ -1,0 +1,550 @@
+/**
+ * Runs one layer of the replay through the real pipeline: a fresh Bastion (createApp) on a ManualClock, a
+ * real Redis under its own key prefix, and the fake DeepSeek over HTTP under its own namespace (so the
+ * provider's prefix cache of one layer never helps another). Requests are handed to the gateway services in
+ * process (AiGateway.call is what POST /ai/call runs, EventGate.handle what POST /ai/events runs); every
+ * upstream call goes over HTTP through the OpenAI SDK, exactly as in production.
+ *
+ * What the harness does besides sending requests, and why:
+ * - The app is created but not `init()`ed, so no background timer runs on the wall clock; the harness calls
+ *   BatchFlusher.flushDue() on every simulated bar instead of the once-a-second job.
+ * - It wraps BatchFlusher.flushOne to await the flush the gate starts in the background when a batch fills,
+ *   so the clock never moves under a call in flight (and to record when each batch was answered).
+ * - Redis TTLs run on the wall clock, and a year is replayed in about a minute: the harness records the TTL of
+ *   every response-cache entry and deletes the entry when simulated time passes it, as Redis would.
+ */
+import { randomUUID } from 'node:crypto';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { DestinationStream } from 'pino';
+import { createApp } from '../../src/app.factory.js';
+import { ManualClock } from '../../src/common/clock.js';
+import { loadAppConfig } from '../../src/config/app-config.js';
+import { BatchFlusher } from '../../src/ai-optimization/events/batch-flusher.service.js';
+import { EventGate } from '../../src/ai-optimization/events/event-gate.service.js';
+import { EventThresholdsService } from '../../src/ai-optimization/events/event-thresholds.service.js';
+import type { EventThresholds, Priority } from '../../src/ai-optimization/events/event.types.js';
+import { effectivePriority } from '../../src/ai-optimization/events/priority.js';
+import { AiGateway } from '../../src/ai-optimization/gateway.service.js';
+import type { GatewayRequest, GatewayResult } from '../../src/ai-optimization/gateway.types.js';
+import { ProviderRegistry } from '../../src/ai-optimization/providers/provider-registry.js';
+import { ResponseCache, type CachedAnswer } from '../../src/ai-optimization/response-cache.js';
+import { SamplingService } from '../../src/ai-optimization/sampling/sampling.service.js';
+import { CostLedger } from '../../src/cost-monitoring/cost-ledger.js';
+import { fromPico, PriceBook, toPico } from '../../src/ai-optimization/pricing.js';
+import { CostStatsService } from '../../src/cost-monitoring/cost-stats.service.js';
+import { RedisService } from '../../src/redis/redis.service.js';
+import {
+  DEFAULT_ANSWER_TOKENS,
+  fakeAnswer,
+  PrefixCache,
+  type FakeDeepSeek,
+  type NamespaceStats,
+} from '../fake-deepseek.js';
+import { AGENTS, agentRequest, SYMBOL, type AgentName } from './agents.js';
+import type { LayerSpec } from './layers.js';
+import type { Bar } from './market.js';
+
+export const UPSTREAM_KEY = 'replay-upstream-key';
+
+export interface RunSettings {
+  bars: Bar[];
+  fake: FakeDeepSeek;
+  redisUrl: string;
+  model: string;
+  cacheTtlSeconds: number;
+  thresholds: EventThresholds;
+  runId: string;
+  onBar: (layer: string, done: number) => void;
+}
+
+/** Seconds from an event to the answer that covered it. */
+export interface Distribution {
+  count: number;
+  median: number | null;
+  p90: number | null;
+  worst: number | null;
+}
+
+export interface LayerResult {
+  id: string;
+  label: string;
+  /** 'pipeline' = run through Bastion; 'analytic' = computed (see analyticLayer). */
+  method: 'pipeline' | 'analytic';
+  requests: number;
+  upstreamCalls: number;
+  costUsd: number;
+  /** The exact total in picodollars, as the ledger sums it. */
+  costPico: string;
+  /** What the batch flushes cost (included in costUsd). */
+  batchCostUsd: number;
+  /** Requests, upstream calls made by them and their cost, by the bar's effective priority (batches apart). */
+  byPriority: Record<string, { requests: number; calls: number; costUsd: number }>;
+  perAgent: Record<string, { calls: number; costUsd: number }>;
+  unpricedCalls: number;
+  promptTokens: number;
+  cachedPromptTokens: number;
+  completionTokens: number;
+  reasons: Record<string, number>;
+  errors: number;
+  batchesFlushed: number;
+  fake: NamespaceStats;
+  fidelity: {
+    critical: { events: number; fresh: number; freshShare: number | null };
+    high: {
+      events: number;
+      freshAtOnce: number;
+      /** Longest time from a HIGH event to the next fresh answer of its agent (0 = answered fresh at once). */
+      longestWaitSeconds: number | null;
+      unansweredAtEnd: number;
+    };
+    /** metadata.response_age_seconds of every answer not produced by its own request. */
+    staleness: Distribution;
+    stalenessByReason: Record<string, Distribution>;
+    /** Requests answered with nothing at all (no earlier answer for the agent yet). */
+    withoutAnswer: number;
+    /** LOW events: time from the event to its batch's answer. */
+    batchWait: Distribution;
+  };
+  wallSeconds: number;
+  warnings: string[];
+}
+
+function distribution(values: number[]): Distribution {
+  if (values.length === 0) return { count: 0, median: null, p90: null, worst: null };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+  return { count: sorted.length, median: at(0.5), p90: at(0.9), worst: sorted[sorted.length - 1] };
+}
+
+/** Pino destination that keeps warnings and errors for the report instead of printing them over the table. */
+function logSink(): { stream: DestinationStream; warnings: string[] } {
+  const warnings: string[] = [];
+  return {
+    warnings,
+    stream: {
+      write(line: string): void {
+        try {
+          const entry = JSON.parse(line) as { level?: number; msg?: string; context?: string };
+          if ((entry.level ?? 0) >= 40 && warnings.length < 20) {
+            warnings.push(`${entry.context ?? 'bastion'}: ${entry.msg ?? line}`.slice(0, 300));
+          }
+        } catch {
+          if (warnings.length < 20) warnings.push(line.slice(0, 300));
+        }
+      },
+    },
+  };
+}
+
+interface Booted {
+  app: NestFastifyApplication;
+  clock: ManualClock;
+  logs: { stream: DestinationStream; warnings: string[] };
+  namespace: string;
+}
+
+/** A fresh Bastion for one run: own clock, own Redis key prefix, own namespace on the fake upstream. */
+async function boot(settings: RunSettings, name: string): Promise<Booted> {
+  const namespace = `${settings.runId}-${name}`;
+  const clock = new ManualClock(settings.bars[0].closeTime);
+  const logs = logSink();
+  const config = loadAppConfig({
+    NODE_ENV: 'test',
+    REDIS_URL: settings.redisUrl,
+    REDIS_KEY_PREFIX: `bench:replay:${settings.runId}:${name}:`,
+    LOG_LEVEL: 'warn',
+    // The fleet's model is also the default: a batch of LOW events is flushed with the agent's or the default
+    // model (a queued event does not keep the model of its request).
+    AI_DEFAULT_MODEL: settings.model,
+    DEEPSEEK_API_KEY: UPSTREAM_KEY,
+    DEEPSEEK_BASE_URL: settings.fake.baseUrl(namespace),
+    // OpenAI models (--model gpt-…) reach the same fake; it answers in DeepSeek's usage shape.
+    OPENAI_API_KEY: UPSTREAM_KEY,
+    OPENAI_BASE_URL: settings.fake.baseUrl(namespace),
+  });
+  const app = await createApp(config, { clock, logStream: logs.stream });
+  try {
+    app.get(ProviderRegistry).chain(settings.model); // an unknown model fails here, before any request
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  return { app, clock, logs, namespace };
+}
+
+async function shutdown({ app, logs }: Booted): Promise<void> {
+  // Write the ledger's last batch first, so nothing is written under the prefix after it is deleted.
+  await app.get(CostLedger).flushSafely();
+  await app
+    .get(RedisService)
+    .deleteAllWithPrefix()
+    .catch((err: Error) => logs.warnings.push(`keys not deleted: ${err.message}`));
+  await app.close();
+}
+
+async function ledgerFigures(app: NestFastifyApplication) {
+  const ledger = app.get(CostLedger);
+  const [total, ...agents] = await ledger.totalsMany(['total', ...AGENTS.map((a) => `agent:${a}`)]);
+  return {
+    total,
+    perAgent: Object.fromEntries(
+      AGENTS.map((a, i) => [a, { calls: agents[i].calls, costUsd: agents[i].costUsd }]),
+    ),
+  };
+}
+
+/** Runs one layer through the real pipeline (see the header comment). `name` defaults to the layer id. */
+export async function runLayer(spec: LayerSpec, settings: RunSettings, name = spec.id): Promise<LayerResult> {
+  const started = performance.now();
+  const { bars, fake, thresholds } = settings;
+  const booted = await boot(settings, name);
+  const { app, clock, logs, namespace } = booted;
+  const redis = app.get(RedisService);
+  try {
+    const gateway = app.get(AiGateway);
+    const gate = app.get(EventGate);
+    const flusher = app.get(BatchFlusher);
+    const cache = app.get(ResponseCache);
+
+    if (spec.sampling === 'always') {
+      for (const agent of AGENTS) await app.get(SamplingService).set(agent, { strategy: 'ALWAYS' });
+    }
+    await app.get(EventThresholdsService).update({ ...thresholds });
+
+    // Response-cache entries expire on the simulated clock (see the header comment).
+    const expiries = new Map<string, number>();
+    const store = cache.store.bind(cache);
+    cache.store = (key: string, answer: CachedAnswer, ttlSeconds: number): Promise<void> => {
+      expiries.set(key, answer.created_at + ttlSeconds * 1000);
+      return store(key, answer, ttlSeconds);
+    };
+    const expireCache = async (now: number): Promise<void> => {
+      const due: string[] = [];
+      for (const [key, at] of expiries) if (at <= now) due.push(key);
+      if (due.length === 0) return;
+      for (const key of due) expiries.delete(key);
+      await redis.client.del(...due);
+    };
+
+    // Observes what the batch flushes cost (the flusher calls the gateway with response_type batch_analysis).
+    let batchCostPico = 0n;
+    const call = gateway.call.bind(gateway);
+    gateway.call = async (request: GatewayRequest): Promise<GatewayResult> => {
+      const result = await call(request);
+      if (request.responseType === 'batch_analysis' && result.metadata.ai_called) {
+        batchCostPico += toPico(result.metadata.cost_usd ?? 0);
+      }
+      return result;
+    };
+
+    // Batch flushes: awaited before the clock moves; the simulated time each batch was answered.
+    const flushedAt = new Map<string, number>();
+    const inFlight = new Set<Promise<boolean>>();
+    const flushOne = flusher.flushOne.bind(flusher);
+    flusher.flushOne = (id: string): Promise<boolean> => {
+      const at = clock.now();
+      const flush = flushOne(id).then((answered) => {
+        if (answered) flushedAt.set(id, at);
+        return answered;
+      });
+      inFlight.add(flush);
+      void flush.finally(() => inFlight.delete(flush));
+      return flush;
+    };
+    const settleFlushes = async (): Promise<void> => {
+      while (inFlight.size > 0) await Promise.all([...inFlight]);
+    };
+
+    const reasons: Record<string, number> = {};
+    const byPriority = new Map<Priority, { requests: number; calls: number; costPico: bigint }>();
+    const critical = { events: 0, fresh: 0 };
+    const high = { events: 0, freshAtOnce: 0, longestWait: 0 };
+    const pendingHigh = new Map<AgentName, number[]>(AGENTS.map((a) => [a, []]));
+    const ages: number[] = [];
+    const agesByReason: Record<string, number[]> = {};
+    const batched = new Map<string, number[]>();
+    let withoutAnswer = 0;
+    let errors = 0;
+
+    const record = (agent: AgentName, bar: Bar, priority: Priority, result: GatewayResult): void => {
+      const meta = result.metadata;
+      const fresh = meta.ai_called;
+      reasons[meta.reason] = (reasons[meta.reason] ?? 0) + 1;
+      const tally = byPriority.get(priority) ?? { requests: 0, calls: 0, costPico: 0n };
+      tally.requests++;
+      if (fresh) {
+        tally.calls++;
+        tally.costPico += toPico(meta.cost_usd ?? 0);
+      }
+      byPriority.set(priority, tally);
+      const pending = pendingHigh.get(agent) as number[];
+      if (fresh) {
+        for (const at of pending) high.longestWait = Math.max(high.longestWait, (bar.closeTime - at) / 1000);
+        pending.length = 0;
+      }
+      if (priority === 'CRITICAL') {
+        critical.events++;
+        if (fresh) critical.fresh++;
+      }
+      if (priority === 'HIGH') {
+        high.events++;
+        if (fresh) high.freshAtOnce++;
+        else pending.push(bar.closeTime);
+      }
+      if (!fresh) {
+        if (result.response === null) withoutAnswer++;
+        if (typeof meta.response_age_seconds === 'number') {
+          ages.push(meta.response_age_seconds);
+          (agesByReason[meta.reason] ??= []).push(meta.response_age_seconds);
+        }
+      }
+      const event = meta.event as { decision?: string; batch_id?: string } | undefined;
+      if (event?.decision === 'batched' && typeof event.batch_id === 'string') {
+        const list = batched.get(event.batch_id) ?? [];
+        list.push(bar.closeTime);
+        batched.set(event.batch_id, list);
+      }
+    };
+
+    const ask = async (agent: AgentName, bar: Bar): Promise<void> => {
+      const request = agentRequest(agent, bar, {
+        model: settings.model,
+        dynamicSystemPrompt: spec.dynamicSystemPrompt,
+        cache: spec.responseCache,
+        cacheTtlSeconds: settings.cacheTtlSeconds,
+      });
+      const { priority } = effectivePriority(bar.event.declared, bar.event.data, thresholds);
+      const viaGate = spec.events === 'all' || (spec.events === 'event-bars' && priority !== 'LOW');
+      try {
+        const result = viaGate
+          ? await gate.handle(request, {
+              symbol: SYMBOL,
+              eventType: bar.event.type,
+              priority: bar.event.declared,
+              data: bar.event.data,
+              timestamp: bar.closeTime,
+            })
+          : await gateway.call(request);
+        record(agent, bar, priority, result);
+      } catch (err) {
+        errors++;
+        if (errors <= 5) logs.warnings.push(`request failed: ${(err as Error).message}`.slice(0, 300));
+      }
+    };
+
+    for (const bar of bars) {
+      clock.set(bar.closeTime);
+      await expireCache(bar.closeTime);
+      if (spec.events === 'all') {
+        await flusher.flushDue();
+        await settleFlushes();
+      }
+      await Promise.all(AGENTS.map((agent) => ask(agent, bar)));
+      await settleFlushes();
+      settings.onBar(name, bar.index + 1);
+    }
+    if (spec.events === 'all') {
+      // Events still queued at the end are answered when their batch times out, as they would be live.
+      clock.set((bars.at(-1) as Bar).closeTime + thresholds.batch_timeout * 1000);
+      await flusher.flushDue();
+      await settleFlushes();
+    }
+
+    const batchWaits: number[] = [];
+    for (const [id, times] of batched) {
+      const answeredAt = flushedAt.get(id);
+      if (answeredAt !== undefined) for (const at of times) batchWaits.push((answeredAt - at) / 1000);
+    }
+    const stats = await app.get(CostStatsService).stats();
+    const ledger = await ledgerFigures(app);
+    const fakeStats = (await fake.stats())[namespace] ?? {
+      calls: 0,
+      promptTokens: 0,
+      cachedTokens: 0,
+      completionTokens: 0,
+    };
+    const end = (bars.at(-1) as Bar).closeTime;
+    let unansweredAtEnd = 0;
+    for (const pending of pendingHigh.values()) {
+      for (const at of pending) high.longestWait = Math.max(high.longestWait, (end - at) / 1000);
+      unansweredAtEnd += pending.length;
+    }
+    const stalenessByReason: Record<string, Distribution> = {};
+    for (const [reason, values] of Object.entries(agesByReason))
+      stalenessByReason[reason] = distribution(values);
+
+    return {
+      id: spec.id,
+      label: spec.label,
+      method: 'pipeline',
+      requests: bars.length * AGENTS.length,
+      upstreamCalls: stats.overall.total_calls,
+      costUsd: stats.overall.total_cost_usd,
+      costPico: ledger.total.costPico.toString(),
+      batchCostUsd: fromPico(batchCostPico),
+      byPriority: Object.fromEntries(
+        [...byPriority].map(([p, t]) => [
+          p,
+          { requests: t.requests, calls: t.calls, costUsd: fromPico(t.costPico) },
+        ]),
+      ),
+      perAgent: ledger.perAgent,
+      unpricedCalls: stats.overall.unpriced_calls,
+      promptTokens: stats.overall.total_prompt_tokens,
+      cachedPromptTokens: stats.overall.total_cached_prompt_tokens,
+      completionTokens: stats.overall.total_completion_tokens,
+      reasons,
+      errors,
+      batchesFlushed: flushedAt.size,
+      fake: fakeStats,
+      fidelity: {
+        critical: {
+          events: critical.events,
+          fresh: critical.fresh,
+          freshShare: critical.events > 0 ? critical.fresh / critical.events : null,
+        },
+        high: {
+          events: high.events,
+          freshAtOnce: high.freshAtOnce,
+          longestWaitSeconds: high.events > 0 ? high.longestWait : null,
+          unansweredAtEnd,
+        },
+        staleness: distribution(ages),
+        stalenessByReason,
+        withoutAnswer,
+        batchWait: distribution(batchWaits),
+      },
+      wallSeconds: (performance.now() - started) / 1000,
+      warnings: logs.warnings,
+    };
+  } finally {
+    await shutdown(booted);
+  }
+}
+
+/**
+ * A layer where every request is exactly one upstream call, computed without sending the requests: response
+ * cache off, sampling ALWAYS and no event gate, with no budget limit, so AiGateway.call calls the upstream
+ * once per request (there is no other branch it can take). The cost of each call is what the pipeline would
+ * record: the messages from AiGateway.buildMessages, the usage the fake upstream would return (the same
+ * fakeAnswer function the fake runs, with its own prefix cache), priced by Bastion's PriceBook at the bar's
+ * time, summed in picodollars like the ledger. The replay checks it against a real run of the first days.
+ */
+export async function analyticLayer(spec: LayerSpec, settings: RunSettings): Promise<LayerResult> {
+  if (spec.responseCache || spec.sampling !== 'always' || spec.events !== 'none') {
+    throw new Error(
+      `layer ${spec.id} cannot be computed analytically: not every request is an upstream call`,
+    );
+  }
+  const started = performance.now();
+  const booted = await boot(settings, `${spec.id}-analytic`);
+  const { app, logs } = booted;
+  try {
+    const gateway = app.get(AiGateway);
+    const prices = app.get(PriceBook);
+    const [primary] = app.get(ProviderRegistry).chain(settings.model);
+    const cache = new PrefixCache();
+    let costPico = 0n;
+    let unpriced = 0;
+    const tokens = { prompt: 0, cached: 0, completion: 0 };
+    const perAgent: Record<string, { calls: number; costPico: bigint }> = Object.fromEntries(
+      AGENTS.map((a) => [a, { calls: 0, costPico: 0n }]),
+    );
+    let critical = 0;
+    let high = 0;
+    const byPriority = new Map<Priority, { requests: number; costPico: bigint }>();
+    for (const bar of settings.bars) {
+      const { priority } = effectivePriority(bar.event.declared, bar.event.data, settings.thresholds);
+      const rates = prices.rates(primary.entry, primary.upstreamModel, new Date(bar.closeTime));
+      for (const agent of AGENTS) {
+        const request = agentRequest(agent, bar, {
+          model: settings.model,
+          dynamicSystemPrompt: spec.dynamicSystemPrompt,
+          cache: false,
+          cacheTtlSeconds: settings.cacheTtlSeconds,
+        });
+        const answer = fakeAnswer(
+          primary.upstreamModel,
+          gateway.buildMessages(request),
+          cache,
+          DEFAULT_ANSWER_TOKENS,
+          request.maxTokens,
+        );
+        const { costUsd } = prices.price(rates, {
+          promptTokens: answer.promptTokens,
+          cachedPromptTokens: answer.cachedTokens,
+          completionTokens: answer.completionTokens,
+        });
+        const tally = byPriority.get(priority) ?? { requests: 0, costPico: 0n };
+        tally.requests++;
+        if (costUsd === null) unpriced++;
+        else {
+          costPico += toPico(costUsd);
+          perAgent[agent].costPico += toPico(costUsd);
+          tally.costPico += toPico(costUsd);
+        }
+        byPriority.set(priority, tally);
+        perAgent[agent].calls++;
+        tokens.prompt += answer.promptTokens;
+        tokens.cached += answer.cachedTokens;
+        tokens.completion += answer.completionTokens;
+        if (priority === 'CRITICAL') critical++;
+        if (priority === 'HIGH') high++;
+      }
+      settings.onBar(spec.id, bar.index + 1);
+    }
+    const requests = settings.bars.length * AGENTS.length;
+    const none: Distribution = { count: 0, median: null, p90: null, worst: null };
+    return {
+      id: spec.id,
+      label: spec.label,
+      method: 'analytic',
+      requests,
+      upstreamCalls: requests,
+      costUsd: fromPico(costPico),
+      costPico: costPico.toString(),
+      batchCostUsd: 0,
+      byPriority: Object.fromEntries(
+        [...byPriority].map(([p, t]) => [
+          p,
+          { requests: t.requests, calls: t.requests, costUsd: fromPico(t.costPico) },
+        ]),
+      ),
+      perAgent: Object.fromEntries(
+        Object.entries(perAgent).map(([a, v]) => [a, { calls: v.calls, costUsd: fromPico(v.costPico) }]),
+      ),
+      unpricedCalls: unpriced,
+      promptTokens: tokens.prompt,
+      cachedPromptTokens: tokens.cached,
+      completionTokens: tokens.completion,
+      reasons: { called: requests },
+      errors: 0,
+      batchesFlushed: 0,
+      fake: {
+        calls: requests,
+        promptTokens: tokens.prompt,
+        cachedTokens: tokens.cached,
+        completionTokens: tokens.completion,
+      },
+      fidelity: {
+        critical: { events: critical, fresh: critical, freshShare: critical > 0 ? 1 : null },
+        high: {
+          events: high,
+          freshAtOnce: high,
+          longestWaitSeconds: high > 0 ? 0 : null,
+          unansweredAtEnd: 0,
+        },
+        staleness: none,
+        stalenessByReason: {},
+        withoutAnswer: 0,
+        batchWait: none,
+      },
+      wallSeconds: (performance.now() - started) / 1000,
+      warnings: logs.warnings,
+    };
+  } finally {
+    await shutdown(booted);
+  }
+}
+
+export const newRunId = (): string => randomUUID().slice(0, 8);

@@ -1,0 +1,126 @@
+/**
+ * The cache-miss path and its reference, under the same load:
+ * - upstream-direct: the fake DeepSeek (answering after a fixed delay) called directly with the chat body
+ *   Bastion would send it;
+ * - bastion-miss: Bastion's POST /ai/call, every request distinct (a counter in the prompt), for an agent
+ *   with no sampling strategy (ALWAYS), so no cache hit, no coalescing and no sampling: each request goes
+ *   through validation, cache lookup, budget reservation, the upstream call, cache store and ledger.
+ * Bastion's own added latency = bastion-miss − upstream-direct, at p50 and p99.
+ */
+import { startFakeDeepSeekWorker } from '../fake-deepseek.js';
+import { CostStatsService } from '../../src/cost-monitoring/cost-stats.service.js';
+import { JSON_HEADERS, post, startBastion, UPSTREAM_KEY } from './bastion-app.js';
+import type { BenchTarget, Log, StartedTarget } from './target.js';
+
+export const UPSTREAM_DELAY_MS = 20;
+const PLACEHOLDER = '__SEQ__';
+const SYSTEM_PROMPT = 'You are the market-regime analyst of a fleet of crypto trading bots.';
+const PROMPT = `Analyze the BTC market regime for request ${PLACEHOLDER}.`;
+const MAX_TOKENS = 256;
+
+export function upstreamDirect(): BenchTarget {
+  return {
+    id: 'upstream-direct',
+    label: `fake upstream called directly (${UPSTREAM_DELAY_MS} ms delay)`,
+    async start(log: Log): Promise<StartedTarget> {
+      const fake = await startFakeDeepSeekWorker({ apiKey: UPSTREAM_KEY, latencyMs: UPSTREAM_DELAY_MS });
+      log(`fake DeepSeek at ${fake.url}, answering after ${UPSTREAM_DELAY_MS} ms`);
+      // The body Bastion's OpenAI SDK sends for the /ai/call below (messages, max_tokens, temperature).
+      const body = JSON.stringify({
+        messages: [
+          { role: 'system', content: SYSTEM_PROMPT },
+          { role: 'user', content: PROMPT },
+        ],
+        max_tokens: MAX_TOKENS,
+        temperature: 0,
+        model: 'deepseek-v4-flash',
+        stream: false,
+      });
+      return {
+        load: {
+          url: `${fake.baseUrl('direct')}/chat/completions`,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` },
+          body,
+          expectBodyContains: '"object":"chat.completion"',
+          uniquePlaceholder: PLACEHOLDER,
+        },
+        async verify() {
+          const calls = (await fake.stats()).direct?.calls ?? 0;
+          return { upstreamCalls: calls };
+        },
+        stop: () => fake.close(),
+      };
+    },
+  };
+}
+
+export function bastionMiss(redisUrl: string): BenchTarget {
+  return {
+    id: 'bastion-miss',
+    label: `Bastion POST /ai/call (cache miss → upstream, ${UPSTREAM_DELAY_MS} ms delay)`,
+    async start(log: Log): Promise<StartedTarget> {
+      const fake = await startFakeDeepSeekWorker({ apiKey: UPSTREAM_KEY, latencyMs: UPSTREAM_DELAY_MS });
+      const bastion = await startBastion(redisUrl, fake.baseUrl('miss'), log).catch(async (err: unknown) => {
+        await fake.close();
+        throw err;
+      });
+      const stop = async (): Promise<void> => {
+        await bastion.stop();
+        await fake.close();
+      };
+      const body = JSON.stringify({
+        agent_type: 'bench_miss',
+        prompt: PROMPT,
+        system_prompt: SYSTEM_PROMPT,
+        symbol: 'BTC/USDT',
+        max_tokens: MAX_TOKENS,
+      });
+      try {
+        const url = `${bastion.url}/ai/call`;
+        const probe = await post(url, body.split(PLACEHOLDER).join('probe'));
+        if (probe.status !== 200 || probe.reason !== 'called') {
+          throw new Error(`probe call failed: ${probe.status} ${probe.text}`);
+        }
+        log(
+          `probe answered with metadata.reason="called"; agent bench_miss has no sampling strategy (ALWAYS)`,
+        );
+        return {
+          load: {
+            url,
+            method: 'POST',
+            headers: JSON_HEADERS,
+            body,
+            expectBodyContains: '"reason":"called"',
+            uniquePlaceholder: PLACEHOLDER,
+          },
+          async verify() {
+            // Requests still in flight when the load stopped finish their upstream call first.
+            await new Promise((resolve) => setTimeout(resolve, 500));
+            const stats = await bastion.app.get(CostStatsService).stats();
+            const upstreamCalls = (await fake.stats()).miss?.calls ?? 0;
+            const reasons = stats.reasons;
+            const shortcuts =
+              (reasons.response_cache ?? 0) + (reasons.coalesced ?? 0) + (reasons.sampled_out ?? 0);
+            log(
+              `Bastion answered ${reasons.called ?? 0} requests with an upstream call (${shortcuts} otherwise); ` +
+                `the fake upstream received ${upstreamCalls}`,
+            );
+            if (shortcuts > 0)
+              throw new Error(`${shortcuts} requests did not take the miss path: ${JSON.stringify(reasons)}`);
+            if (upstreamCalls !== stats.overall.total_calls) {
+              throw new Error(
+                `ledger counts ${stats.overall.total_calls} calls, the fake received ${upstreamCalls}`,
+              );
+            }
+            return { upstreamCalls, called: reasons.called ?? 0, redisPrefix: bastion.prefix };
+          },
+          stop,
+        };
+      } catch (err) {
+        await stop();
+        throw err;
+      }
+    },
+  };
+}
