@@ -159,6 +159,67 @@ describe('Event gate and batching', () => {
     expect(crit.body.metadata.event.priority).toBe('CRITICAL');
   });
 
+  it('answers a LOW event from the response cache or the sampler before queueing it', async () => {
+    const event = {
+      symbol: 'SOL',
+      event_type: 'FUNDING_RATE',
+      data: { rate: 0.01 },
+      timestamp: '2026-11-22T11:00:00Z',
+    };
+    const ask = (priority: string) =>
+      post({ agent_type: 'lane_probe', prompt: 'Funding moved', event: { ...event, priority } });
+    const high = await ask('HIGH'); // called; its answer is cached under the same request
+    const low = await ask('LOW'); // the same event delivered again at LOW: the cache answers, nothing is queued
+    expect(low.body.response).toBe(high.body.response);
+    expect(low.body.metadata).toMatchObject({ reason: 'response_cache', cache_hit: true });
+    expect(low.body.metadata.event).toMatchObject({ priority: 'LOW', decision: 'call' });
+
+    const set = await bastion.request(
+      'POST',
+      '/ai-cost/sampling-strategy',
+      { agent_type: 'lane_probe', strategy: 'PERIODIC', interval_seconds: 3600 },
+      ADMIN_KEY,
+    );
+    expect(set.status).toBe(200);
+    const queued = await post(lowEvent(1, 'lane_probe')); // the interval started with this event: queued
+    expect(queued.body.metadata.reason).toBe('batched');
+    clock.advance(60_000);
+    const skipped = await post(lowEvent(2, 'lane_probe')); // inside the interval: sampled out, not queued
+    expect(skipped.body.metadata).toMatchObject({ reason: 'sampled_out', ai_called: false });
+    expect(skipped.body.metadata.event.decision).toBe('call');
+    expect((await batch(queued.body.metadata.event.batch_id)).events).toHaveLength(1);
+
+    expect(deepseek.calls).toHaveLength(1);
+    const stats = (await bastion.request('GET', '/ai-cost/event-stats')).body;
+    expect(stats).toMatchObject({
+      called: 1,
+      response_cache: 1,
+      batched: 1,
+      sampled_out: 1,
+      upstream_calls: 1,
+    });
+  });
+
+  it("answers a batch with the model its events asked for and makes the answer its symbol's last answer", async () => {
+    let batchId = '';
+    for (let i = 1; i <= 10; i++)
+      batchId = (await post({ ...lowEvent(i), model: 'deepseek-v4-pro' })).body.metadata.event.batch_id;
+    await waitFor(
+      async () => (await batch(batchId)).status === 'done',
+      5000,
+      'the full batch was not answered',
+    );
+    expect(deepseek.calls).toHaveLength(1);
+    expect(deepseek.calls[0].body.model).toBe('deepseek-v4-pro');
+    const batchAnswer = (await batch(batchId)).answer.response;
+    expect(batchAnswer).toMatch(/^Answer #1 /);
+    clock.advance(120_000);
+    const next = await post(lowEvent(11)); // queued again; its placeholder is the batch's answer, 120 s old
+    expect(next.body.metadata.reason).toBe('batched');
+    expect(next.body.response).toBe(batchAnswer);
+    expect(next.body.metadata).toMatchObject({ model: 'deepseek-v4-pro', response_age_seconds: 120 });
+  });
+
   it('validates events and thresholds with a 400 naming the field', async () => {
     const bad = await post({
       ...lowEvent(1),

@@ -16,6 +16,14 @@ import { SamplingService } from './sampling/sampling.service.js';
 import { canonicalJson, requestHash, ResponseCache, type CachedAnswer } from './response-cache.js';
 import type { DecisionReason, GatewayMetadata, GatewayRequest, GatewayResult } from './gateway.types.js';
 
+/** Who asked what and when: enough to answer a request without an upstream call. */
+export interface AnswerBase {
+  requestId: string;
+  started: number;
+  request: GatewayRequest;
+  now: number;
+}
+
 interface LastAnswer {
   response: string;
   model: string;
@@ -70,46 +78,10 @@ export class AiGateway {
   }
 
   async call(request: GatewayRequest): Promise<GatewayResult> {
-    const started = performance.now();
-    const requestId = randomUUID();
-    const now = this.clock.now();
-    const agent = this.agents.agents.get(request.agentType);
-    const base = { requestId, started, request, now };
-
-    if (agent && !agent.enableAi) {
-      return this.answerWithoutCall(base, 'ai_disabled', `AI is disabled for agent ${request.agentType}`);
-    }
-    const chain = this.registry.chain(request.model ?? agent?.model);
-    const primary = chain[0];
-    const messages = this.buildMessages(request);
-    const hash = requestHash({
-      provider: primary.provider,
-      base_url: primary.baseUrl,
-      model: primary.upstreamModel,
-      messages,
-      max_tokens: request.maxTokens,
-      temperature: request.temperature,
-      json: request.json,
-    });
-    const cacheKey = this.cache.key(request.agentType, request.symbol, request.responseType, hash);
-
-    const cacheRead = request.cache && request.cacheRead !== false;
-    if (cacheRead) {
-      const hit = await this.cache.lookup(cacheKey);
-      if (hit) {
-        this.ledger.record(this.entry(base, 'response_cache', true, hit.cost_usd, 'response_cache'));
-        this.metrics.overhead.observe((performance.now() - started) / 1000);
-        return {
-          response: hit.response,
-          metadata: {
-            ...this.meta(base, 'response_cache', hit, false),
-            cache_hit: true,
-            saved_usd: hit.cost_usd,
-            response_age_seconds: Math.max(0, Math.round((now - hit.created_at) / 1000)),
-          },
-        };
-      }
-    }
+    const screened = await this.screen(request);
+    if ('answered' in screened) return screened.answered;
+    const { base, chain, messages, cacheKey, cacheRead } = screened;
+    const { requestId, started, now } = base;
 
     const { value: outcome, leader } = await this.coalescer.run(cacheKey, () =>
       this.callUpstream(request, chain, messages, cacheKey, requestId, now),
@@ -146,6 +118,97 @@ export class AiGateway {
     };
   }
 
+  /**
+   * A LOW event (DESIGN 5): the response cache and the sampling gate answer it like any request; only what
+   * would have called the model is handed to `enqueue` (its batch), with whether the cache was read.
+   */
+  async callOrQueue(
+    request: GatewayRequest,
+    enqueue: (base: AnswerBase, cacheHit: boolean | null) => Promise<GatewayResult>,
+  ): Promise<GatewayResult> {
+    const screened = await this.screen(request);
+    if ('answered' in screened) return screened.answered;
+    const { base, cacheRead } = screened;
+    const cacheHit = cacheRead ? false : null;
+    if (request.sampling !== false) {
+      const decision = await this.samplingGate(request, base.now);
+      if (!decision.call) {
+        const avoided = await this.ledger.averageCallCost(request.agentType);
+        const message = `Sampled out (${decision.strategy}): ${decision.detail}`;
+        return this.answerWithoutCall(base, 'sampled_out', message, cacheHit, avoided, 'sampling');
+      }
+    }
+    return enqueue(base, cacheHit);
+  }
+
+  /** Everything before the upstream path: AI switched off, model resolution, the response cache. */
+  private async screen(request: GatewayRequest): Promise<
+    | { answered: GatewayResult }
+    | {
+        base: AnswerBase;
+        chain: ResolvedModel[];
+        messages: ChatCompletionMessageParam[];
+        cacheKey: string;
+        cacheRead: boolean;
+      }
+  > {
+    const started = performance.now();
+    const requestId = randomUUID();
+    const now = this.clock.now();
+    const agent = this.agents.agents.get(request.agentType);
+    const base = { requestId, started, request, now };
+
+    if (agent && !agent.enableAi) {
+      const message = `AI is disabled for agent ${request.agentType}`;
+      return { answered: await this.answerWithoutCall(base, 'ai_disabled', message) };
+    }
+    const chain = this.registry.chain(request.model ?? agent?.model);
+    const primary = chain[0];
+    const messages = this.buildMessages(request);
+    const hash = requestHash({
+      provider: primary.provider,
+      base_url: primary.baseUrl,
+      model: primary.upstreamModel,
+      messages,
+      max_tokens: request.maxTokens,
+      temperature: request.temperature,
+      json: request.json,
+    });
+    const cacheKey = this.cache.key(request.agentType, request.symbol, request.responseType, hash);
+
+    const cacheRead = request.cache && request.cacheRead !== false;
+    if (cacheRead) {
+      const hit = await this.cache.lookup(cacheKey);
+      if (hit) {
+        this.ledger.record(this.entry(base, 'response_cache', true, hit.cost_usd, 'response_cache'));
+        this.metrics.overhead.observe((performance.now() - started) / 1000);
+        return {
+          answered: {
+            response: hit.response,
+            metadata: {
+              ...this.meta(base, 'response_cache', hit, false),
+              cache_hit: true,
+              saved_usd: hit.cost_usd,
+              response_age_seconds: Math.max(0, Math.round((now - hit.created_at) / 1000)),
+            },
+          },
+        };
+      }
+    }
+    return { base, chain, messages, cacheKey, cacheRead };
+  }
+
+  private samplingGate(request: GatewayRequest, now: number) {
+    return this.sampling.decide({
+      agent: request.agentType,
+      symbol: request.symbol ?? '-',
+      features: request.samplingFeatures,
+      score: request.score,
+      volatility: request.volatility,
+      now,
+    });
+  }
+
   private async callUpstream(
     request: GatewayRequest,
     chain: ResolvedModel[],
@@ -157,14 +220,7 @@ export class AiGateway {
     const primary = chain[0];
     let adaptive = false;
     if (request.sampling !== false) {
-      const decision = await this.sampling.decide({
-        agent: request.agentType,
-        symbol: request.symbol ?? '-',
-        features: request.samplingFeatures,
-        score: request.score,
-        volatility: request.volatility,
-        now,
-      });
+      const decision = await this.samplingGate(request, now);
       if (!decision.call)
         return { kind: 'skipped', message: `Sampled out (${decision.strategy}): ${decision.detail}` };
       adaptive = decision.strategy === 'ADAPTIVE';
@@ -209,7 +265,7 @@ export class AiGateway {
       request.cache
         ? this.cache.store(cacheKey, cached, this.cache.ttlFor(request.responseType, request.cacheTtlSeconds))
         : undefined,
-      this.storeLastAnswer(request, cached),
+      this.rememberAnswer(request.agentType, request.symbol, cached),
     ]);
     this.ledger.record({
       requestId,
@@ -250,11 +306,16 @@ export class AiGateway {
     }
   }
 
-  private async storeLastAnswer(request: GatewayRequest, answer: CachedAnswer): Promise<void> {
+  /** Makes `answer` the last answer of this agent and symbol (served when a later request makes no call). */
+  async rememberAnswer(
+    agent: string,
+    symbol: string | undefined,
+    answer: Pick<CachedAnswer, 'response' | 'model' | 'created_at'>,
+  ): Promise<void> {
     const value: LastAnswer = { response: answer.response, model: answer.model, at: answer.created_at };
     try {
       await this.redis.client.set(
-        this.redis.keys.lastAnswer(request.agentType, request.symbol ?? '-'),
+        this.redis.keys.lastAnswer(agent, symbol ?? '-'),
         JSON.stringify(value),
         'EX',
         LAST_ANSWER_TTL_SECONDS,
@@ -266,7 +327,7 @@ export class AiGateway {
 
   /** Answers with the last result for this agent and symbol (if any) without an upstream call. */
   async answerWithoutCall(
-    base: { requestId: string; started: number; request: GatewayRequest; now: number },
+    base: AnswerBase,
     reason: DecisionReason,
     message: string,
     cacheHit: boolean | null = null,

@@ -2,7 +2,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
 
 export type EventOutcome =
-  'called' | 'filtered' | 'sampled_out' | 'batched' | 'budget_exceeded' | 'ai_disabled';
+  | 'called'
+  | 'response_cache'
+  | 'coalesced'
+  | 'filtered'
+  | 'sampled_out'
+  | 'batched'
+  | 'budget_exceeded'
+  | 'ai_disabled';
 
 /** Counters of the event gate: what came in, at which priority, and what the gate did with it. */
 @Injectable()
@@ -64,6 +71,8 @@ export class EventStatsService {
       by_priority: pick('priority:'),
       by_declared_priority: pick('declared:'),
       called,
+      response_cache: outcomes.response_cache ?? 0,
+      coalesced: outcomes.coalesced ?? 0,
       filtered: outcomes.filtered ?? 0,
       sampled_out: outcomes.sampled_out ?? 0,
       batched: outcomes.batched ?? 0,

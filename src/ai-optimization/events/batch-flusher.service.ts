@@ -95,9 +95,14 @@ export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationSh
     if (!claimed) return false;
     const { agent, events } = claimed;
     this.logger.log(`Flushing batch ${id} of ${agent}: ${events.length} event(s)`);
+    // The batch's answer becomes the last answer of each symbol it covers, so the next event of that symbol
+    // is answered with it rather than with something older.
+    const symbols = [...new Set(events.map((e) => e.symbol))];
     try {
       const result = await this.gateway.call({
         agentType: agent,
+        symbol: symbols.length === 1 ? symbols[0] : undefined,
+        model: events[0]?.model,
         prompt: batchPrompt(events),
         systemPrompt: events[0]?.system_prompt ?? BATCH_SYSTEM_PROMPT,
         responseType: 'batch_analysis',
@@ -124,6 +129,10 @@ export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationSh
       if (!stored) {
         this.logger.warn(`Batch ${id}: lease lost before the answer was stored; another instance answers it`);
         return false;
+      }
+      if (symbols.length > 1 && result.metadata.model !== null) {
+        const answer = { response: result.response, model: result.metadata.model, created_at: now };
+        await Promise.all(symbols.map((symbol) => this.gateway.rememberAnswer(agent, symbol, answer)));
       }
       await this.stats.recordBatchFlushed(events.length);
       this.metrics.batchSize.observe(events.length);

@@ -12,6 +12,8 @@ export interface QueuedEvent {
   timestamp: string;
   prompt: string;
   system_prompt?: string;
+  /** The model the request asked for; a batch is answered with its first event's. */
+  model?: string;
   max_tokens: number;
   queued_at: number;
 }

@@ -5,19 +5,29 @@ import { RedisService } from '../../redis/redis.service.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
 import { EventStatsService, type EventOutcome } from '../../cost-monitoring/event-stats.service.js';
 import { AiGateway } from '../gateway.service.js';
-import type { GatewayRequest, GatewayResult } from '../gateway.types.js';
+import type { DecisionReason, GatewayRequest, GatewayResult } from '../gateway.types.js';
 import { BatchFlusher } from './batch-flusher.service.js';
 import { BatchQueue } from './batch-queue.service.js';
 import type { MarketEvent } from './event.types.js';
 import { EventThresholdsService } from './event-thresholds.service.js';
 import { effectivePriority } from './priority.js';
 
+/** What the gateway did with an event the gate let through, as counted by /ai-cost/event-stats. */
+const OUTCOME_OF_REASON: Partial<Record<DecisionReason, EventOutcome>> = {
+  response_cache: 'response_cache',
+  coalesced: 'coalesced',
+  sampled_out: 'sampled_out',
+  budget_exceeded: 'budget_exceeded',
+  ai_disabled: 'ai_disabled',
+};
+
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /**
  * The event gate (DESIGN 5): CRITICAL is always answered fresh; HIGH and MEDIUM get at most one upstream
- * call per agent and symbol every min_ai_interval (MEDIUM also passes the sampling gate); LOW is queued
- * into a batch answered by one call.
+ * call per agent and symbol every min_ai_interval (MEDIUM also passes the sampling gate); LOW is answered
+ * from the response cache or skipped by the sampling gate when it can be, and otherwise queued into a batch
+ * answered by one call.
  */
 @Injectable()
 export class EventGate {
@@ -61,11 +71,7 @@ export class EventGate {
           ? 'batched'
           : decision === 'filtered'
             ? 'filtered'
-            : (result.metadata.reason as EventOutcome) === 'sampled_out'
-              ? 'sampled_out'
-              : result.metadata.reason === 'budget_exceeded'
-                ? 'budget_exceeded'
-                : 'called';
+            : (OUTCOME_OF_REASON[result.metadata.reason] ?? 'called');
       await this.stats.recordEvent(event.eventType, event.priority, priority, outcome);
       result.metadata.event = { ...eventMeta, decision, ...extra };
       return result;
@@ -78,29 +84,40 @@ export class EventGate {
       );
     }
     if (priority === 'LOW') {
-      const { batchId, position, full } = await this.queue.enqueue(
-        request.agentType,
-        {
-          request_id: randomUUID(),
-          symbol: event.symbol,
-          event_type: event.eventType,
-          priority: event.priority,
-          data: event.data,
-          timestamp: new Date(event.timestamp).toISOString(),
-          prompt: request.prompt,
-          system_prompt: request.systemPrompt,
-          max_tokens: request.maxTokens,
-          queued_at: this.clock.now(),
-        },
-        t.batch_size,
-      );
-      if (full) void this.flusher.flushOne(batchId); // the tenth event: answer the batch now, not at the next tick
-      const result = await this.gateway.answerWithoutCall(
-        this.base(req),
-        'batched',
-        `Queued in batch ${batchId} at position ${position}`,
-      );
-      return finish(result, 'batched', { batch_id: batchId, position });
+      // The response cache and the sampling gate first (DESIGN 5); what would call the model waits for its batch.
+      const result = await this.gateway.callOrQueue(req, async (base, cacheHit) => {
+        const { batchId, position, full } = await this.queue.enqueue(
+          request.agentType,
+          {
+            request_id: randomUUID(),
+            symbol: event.symbol,
+            event_type: event.eventType,
+            priority: event.priority,
+            data: event.data,
+            timestamp: new Date(event.timestamp).toISOString(),
+            prompt: request.prompt,
+            system_prompt: request.systemPrompt,
+            ...(request.model ? { model: request.model } : {}),
+            max_tokens: request.maxTokens,
+            queued_at: this.clock.now(),
+          },
+          t.batch_size,
+        );
+        if (full) void this.flusher.flushOne(batchId); // the tenth event: answer the batch now, not at the next tick
+        const queued = await this.gateway.answerWithoutCall(
+          base,
+          'batched',
+          `Queued in batch ${batchId} at position ${position}`,
+          cacheHit,
+        );
+        queued.metadata.event = { batch_id: batchId, position };
+        return queued;
+      });
+      if (result.metadata.reason === 'batched') {
+        const { batch_id, position } = result.metadata.event as { batch_id: string; position: number };
+        return finish(result, 'batched', { batch_id, position });
+      }
+      return finish(result, 'call');
     }
     // HIGH and MEDIUM: one upstream call per agent and symbol per min_ai_interval, across instances.
     const allowed = await this.claimInterval(request.agentType, symbol ?? '-', t.min_ai_interval);
