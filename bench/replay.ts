@@ -132,22 +132,25 @@ function readingNotes(results: LayerResult[], days: number): string[] {
   if (filter && batching) {
     const low = filter.byPriority.LOW ?? { requests: 0, calls: 0, costUsd: 0 };
     const events = batching.reasons.batched ?? 0;
+    const count = (n: number | undefined) => (n ?? 0).toLocaleString('en-US');
     notes.push(
       `Batching: in the row above the ${low.requests.toLocaleString('en-US')} requests of quiet (LOW) bars made ` +
         `${low.calls.toLocaleString('en-US')} upstream calls (${month(low.costUsd)}/month), the rest being ` +
-        `answered by the response cache and the sampler; as LOW events they take ` +
-        `${batching.batchesFlushed.toLocaleString('en-US')} batch calls (${(events / Math.max(1, batching.batchesFlushed)).toFixed(1)} ` +
-        `events each) for ${month(batching.batchCostUsd)}/month, ${share(batching.costUsd > 0 ? batching.batchCostUsd / batching.costUsd : null)} ` +
-        `of the last row's bill. The LOW lane neither reads the response cache nor samples, so it re-buys answers ` +
-        `the two rows above had made free.`,
+        `answered by the response cache and the sampler. As LOW events they pass the response cache and the ` +
+        `sampler first (${count(batching.reasons.response_cache)} cache hits: every event carries its own bar's ` +
+        `data and time, so no two LOW requests are identical; ${count(batching.reasons.sampled_out)} sampled out ` +
+        `in this row); the ${count(events)} left take ${batching.batchesFlushed.toLocaleString('en-US')} batch ` +
+        `calls (${(events / Math.max(1, batching.batchesFlushed)).toFixed(1)} events each) for ` +
+        `${month(batching.batchCostUsd)}/month, ${share(batching.costUsd > 0 ? batching.batchCostUsd / batching.costUsd : null)} ` +
+        `of the last row's bill.`,
     );
     const placeholder = batching.fidelity.stalenessByReason.batched;
     if (placeholder && placeholder.count > 0) {
       notes.push(
         `Staleness of batched events: each gets its agent's last answer for the symbol at once (median age ` +
-          `${duration(placeholder.median)}) and its batch's answer later (median wait ` +
-          `${duration(batching.fidelity.batchWait.median)}). Batch flushes call the gateway without the symbol, so ` +
-          `a batch's answer never becomes that last answer.`,
+          `${duration(placeholder.median)}, worst ${duration(placeholder.worst)}) — a batch's answer becomes that ` +
+          `last answer when it arrives — and its batch's answer later (median wait ` +
+          `${duration(batching.fidelity.batchWait.median)}).`,
       );
     }
   }

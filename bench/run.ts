@@ -4,7 +4,8 @@
  * (b) Bastion POST /ai/call answered from the response cache;
  * (c) Bastion POST /v1/chat/completions answered from the response cache;
  * (d) a cache miss through Bastion to a fake upstream that answers after a fixed delay, against the same
- *     fake called directly with the same load: Bastion's own added latency at p50 and p99.
+ *     fake called directly with the same load: Bastion's own added latency at p50 and p99; and, as a peer,
+ *     Portkey's open-source gateway (@portkey-ai/gateway) proxying the same fake.
  * Prints Markdown tables and writes the raw figures to bench/results/latest.json.
  *
  * BENCH_DURATION_SECONDS (default 10) sets the measured time per target, BENCH_CONNECTIONS (default 50) the
@@ -21,15 +22,16 @@ import { bareFastify } from './targets/bare-fastify.js';
 import { bastionCacheHit } from './targets/bastion-cache-hit.js';
 import { bastionOpenAiCacheHit } from './targets/bastion-openai-cache-hit.js';
 import { bastionMiss, UPSTREAM_DELAY_MS, upstreamDirect } from './targets/miss-path.js';
+import { portkeyMiss, portkeyServerScript, portkeyVersion } from './targets/portkey-miss.js';
 import type { BenchTarget } from './targets/target.js';
 
 const WARMUP_SECONDS = 2;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // Compiled to dist-bench/bench/run.js; results go to the source tree's bench/results/.
 const RESULTS_FILE = resolve(dirname(fileURLToPath(import.meta.url)), '../../bench/results/latest.json');
-const PORTKEY_NOTE =
-  '@portkey-ai/gateway is not installed here (not a dependency of this project), so the Portkey peer for ' +
-  '(d) was skipped.';
+const PORTKEY_MISSING =
+  '@portkey-ai/gateway is not installed (it is a dev dependency: run npm ci), so the Portkey peer for (d) was ' +
+  'skipped.';
 
 const log = (line: string): void => console.log(line);
 
@@ -94,7 +96,7 @@ function resultsTable(results: [string, TargetResult][]): string {
         ? 'a'
         : r.id === 'bastion-cache-hit'
           ? 'b'
-          : r.id.includes('openai')
+          : r.id === 'bastion-openai-cache-hit'
             ? 'c'
             : 'd';
     rows.push(
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
   const seconds = intFromEnv('BENCH_DURATION_SECONDS', 10, 3600);
   const connections = intFromEnv('BENCH_CONNECTIONS', 50, 10_000);
   const loads = missLoads();
+  const portkeyScript = portkeyServerScript();
   const targets: [BenchTarget, number][] = [
     [bareFastify(REDIS_URL), connections],
     [bastionCacheHit(REDIS_URL), connections],
@@ -127,6 +130,7 @@ async function main(): Promise<void> {
     ...loads.flatMap((n): [BenchTarget, number][] => [
       [upstreamDirect(), n],
       [bastionMiss(REDIS_URL), n],
+      ...(portkeyScript ? [[portkeyMiss(portkeyScript), n] as [BenchTarget, number]] : []),
     ]),
   ];
   const wallStart = performance.now();
@@ -156,6 +160,7 @@ async function main(): Promise<void> {
   const missPath = loads.map((n) => {
     const direct = by(`upstream-direct@${n}`);
     const miss = by(`bastion-miss@${n}`);
+    const portkey = portkeyScript ? by(`portkey-miss@${n}`) : null;
     return {
       connections: n,
       upstreamDelayMs: UPSTREAM_DELAY_MS,
@@ -164,6 +169,14 @@ async function main(): Promise<void> {
       addedP50Ms: Number((miss.p50 - direct.p50).toFixed(3)),
       addedP99Ms: Number((miss.p99 - direct.p99).toFixed(3)),
       throughputRatio: ratio(miss.rps, direct.rps),
+      portkey: portkey && {
+        rps: portkey.rps,
+        p50: portkey.p50,
+        p99: portkey.p99,
+        addedP50Ms: Number((portkey.p50 - direct.p50).toFixed(3)),
+        addedP99Ms: Number((portkey.p99 - direct.p99).toFixed(3)),
+        throughputRatio: ratio(portkey.rps, direct.rps),
+      },
     };
   });
 
@@ -202,7 +215,33 @@ async function main(): Promise<void> {
     `Goal: added p50 ≤ 2 ms on the miss path: ${quiet.addedP50Ms <= 2 ? 'met' : 'missed'} ` +
       `(+${ms(quiet.addedP50Ms)} ms at ${quiet.connections} connection${quiet.connections === 1 ? '' : 's'}).`,
   );
-  log(PORTKEY_NOTE);
+  if (portkeyScript) {
+    log('');
+    log(
+      `Peer on the same miss path: Portkey gateway ${portkeyVersion()} (its own Node process) proxying the same fake ` +
+        `upstream, against the direct call:`,
+    );
+    log('');
+    log(
+      '| connections | Portkey req/s | Portkey p50 / p99 (ms) | req/s ratio | added p50 | added p99 | Bastion added p50 / p99 |',
+    );
+    log('|---:|---:|---:|---:|---:|---:|---:|');
+    for (const m of missPath) {
+      const p = m.portkey;
+      if (!p) continue;
+      log(
+        `| ${m.connections} | ${p.rps.toFixed(0)} | ${ms(p.p50)} / ${ms(p.p99)} | ${p.throughputRatio.toFixed(3)} | ` +
+          `+${ms(p.addedP50Ms)} ms | +${ms(p.addedP99Ms)} ms | +${ms(m.addedP50Ms)} / +${ms(m.addedP99Ms)} ms |`,
+      );
+    }
+    log('');
+    log(
+      'Portkey only proxies here (no cache, no budget, no ledger); Bastion also looks up its response cache, ' +
+        'reserves and settles the budget, prices the call and records it.',
+    );
+  } else {
+    log(PORTKEY_MISSING);
+  }
 
   const wallSeconds = (performance.now() - wallStart) / 1000;
   const report = {
@@ -224,7 +263,7 @@ async function main(): Promise<void> {
     targets: Object.fromEntries(results),
     ratios: cacheHits,
     missPath,
-    portkey: { skipped: true, reason: PORTKEY_NOTE },
+    portkey: portkeyScript ? { version: portkeyVersion() } : { skipped: true, reason: PORTKEY_MISSING },
     wallSeconds,
   };
   await mkdir(dirname(RESULTS_FILE), { recursive: true });

@@ -74,7 +74,9 @@ export const LAYERS: LayerSpec[] = [
   {
     id: 'batching',
     label: '+ batching',
-    adds: 'quiet bars go to the gate too, as LOW events, answered in batches',
+    adds:
+      'quiet bars go to the gate too, as LOW events: the response cache and the sampler first, what is left ' +
+      'answered in batches',
     dynamicSystemPrompt: false,
     responseCache: true,
     sampling: 'configured',

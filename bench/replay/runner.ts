@@ -153,8 +153,7 @@ async function boot(settings: RunSettings, name: string): Promise<Booted> {
     REDIS_URL: settings.redisUrl,
     REDIS_KEY_PREFIX: `bench:replay:${settings.runId}:${name}:`,
     LOG_LEVEL: 'warn',
-    // The fleet's model is also the default: a batch of LOW events is flushed with the agent's or the default
-    // model (a queued event does not keep the model of its request).
+    // Every request names the model; as the default too, it also prices the fleet's agents that name none.
     AI_DEFAULT_MODEL: settings.model,
     DEEPSEEK_API_KEY: UPSTREAM_KEY,
     DEEPSEEK_BASE_URL: settings.fake.baseUrl(namespace),

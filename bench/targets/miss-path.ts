@@ -13,10 +13,23 @@ import { JSON_HEADERS, post, startBastion, UPSTREAM_KEY } from './bastion-app.js
 import type { BenchTarget, Log, StartedTarget } from './target.js';
 
 export const UPSTREAM_DELAY_MS = 20;
-const PLACEHOLDER = '__SEQ__';
+/** Replaced by a counter in every request, so no two requests are the same. */
+export const MISS_PLACEHOLDER = '__SEQ__';
 const SYSTEM_PROMPT = 'You are the market-regime analyst of a fleet of crypto trading bots.';
-const PROMPT = `Analyze the BTC market regime for request ${PLACEHOLDER}.`;
+const PROMPT = `Analyze the BTC market regime for request ${MISS_PLACEHOLDER}.`;
 const MAX_TOKENS = 256;
+
+/** The chat body Bastion's OpenAI SDK sends for the /ai/call below (messages, max_tokens, temperature). */
+export const MISS_CHAT_BODY = JSON.stringify({
+  messages: [
+    { role: 'system', content: SYSTEM_PROMPT },
+    { role: 'user', content: PROMPT },
+  ],
+  max_tokens: MAX_TOKENS,
+  temperature: 0,
+  model: 'deepseek-v4-flash',
+  stream: false,
+});
 
 export function upstreamDirect(): BenchTarget {
   return {
@@ -25,25 +38,14 @@ export function upstreamDirect(): BenchTarget {
     async start(log: Log): Promise<StartedTarget> {
       const fake = await startFakeDeepSeekWorker({ apiKey: UPSTREAM_KEY, latencyMs: UPSTREAM_DELAY_MS });
       log(`fake DeepSeek at ${fake.url}, answering after ${UPSTREAM_DELAY_MS} ms`);
-      // The body Bastion's OpenAI SDK sends for the /ai/call below (messages, max_tokens, temperature).
-      const body = JSON.stringify({
-        messages: [
-          { role: 'system', content: SYSTEM_PROMPT },
-          { role: 'user', content: PROMPT },
-        ],
-        max_tokens: MAX_TOKENS,
-        temperature: 0,
-        model: 'deepseek-v4-flash',
-        stream: false,
-      });
       return {
         load: {
           url: `${fake.baseUrl('direct')}/chat/completions`,
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` },
-          body,
+          body: MISS_CHAT_BODY,
           expectBodyContains: '"object":"chat.completion"',
-          uniquePlaceholder: PLACEHOLDER,
+          uniquePlaceholder: MISS_PLACEHOLDER,
         },
         async verify() {
           const calls = (await fake.stats()).direct?.calls ?? 0;
@@ -78,7 +80,7 @@ export function bastionMiss(redisUrl: string): BenchTarget {
       });
       try {
         const url = `${bastion.url}/ai/call`;
-        const probe = await post(url, body.split(PLACEHOLDER).join('probe'));
+        const probe = await post(url, body.split(MISS_PLACEHOLDER).join('probe'));
         if (probe.status !== 200 || probe.reason !== 'called') {
           throw new Error(`probe call failed: ${probe.status} ${probe.text}`);
         }
@@ -92,7 +94,7 @@ export function bastionMiss(redisUrl: string): BenchTarget {
             headers: JSON_HEADERS,
             body,
             expectBodyContains: '"reason":"called"',
-            uniquePlaceholder: PLACEHOLDER,
+            uniquePlaceholder: MISS_PLACEHOLDER,
           },
           async verify() {
             // Requests still in flight when the load stopped finish their upstream call first.
