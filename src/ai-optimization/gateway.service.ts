@@ -12,7 +12,7 @@ import { Coalescer } from './coalescer.js';
 import { PriceBook } from './pricing.js';
 import { ProviderRegistry, type ResolvedModel } from './providers/provider-registry.js';
 import { UpstreamCaller } from './providers/upstream-caller.js';
-import { SamplingService } from './sampling/sampling.service.js';
+import { SamplingService, type SamplingDecision } from './sampling/sampling.service.js';
 import { canonicalJson, requestHash, ResponseCache, type CachedAnswer } from './response-cache.js';
 import type { DecisionReason, GatewayMetadata, GatewayRequest, GatewayResult } from './gateway.types.js';
 
@@ -35,6 +35,8 @@ type CallOutcome =
   | { kind: 'answer'; answer: CachedAnswer; latencyMs: number; fallbackFrom?: string }
   | { kind: 'refused'; message: string }
   | { kind: 'skipped'; message: string };
+
+const sampledOutMessage = (d: SamplingDecision): string => `Sampled out (${d.strategy}): ${d.detail}`;
 
 const LAST_ANSWER_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -90,10 +92,7 @@ export class AiGateway {
     if (outcome.kind === 'refused') {
       return this.answerWithoutCall(base, 'budget_exceeded', outcome.message, cacheHit);
     }
-    if (outcome.kind === 'skipped') {
-      const avoided = await this.ledger.averageCallCost(request.agentType);
-      return this.answerWithoutCall(base, 'sampled_out', outcome.message, cacheHit, avoided, 'sampling');
-    }
+    if (outcome.kind === 'skipped') return this.sampledOut(base, outcome.message, cacheHit);
     if (!leader) {
       this.ledger.record(this.entry(base, 'coalesced', cacheHit, outcome.answer.cost_usd, 'coalescing'));
       return {
@@ -132,11 +131,7 @@ export class AiGateway {
     const cacheHit = cacheRead ? false : null;
     if (request.sampling !== false) {
       const decision = await this.samplingGate(request, base.now);
-      if (!decision.call) {
-        const avoided = await this.ledger.averageCallCost(request.agentType);
-        const message = `Sampled out (${decision.strategy}): ${decision.detail}`;
-        return this.answerWithoutCall(base, 'sampled_out', message, cacheHit, avoided, 'sampling');
-      }
+      if (!decision.call) return this.sampledOut(base, sampledOutMessage(decision), cacheHit);
     }
     return enqueue(base, cacheHit);
   }
@@ -198,6 +193,16 @@ export class AiGateway {
     return { base, chain, messages, cacheKey, cacheRead };
   }
 
+  /** The last answer, with the call the sampler avoided priced at the agent's average. */
+  private async sampledOut(
+    base: AnswerBase,
+    message: string,
+    cacheHit: boolean | null,
+  ): Promise<GatewayResult> {
+    const avoided = await this.ledger.averageCallCost(base.request.agentType);
+    return this.answerWithoutCall(base, 'sampled_out', message, cacheHit, avoided, 'sampling');
+  }
+
   private samplingGate(request: GatewayRequest, now: number) {
     return this.sampling.decide({
       agent: request.agentType,
@@ -221,8 +226,7 @@ export class AiGateway {
     let adaptive = false;
     if (request.sampling !== false) {
       const decision = await this.samplingGate(request, now);
-      if (!decision.call)
-        return { kind: 'skipped', message: `Sampled out (${decision.strategy}): ${decision.detail}` };
+      if (!decision.call) return { kind: 'skipped', message: sampledOutMessage(decision) };
       adaptive = decision.strategy === 'ADAPTIVE';
     }
     const at = new Date(now);

@@ -85,6 +85,7 @@ export class EventGate {
     }
     if (priority === 'LOW') {
       // The response cache and the sampling gate first (DESIGN 5); what would call the model waits for its batch.
+      let queued: { batch_id: string; position: number } | undefined;
       const result = await this.gateway.callOrQueue(req, async (base, cacheHit) => {
         const { batchId, position, full } = await this.queue.enqueue(
           request.agentType,
@@ -104,20 +105,11 @@ export class EventGate {
           t.batch_size,
         );
         if (full) void this.flusher.flushOne(batchId); // the tenth event: answer the batch now, not at the next tick
-        const queued = await this.gateway.answerWithoutCall(
-          base,
-          'batched',
-          `Queued in batch ${batchId} at position ${position}`,
-          cacheHit,
-        );
-        queued.metadata.event = { batch_id: batchId, position };
-        return queued;
+        queued = { batch_id: batchId, position };
+        const message = `Queued in batch ${batchId} at position ${position}`;
+        return this.gateway.answerWithoutCall(base, 'batched', message, cacheHit);
       });
-      if (result.metadata.reason === 'batched') {
-        const { batch_id, position } = result.metadata.event as { batch_id: string; position: number };
-        return finish(result, 'batched', { batch_id, position });
-      }
-      return finish(result, 'call');
+      return queued ? finish(result, 'batched', queued) : finish(result, 'call');
     }
     // HIGH and MEDIUM: one upstream call per agent and symbol per min_ai_interval, across instances.
     const allowed = await this.claimInterval(request.agentType, symbol ?? '-', t.min_ai_interval);
