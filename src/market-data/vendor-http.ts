@@ -87,3 +87,37 @@ export function text(value: unknown): string {
       ? String(value)
       : '';
 }
+
+/**
+ * Rejects as soon as the caller's signal fires while the shared work carries on and fills the cache.
+ */
+export function abandonable<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  source: string,
+  where: string,
+): Promise<T> {
+  if (!signal) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abandonedError(signal, source, where));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
+export function abandonedError(signal: AbortSignal, source: string, where: string): VendorError {
+  // By name, not instanceof: the reason is a DOMException, which may come from another realm.
+  const reason: unknown = signal.reason;
+  return isRecord(reason) && reason.name === 'TimeoutError'
+    ? new VendorError(source, 'timeout', `${where} abandoned: the caller's deadline passed`)
+    : new VendorError(source, 'network', `${where} abandoned: the caller cancelled`);
+}

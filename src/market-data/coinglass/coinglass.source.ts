@@ -5,7 +5,7 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { MarketCache } from '../market-cache.js';
 import type { MarketSource } from '../market-source.js';
 import type { MarketSymbol } from '../symbols.js';
-import { isRecord, text, toNumber, VendorError } from '../vendor-http.js';
+import { abandonable, abandonedError, isRecord, text, toNumber, VendorError } from '../vendor-http.js';
 
 /**
  * Coinglass v4 (external-apis.md §4). Every value that reaches a vendor URL comes from these fixed lists or
@@ -193,12 +193,32 @@ function num(row: Record<string, unknown>, ...keys: string[]): number | null {
 
 const records = (data: unknown[]): Record<string, unknown>[] => data.filter(isRecord);
 
-function ohlc(data: unknown[]): OhlcPoint[] {
+/** The rows that carry a `time`, each read by `fields`; rows without one are dropped. */
+function timed<T>(data: unknown[], fields: (row: Record<string, unknown>) => T): ({ time: number } & T)[] {
   return records(data).flatMap((r) => {
     const time = num(r, 'time');
-    return time === null
-      ? []
-      : [{ time, open: num(r, 'open'), high: num(r, 'high'), low: num(r, 'low'), close: num(r, 'close') }];
+    return time === null ? [] : [{ time, ...fields(r) }];
+  });
+}
+
+const ohlc = (data: unknown[]): OhlcPoint[] =>
+  timed(data, (r) => ({
+    open: num(r, 'open'),
+    high: num(r, 'high'),
+    low: num(r, 'low'),
+    close: num(r, 'close'),
+  }));
+
+/** `exchange`, `symbol` (the pair) and `interval` of the per-pair history endpoints, validated. */
+function pairParams(
+  symbol: MarketSymbol,
+  options: PairHistoryOptions,
+  interval: CoinglassInterval,
+): URLSearchParams {
+  return new URLSearchParams({
+    exchange: parseCoinglassParam('exchange', options.exchange ?? 'Binance', COINGLASS_EXCHANGES),
+    symbol: symbol.pair,
+    interval: parseCoinglassParam('interval', options.interval ?? interval, COINGLASS_INTERVALS),
   });
 }
 
@@ -245,30 +265,12 @@ export class CoinglassSource implements MarketSource {
     symbol: MarketSymbol,
     options: PairHistoryOptions = {},
   ): Promise<LiquidationPoint[]> {
-    const params = new URLSearchParams({
-      exchange: parseCoinglassParam('exchange', options.exchange ?? 'Binance', COINGLASS_EXCHANGES),
-      symbol: symbol.pair,
-      interval: parseCoinglassParam('interval', options.interval ?? '4h', COINGLASS_INTERVALS),
-    });
-    addLimit(params, options.limit);
-    const data = await this.get(
-      '/api/futures/liquidation/history',
-      params,
-      HISTORY_TTL_SECONDS,
-      options.signal,
-    );
-    return records(data).flatMap((r) => {
-      const time = num(r, 'time');
-      return time === null
-        ? []
-        : [
-            {
-              time,
-              long_liquidation_usd: num(r, 'long_liquidation_usd', 'longLiquidation_usd'),
-              short_liquidation_usd: num(r, 'short_liquidation_usd', 'shortLiquidation_usd'),
-            },
-          ];
-    });
+    const params = pairParams(symbol, options, '4h');
+    const data = await this.history('/api/futures/liquidation/history', params, options);
+    return timed(data, (r) => ({
+      long_liquidation_usd: num(r, 'long_liquidation_usd', 'longLiquidation_usd'),
+      short_liquidation_usd: num(r, 'short_liquidation_usd', 'shortLiquidation_usd'),
+    }));
   }
 
   /** `GET /api/futures/liquidation/aggregated-history` — one coin summed over the given exchanges. */
@@ -288,37 +290,23 @@ export class CoinglassSource implements MarketSource {
       symbol: symbol.base,
       interval: parseCoinglassParam('interval', options.interval ?? '4h', COINGLASS_INTERVALS),
     });
-    addLimit(params, options.limit);
-    const data = await this.get(
-      '/api/futures/liquidation/aggregated-history',
-      params,
-      HISTORY_TTL_SECONDS,
-      options.signal,
-    );
-    return records(data).flatMap((r) => {
-      const time = num(r, 'time');
-      return time === null
-        ? []
-        : [
-            {
-              time,
-              long_liquidation_usd: num(
-                r,
-                'aggregated_long_liquidation_usd',
-                'aggregatedLongLiquidation_usd',
-                'long_liquidation_usd',
-                'longLiquidation_usd',
-              ),
-              short_liquidation_usd: num(
-                r,
-                'aggregated_short_liquidation_usd',
-                'aggregatedShortLiquidation_usd',
-                'short_liquidation_usd',
-                'shortLiquidation_usd',
-              ),
-            },
-          ];
-    });
+    const data = await this.history('/api/futures/liquidation/aggregated-history', params, options);
+    return timed(data, (r) => ({
+      long_liquidation_usd: num(
+        r,
+        'aggregated_long_liquidation_usd',
+        'aggregatedLongLiquidation_usd',
+        'long_liquidation_usd',
+        'longLiquidation_usd',
+      ),
+      short_liquidation_usd: num(
+        r,
+        'aggregated_short_liquidation_usd',
+        'aggregatedShortLiquidation_usd',
+        'short_liquidation_usd',
+        'shortLiquidation_usd',
+      ),
+    }));
   }
 
   /** `GET /api/futures/liquidation/exchange-list` — totals per exchange (and an `All` row) over a range. */
@@ -347,13 +335,7 @@ export class CoinglassSource implements MarketSource {
       symbol: symbol.base,
       interval: parseCoinglassParam('interval', options.interval ?? '4h', COINGLASS_INTERVALS),
     });
-    addLimit(params, options.limit);
-    const data = await this.get(
-      '/api/futures/open-interest/aggregated-history',
-      params,
-      HISTORY_TTL_SECONDS,
-      options.signal,
-    );
+    const data = await this.history('/api/futures/open-interest/aggregated-history', params, options);
     return ohlc(data);
   }
 
@@ -399,48 +381,20 @@ export class CoinglassSource implements MarketSource {
 
   /** `GET /api/futures/funding-rate/history` — OHLC of one pair's funding rate, percent (strings upstream). */
   async fundingHistory(symbol: MarketSymbol, options: PairHistoryOptions = {}): Promise<OhlcPoint[]> {
-    const params = new URLSearchParams({
-      exchange: parseCoinglassParam('exchange', options.exchange ?? 'Binance', COINGLASS_EXCHANGES),
-      symbol: symbol.pair,
-      interval: parseCoinglassParam('interval', options.interval ?? '8h', COINGLASS_INTERVALS),
-    });
-    addLimit(params, options.limit);
-    const data = await this.get(
-      '/api/futures/funding-rate/history',
-      params,
-      HISTORY_TTL_SECONDS,
-      options.signal,
-    );
+    const params = pairParams(symbol, options, '8h');
+    const data = await this.history('/api/futures/funding-rate/history', params, options);
     return ohlc(data);
   }
 
   /** `GET /api/futures/global-long-short-account-ratio/history` — share of accounts long and short. */
   async longShortRatio(symbol: MarketSymbol, options: PairHistoryOptions = {}): Promise<LongShortPoint[]> {
-    const params = new URLSearchParams({
-      exchange: parseCoinglassParam('exchange', options.exchange ?? 'Binance', COINGLASS_EXCHANGES),
-      symbol: symbol.pair,
-      interval: parseCoinglassParam('interval', options.interval ?? '4h', COINGLASS_INTERVALS),
-    });
-    addLimit(params, options.limit);
-    const data = await this.get(
-      '/api/futures/global-long-short-account-ratio/history',
-      params,
-      HISTORY_TTL_SECONDS,
-      options.signal,
-    );
-    return records(data).flatMap((r) => {
-      const time = num(r, 'time');
-      return time === null
-        ? []
-        : [
-            {
-              time,
-              long_percent: num(r, 'global_account_long_percent'),
-              short_percent: num(r, 'global_account_short_percent'),
-              long_short_ratio: num(r, 'global_account_long_short_ratio'),
-            },
-          ];
-    });
+    const params = pairParams(symbol, options, '4h');
+    const data = await this.history('/api/futures/global-long-short-account-ratio/history', params, options);
+    return timed(data, (r) => ({
+      long_percent: num(r, 'global_account_long_percent'),
+      short_percent: num(r, 'global_account_short_percent'),
+      long_short_ratio: num(r, 'global_account_long_short_ratio'),
+    }));
   }
 
   /**
@@ -511,6 +465,12 @@ export class CoinglassSource implements MarketSource {
 
   // -------------------------------------------------------------------------------------------------------
 
+  /** A history endpoint: `limit` added when asked for, cached HISTORY_TTL_SECONDS. */
+  private history(path: string, params: URLSearchParams, options: HistoryOptions): Promise<unknown[]> {
+    if (options.limit !== undefined) params.set('limit', String(parseCoinglassLimit(options.limit)));
+    return this.get(path, params, HISTORY_TTL_SECONDS, options.signal);
+  }
+
   /** The envelope's `data` (always an array on the endpoints used here), from the cache or the vendor. */
   private async get(
     path: string,
@@ -523,7 +483,7 @@ export class CoinglassSource implements MarketSource {
       throw new VendorError(SOURCE, 'disabled', 'coinglass is not configured (set COINGLASS_API_KEY)');
     }
     const where = `coinglass ${path}`;
-    if (signal?.aborted) throw abandonedError(signal, where);
+    if (signal?.aborted) throw abandonedError(signal, SOURCE, where);
     params.sort(); // one cache entry per request, whatever order the parameters were added in
     const query = params.toString();
     // `new URL('/x', base)` would drop a path prefix of the configured base (e.g. a proxy at /coinglass/).
@@ -534,7 +494,7 @@ export class CoinglassSource implements MarketSource {
     const fetched = this.cache.getOrFetch(`coinglass:${path}?${query}`, ttlSeconds, () =>
       this.request(url, path, endpoint.apiKey),
     );
-    const { value } = await abandonable(fetched, signal, where);
+    const { value } = await abandonable(fetched, signal, SOURCE, where);
     return value;
   }
 
@@ -614,10 +574,6 @@ export class CoinglassSource implements MarketSource {
   }
 }
 
-function addLimit(params: URLSearchParams, limit: number | undefined): void {
-  if (limit !== undefined) params.set('limit', String(parseCoinglassLimit(limit)));
-}
-
 /** A vendor message could echo what it was sent; the key must never leave this file. */
 function redact(message: string, apiKey: string): string {
   return apiKey.length > 0 ? message.replaceAll(apiKey, '[redacted]') : message;
@@ -671,31 +627,4 @@ function fundingRate(
   if (total > 0) return { rate: weighted / total, basis: 'oi_weighted' };
   const binance = stable.find((r) => r.exchange.toLowerCase() === 'binance');
   return binance ? { rate: binance.funding_rate_percent, basis: 'binance' } : { rate: null, basis: null };
-}
-
-/** Rejects as soon as the caller's signal fires, while the shared vendor call carries on and fills the cache. */
-function abandonable<T>(work: Promise<T>, signal: AbortSignal | undefined, where: string): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abandonedError(signal, where));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
-
-function abandonedError(signal: AbortSignal, where: string): VendorError {
-  // By name, not instanceof: the reason is a DOMException, which may come from another realm.
-  const reason: unknown = signal.reason;
-  return isRecord(reason) && reason.name === 'TimeoutError'
-    ? new VendorError(SOURCE, 'timeout', `${where} abandoned: the caller's deadline passed`)
-    : new VendorError(SOURCE, 'network', `${where} abandoned: the caller cancelled`);
 }

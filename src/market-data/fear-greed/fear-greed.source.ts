@@ -2,11 +2,17 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DomainError } from '../../common/errors.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { APP_CONFIG } from '../../config/config.module.js';
-import { abandonable, abandonedError } from '../helsinki/helsinki.source.js';
 import { MarketCache } from '../market-cache.js';
 import type { MarketSource } from '../market-source.js';
 import type { MarketSymbol } from '../symbols.js';
-import { fetchVendorJson, isRecord, toNumber, VendorError } from '../vendor-http.js';
+import {
+  abandonable,
+  abandonedError,
+  fetchVendorJson,
+  isRecord,
+  toNumber,
+  VendorError,
+} from '../vendor-http.js';
 
 /** One daily reading of the alternative.me index, with the vendor's strings turned into types. */
 export interface FearGreedReading {

@@ -5,7 +5,14 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import { MarketCache } from '../market-cache.js';
 import type { MarketSource } from '../market-source.js';
 import type { MarketSymbol } from '../symbols.js';
-import { fetchVendorJson, isRecord, toNumber, VendorError } from '../vendor-http.js';
+import {
+  abandonable,
+  abandonedError,
+  fetchVendorJson,
+  isRecord,
+  toNumber,
+  VendorError,
+} from '../vendor-http.js';
 
 /**
  * Per-symbol endpoints of the Helsinki quant server, by the last segment of their path
@@ -228,41 +235,6 @@ function checkPayload(data: unknown, path: string): unknown {
   }
   if (Array.isArray(data)) return data;
   throw new VendorError('helsinki', 'malformed', `helsinki ${path} answered JSON that is not an object`);
-}
-
-/**
- * Rejects as soon as the caller's signal fires while the shared work carries on and fills the cache.
- * (Also used by FearGreedSource; a candidate for vendor-http.ts.)
- */
-export function abandonable<T>(
-  work: Promise<T>,
-  signal: AbortSignal | undefined,
-  source: string,
-  where: string,
-): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abandonedError(signal, source, where));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      },
-    );
-  });
-}
-
-export function abandonedError(signal: AbortSignal, source: string, where: string): VendorError {
-  // By name, not instanceof: the reason is a DOMException, which may come from another realm.
-  const reason: unknown = signal.reason;
-  return isRecord(reason) && reason.name === 'TimeoutError'
-    ? new VendorError(source, 'timeout', `${where} abandoned: the caller's deadline passed`)
-    : new VendorError(source, 'network', `${where} abandoned: the caller cancelled`);
 }
 
 // ---------------------------------------------------------------------------------------------------------
