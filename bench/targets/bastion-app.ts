@@ -9,7 +9,8 @@ import { createApp } from '../../src/app.factory.js';
 import { loadAppConfig } from '../../src/config/app-config.js';
 import { CostLedger } from '../../src/cost-monitoring/cost-ledger.js';
 import { RedisService } from '../../src/redis/redis.service.js';
-import type { Log } from './target.js';
+import { startFakeDeepSeekWorker, type FakeDeepSeekOptions } from '../fake-deepseek.js';
+import type { Log, StartedTarget } from './target.js';
 
 export const API_KEY = 'bench-key';
 export const UPSTREAM_KEY = 'bench-upstream-key';
@@ -58,6 +59,39 @@ export async function startBastion(
   const url = `http://127.0.0.1:${port}`;
   log(`Bastion listening on ${url}, Redis prefix ${prefix}, upstream ${upstreamBaseUrl}`);
   return { app, url, prefix, stop };
+}
+
+/**
+ * A fake DeepSeek (in a worker thread, its calls counted under `namespace`) and the real Bastion in front of
+ * it. `prepare` checks that the intended path answers and returns what to load; if anything fails on the
+ * way, both are stopped again.
+ */
+export async function bastionOnFake(
+  redisUrl: string,
+  namespace: string,
+  log: Log,
+  fakeOptions: Omit<FakeDeepSeekOptions, 'apiKey'>,
+  prepare: (
+    bastion: StartedBastion,
+    upstreamCalls: () => Promise<number>,
+  ) => Promise<Omit<StartedTarget, 'stop'>>,
+): Promise<StartedTarget> {
+  const fake = await startFakeDeepSeekWorker({ apiKey: UPSTREAM_KEY, ...fakeOptions });
+  const bastion = await startBastion(redisUrl, fake.baseUrl(namespace), log).catch(async (err: unknown) => {
+    await fake.close();
+    throw err;
+  });
+  const stop = async (): Promise<void> => {
+    await bastion.stop();
+    await fake.close();
+  };
+  try {
+    const upstreamCalls = async (): Promise<number> => (await fake.stats())[namespace]?.calls ?? 0;
+    return { ...(await prepare(bastion, upstreamCalls)), stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 export interface HttpAnswer {

@@ -1,66 +1,93 @@
 /**
- * Bastion's POST /ai/call answered from the response cache: the real app (createApp) against the fake
- * DeepSeek, one call to fill the cache, then the same body repeated.
+ * Bastion answering from its response cache: the real app (createApp) against the fake DeepSeek, one call to
+ * fill the cache, then the same body repeated — through POST /ai/call (b) and through the OpenAI-compatible
+ * door, POST /v1/chat/completions non-streaming (c).
  */
-import { startFakeDeepSeekWorker } from '../fake-deepseek.js';
-import { JSON_HEADERS, post, startBastion, UPSTREAM_KEY } from './bastion-app.js';
+import { bastionOnFake, JSON_HEADERS, post, type HttpAnswer } from './bastion-app.js';
 import type { BenchTarget, Log, StartedTarget } from './target.js';
 
-const BODY = JSON.stringify({
-  agent_type: 'market_regime',
-  prompt: 'Analyze current BTC market regime',
-  symbol: 'BTC/USDT',
-  context: { price: 45000 },
-});
+interface CacheHitPath {
+  id: string;
+  label: string;
+  path: string;
+  body: unknown;
+  /** How the first answer shows it called the upstream and the second that it came from the cache. */
+  filled: (a: HttpAnswer) => boolean;
+  hit: (a: HttpAnswer) => boolean;
+  /** What the fill and the hit say, for the log. */
+  shows: string;
+  expectBodyContains: string;
+}
 
-export function bastionCacheHit(redisUrl: string): BenchTarget {
+function cacheHitTarget(redisUrl: string, spec: CacheHitPath): BenchTarget {
+  const body = JSON.stringify(spec.body);
   return {
-    id: 'bastion-cache-hit',
-    label: 'Bastion POST /ai/call (cache hit)',
-    async start(log: Log): Promise<StartedTarget> {
-      const fake = await startFakeDeepSeekWorker({ apiKey: UPSTREAM_KEY });
-      const bastion = await startBastion(redisUrl, fake.baseUrl('ai-call'), log).catch(
-        async (err: unknown) => {
-          await fake.close();
-          throw err;
-        },
-      );
-      const stop = async (): Promise<void> => {
-        await bastion.stop();
-        await fake.close();
-      };
-      try {
-        const url = `${bastion.url}/ai/call`;
-        const first = await post(url, BODY);
-        if (first.status !== 200 || first.reason !== 'called') {
-          throw new Error(`cache-filling call failed: ${first.status} ${first.text}`);
+    id: spec.id,
+    label: spec.label,
+    start: (log: Log): Promise<StartedTarget> =>
+      bastionOnFake(redisUrl, spec.id, log, {}, async (bastion, upstreamCalls) => {
+        const url = `${bastion.url}${spec.path}`;
+        const first = await post(url, body);
+        if (first.status !== 200 || !spec.filled(first)) {
+          throw new Error(`cache-filling call failed: ${first.status} ${first.text.slice(0, 300)}`);
         }
-        const second = await post(url, BODY);
-        if (second.status !== 200 || second.reason !== 'response_cache') {
-          throw new Error(`expected a response-cache hit, got ${second.status} ${second.text}`);
+        const second = await post(url, body);
+        if (second.status !== 200 || !spec.hit(second)) {
+          throw new Error(`expected a response-cache hit, got ${second.status} ${second.text.slice(0, 300)}`);
         }
-        log(`cache filled (1 upstream call); repeat answered with metadata.reason="response_cache"`);
+        log(`cache filled (1 upstream call); repeat answered with ${spec.shows}`);
         return {
           load: {
             url,
             method: 'POST',
             headers: JSON_HEADERS,
-            body: BODY,
-            expectBodyContains: '"reason":"response_cache"',
+            body,
+            expectBodyContains: spec.expectBodyContains,
           },
           async verify() {
-            const upstreamCalls = (await fake.stats())['ai-call']?.calls ?? 0;
-            log(`fake upstream received ${upstreamCalls} call(s) in total (expected exactly 1)`);
-            if (upstreamCalls !== 1)
-              throw new Error(`the fake upstream received ${upstreamCalls} calls instead of 1`);
-            return { upstreamCalls, redisPrefix: bastion.prefix };
+            const calls = await upstreamCalls();
+            log(`fake upstream received ${calls} call(s) in total (expected exactly 1)`);
+            if (calls !== 1) throw new Error(`the fake upstream received ${calls} calls instead of 1`);
+            return { upstreamCalls: calls, redisPrefix: bastion.prefix };
           },
-          stop,
         };
-      } catch (err) {
-        await stop();
-        throw err;
-      }
-    },
+      }),
   };
 }
+
+export const bastionCacheHit = (redisUrl: string): BenchTarget =>
+  cacheHitTarget(redisUrl, {
+    id: 'bastion-cache-hit',
+    label: 'Bastion POST /ai/call (cache hit)',
+    path: '/ai/call',
+    body: {
+      agent_type: 'market_regime',
+      prompt: 'Analyze current BTC market regime',
+      symbol: 'BTC/USDT',
+      context: { price: 45000 },
+    },
+    filled: (a) => a.reason === 'called',
+    hit: (a) => a.reason === 'response_cache',
+    shows: 'metadata.reason="response_cache"',
+    expectBodyContains: '"reason":"response_cache"',
+  });
+
+export const bastionOpenAiCacheHit = (redisUrl: string): BenchTarget =>
+  cacheHitTarget(redisUrl, {
+    id: 'bastion-openai-cache-hit',
+    label: 'Bastion POST /v1/chat/completions (cache hit)',
+    path: '/v1/chat/completions',
+    body: {
+      model: 'deepseek-v4-flash',
+      messages: [
+        { role: 'system', content: 'You are the market-regime analyst of a fleet of crypto trading bots.' },
+        { role: 'user', content: 'Analyze current BTC market regime. Context: {"price":45000}' },
+      ],
+      max_tokens: 256,
+      temperature: 0,
+    },
+    filled: (a) => a.headers.get('x-bastion-cache') === 'MISS',
+    hit: (a) => a.headers.get('x-bastion-cache') === 'HIT',
+    shows: 'x-bastion-cache: HIT',
+    expectBodyContains: '"object":"chat.completion"',
+  });

@@ -9,7 +9,7 @@
  */
 import { startFakeDeepSeekWorker } from '../fake-deepseek.js';
 import { CostStatsService } from '../../src/cost-monitoring/cost-stats.service.js';
-import { JSON_HEADERS, post, startBastion, UPSTREAM_KEY } from './bastion-app.js';
+import { bastionOnFake, JSON_HEADERS, post, UPSTREAM_KEY } from './bastion-app.js';
 import type { BenchTarget, Log, StartedTarget } from './target.js';
 
 export const UPSTREAM_DELAY_MS = 20;
@@ -58,71 +58,65 @@ export function upstreamDirect(): BenchTarget {
 }
 
 export function bastionMiss(redisUrl: string): BenchTarget {
+  const body = JSON.stringify({
+    agent_type: 'bench_miss',
+    prompt: PROMPT,
+    system_prompt: SYSTEM_PROMPT,
+    symbol: 'BTC/USDT',
+    max_tokens: MAX_TOKENS,
+  });
   return {
     id: 'bastion-miss',
     label: `Bastion POST /ai/call (cache miss → upstream, ${UPSTREAM_DELAY_MS} ms delay)`,
-    async start(log: Log): Promise<StartedTarget> {
-      const fake = await startFakeDeepSeekWorker({ apiKey: UPSTREAM_KEY, latencyMs: UPSTREAM_DELAY_MS });
-      const bastion = await startBastion(redisUrl, fake.baseUrl('miss'), log).catch(async (err: unknown) => {
-        await fake.close();
-        throw err;
-      });
-      const stop = async (): Promise<void> => {
-        await bastion.stop();
-        await fake.close();
-      };
-      const body = JSON.stringify({
-        agent_type: 'bench_miss',
-        prompt: PROMPT,
-        system_prompt: SYSTEM_PROMPT,
-        symbol: 'BTC/USDT',
-        max_tokens: MAX_TOKENS,
-      });
-      try {
-        const url = `${bastion.url}/ai/call`;
-        const probe = await post(url, body.split(MISS_PLACEHOLDER).join('probe'));
-        if (probe.status !== 200 || probe.reason !== 'called') {
-          throw new Error(`probe call failed: ${probe.status} ${probe.text}`);
-        }
-        log(
-          `probe answered with metadata.reason="called"; agent bench_miss has no sampling strategy (ALWAYS)`,
-        );
-        return {
-          load: {
-            url,
-            method: 'POST',
-            headers: JSON_HEADERS,
-            body,
-            expectBodyContains: '"reason":"called"',
-            uniquePlaceholder: MISS_PLACEHOLDER,
-          },
-          async verify() {
-            // Requests still in flight when the load stopped finish their upstream call first.
-            await new Promise((resolve) => setTimeout(resolve, 500));
-            const stats = await bastion.app.get(CostStatsService).stats();
-            const upstreamCalls = (await fake.stats()).miss?.calls ?? 0;
-            const reasons = stats.reasons;
-            const shortcuts =
-              (reasons.response_cache ?? 0) + (reasons.coalesced ?? 0) + (reasons.sampled_out ?? 0);
-            log(
-              `Bastion answered ${reasons.called ?? 0} requests with an upstream call (${shortcuts} otherwise); ` +
-                `the fake upstream received ${upstreamCalls}`,
-            );
-            if (shortcuts > 0)
-              throw new Error(`${shortcuts} requests did not take the miss path: ${JSON.stringify(reasons)}`);
-            if (upstreamCalls !== stats.overall.total_calls) {
-              throw new Error(
-                `ledger counts ${stats.overall.total_calls} calls, the fake received ${upstreamCalls}`,
+    start: (log: Log): Promise<StartedTarget> =>
+      bastionOnFake(
+        redisUrl,
+        'miss',
+        log,
+        { latencyMs: UPSTREAM_DELAY_MS },
+        async (bastion, upstreamCalls) => {
+          const url = `${bastion.url}/ai/call`;
+          const probe = await post(url, body.split(MISS_PLACEHOLDER).join('probe'));
+          if (probe.status !== 200 || probe.reason !== 'called') {
+            throw new Error(`probe call failed: ${probe.status} ${probe.text}`);
+          }
+          log(
+            `probe answered with metadata.reason="called"; agent bench_miss has no sampling strategy (ALWAYS)`,
+          );
+          return {
+            load: {
+              url,
+              method: 'POST',
+              headers: JSON_HEADERS,
+              body,
+              expectBodyContains: '"reason":"called"',
+              uniquePlaceholder: MISS_PLACEHOLDER,
+            },
+            async verify() {
+              // Requests still in flight when the load stopped finish their upstream call first.
+              await new Promise((resolve) => setTimeout(resolve, 500));
+              const stats = await bastion.app.get(CostStatsService).stats();
+              const calls = await upstreamCalls();
+              const reasons = stats.reasons;
+              const shortcuts =
+                (reasons.response_cache ?? 0) + (reasons.coalesced ?? 0) + (reasons.sampled_out ?? 0);
+              log(
+                `Bastion answered ${reasons.called ?? 0} requests with an upstream call (${shortcuts} otherwise); ` +
+                  `the fake upstream received ${calls}`,
               );
-            }
-            return { upstreamCalls, called: reasons.called ?? 0, redisPrefix: bastion.prefix };
-          },
-          stop,
-        };
-      } catch (err) {
-        await stop();
-        throw err;
-      }
-    },
+              if (shortcuts > 0)
+                throw new Error(
+                  `${shortcuts} requests did not take the miss path: ${JSON.stringify(reasons)}`,
+                );
+              if (calls !== stats.overall.total_calls) {
+                throw new Error(
+                  `ledger counts ${stats.overall.total_calls} calls, the fake received ${calls}`,
+                );
+              }
+              return { upstreamCalls: calls, called: reasons.called ?? 0, redisPrefix: bastion.prefix };
+            },
+          };
+        },
+      ),
   };
 }
