@@ -2,10 +2,8 @@
  * Medium test: CoinglassSource and CoinglassController against the fake Coinglass v4 and a real Redis.
  */
 import { randomUUID } from 'node:crypto';
-import { ValidationPipe } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { AllExceptionsFilter } from '../src/common/exception.filter.js';
 import { DomainError } from '../src/common/errors.js';
 import { type AppConfig, loadAppConfig } from '../src/config/app-config.js';
 import { APP_CONFIG } from '../src/config/config.module.js';
@@ -22,6 +20,7 @@ import { VendorError } from '../src/market-data/vendor-http.js';
 import { RedisService } from '../src/redis/redis.service.js';
 import { type FakeCoinglass, startFakeCoinglass } from './fakes/coinglass.js';
 import { TEST_REDIS_URL } from './support/app.js';
+import { getJson, startControllerApp } from './support/controller-app.js';
 
 const API_KEY = 'cg-test-key-123';
 /** Short deadline so the hang cases stay fast; production keeps 4000 ms (asserted below). */
@@ -411,26 +410,9 @@ describe('CoinglassController', () => {
   let app: NestFastifyApplication;
   let disabledApp: NestFastifyApplication;
 
-  async function start(coinglass: CoinglassSource): Promise<NestFastifyApplication> {
-    const moduleRef = await Test.createTestingModule({
-      controllers: [CoinglassController],
-      providers: [{ provide: CoinglassSource, useValue: coinglass }],
-    }).compile();
-    const nest = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
-      logger: false,
-    });
-    nest.useGlobalFilters(new AllExceptionsFilter());
-    nest.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-    // Over a real socket: fastify.inject() needs an ESM-only dependency that Jest's ESM mode cannot require.
-    await nest.listen(0, '127.0.0.1');
-    return nest;
-  }
-
-  async function get(target: NestFastifyApplication, url: string): Promise<{ status: number; body: any }> {
-    const base = (await target.getUrl()).replace('[::1]', '127.0.0.1');
-    const res = await fetch(`${base}${url}`);
-    return { status: res.status, body: await res.json() };
-  }
+  const start = (value: CoinglassSource): Promise<NestFastifyApplication> =>
+    startControllerApp(CoinglassController, { provide: CoinglassSource, useValue: value });
+  const get = getJson;
 
   beforeAll(async () => {
     app = await start(source);

@@ -2,10 +2,8 @@
  * Medium test: HelsinkiSource and HelsinkiController against the fake quant server and a real Redis.
  */
 import { randomUUID } from 'node:crypto';
-import { ValidationPipe } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { AllExceptionsFilter } from '../src/common/exception.filter.js';
 import { DomainError } from '../src/common/errors.js';
 import { loadAppConfig } from '../src/config/app-config.js';
 import { APP_CONFIG } from '../src/config/config.module.js';
@@ -23,6 +21,7 @@ import { VendorError } from '../src/market-data/vendor-http.js';
 import { RedisService } from '../src/redis/redis.service.js';
 import { type FakeHelsinki, startFakeHelsinki } from './fakes/helsinki.js';
 import { TEST_REDIS_URL } from './support/app.js';
+import { getJson, startControllerApp } from './support/controller-app.js';
 
 /** Short deadline so the hang cases stay fast; production keeps 3000 ms (asserted below). */
 const DEADLINE_MS = 300;
@@ -264,26 +263,9 @@ describe('HelsinkiController', () => {
   let app: NestFastifyApplication;
   let disabledApp: NestFastifyApplication;
 
-  async function start(helsinki: HelsinkiSource): Promise<NestFastifyApplication> {
-    const moduleRef = await Test.createTestingModule({
-      controllers: [HelsinkiController],
-      providers: [{ provide: HelsinkiSource, useValue: helsinki }],
-    }).compile();
-    const nest = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
-      logger: false,
-    });
-    nest.useGlobalFilters(new AllExceptionsFilter());
-    nest.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
-    // Over a real socket: fastify.inject() needs an ESM-only dependency that Jest's ESM mode cannot require.
-    await nest.listen(0, '127.0.0.1');
-    return nest;
-  }
-
-  async function get(target: NestFastifyApplication, url: string): Promise<{ status: number; body: any }> {
-    const base = (await target.getUrl()).replace('[::1]', '127.0.0.1');
-    const res = await fetch(`${base}${url}`);
-    return { status: res.status, body: await res.json() };
-  }
+  const start = (value: HelsinkiSource): Promise<NestFastifyApplication> =>
+    startControllerApp(HelsinkiController, { provide: HelsinkiSource, useValue: value });
+  const get = getJson;
 
   beforeAll(async () => {
     app = await start(source);
