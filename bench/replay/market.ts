@@ -15,12 +15,7 @@
  * and nothing else, so a batch of LOW events stays compact.
  */
 import { readFile } from 'node:fs/promises';
-import {
-  classifyBar,
-  DWELL_BARS,
-  indicatorSeries,
-  type Regime,
-} from '../../src/agents/market-regime/regime.js';
+import { indicatorSeries, RegimeTracker, type Regime } from '../../src/agents/market-regime/regime.js';
 import type { EventThresholds, EventType, Priority } from '../../src/ai-optimization/events/event.types.js';
 import { effectivePriority } from '../../src/ai-optimization/events/priority.js';
 import type { Ohlcv } from '../../src/market-data/candles/candle-source.js';
@@ -99,10 +94,7 @@ function severity(ratio: number): string {
 export function buildBars(candles: Ohlcv[], from: number, thresholds: EventThresholds): Bar[] {
   const indicators = indicatorSeries(candles, '1h');
   const bars: Bar[] = [];
-  let regime: Regime | null = null;
-  let candidate: Regime | null = null;
-  let candidateBars = 0;
-  let barsInRegime = 0;
+  const tracker = new RegimeTracker(); // the market-regime agent's hysteresis
   let emaFast: number | null = null;
   let emaSlow: number | null = null;
   let currentWeight = 0.5;
@@ -112,28 +104,9 @@ export function buildBars(candles: Ohlcv[], from: number, thresholds: EventThres
     emaFast = emaFast === null ? close : emaFast + (2 / 21) * (close - emaFast);
     emaSlow = emaSlow === null ? close : emaSlow + (2 / 51) * (close - emaSlow);
     const ind = indicators[i];
-    if (ind !== null) {
-      // The market-regime agent's hysteresis: a new verdict must hold DWELL_BARS bars to replace the regime.
-      const verdict = classifyBar(ind, regime);
-      if (regime === null || verdict === regime) {
-        if (regime === null) barsInRegime = 0;
-        regime = verdict;
-        candidate = null;
-        candidateBars = 0;
-        barsInRegime++;
-      } else {
-        candidateBars = verdict === candidate ? candidateBars + 1 : 1;
-        candidate = verdict;
-        barsInRegime++;
-        if (candidateBars >= DWELL_BARS) {
-          regime = verdict;
-          barsInRegime = candidateBars;
-          candidate = null;
-          candidateBars = 0;
-        }
-      }
-    }
+    if (ind !== null) tracker.step(ind);
     if (i < from) continue;
+    const { regime, barsInRegime } = tracker;
 
     const window = candles.slice(Math.max(0, i - VOLUME_WINDOW), i);
     const avgVolume = window.length > 0 ? window.reduce((s, c) => s + c[5], 0) / window.length : volume;

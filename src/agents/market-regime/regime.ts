@@ -152,9 +152,44 @@ function confidenceOf(regime: Regime, ind: RegimeIndicators, barsInRegime: numbe
 }
 
 /**
- * Classifies the latest bar with hysteresis: the regime changes only when a new verdict holds DWELL_BARS
- * bars in a row (a plain ADX/ATR classifier flips about 8 times per 100 bars on BTC 1h).
+ * The hysteresis between bars: the regime changes only when a new verdict holds DWELL_BARS bars in a row
+ * (a plain ADX/ATR classifier flips about 8 times per 100 bars on BTC 1h).
  */
+export class RegimeTracker {
+  regime: Regime | null = null;
+  barsInRegime = 0;
+  changes = 0;
+  private candidate: Regime | null = null;
+  private candidateBars = 0;
+
+  /** Classifies one bar and moves the hysteresis on; returns the regime in force after it. */
+  step(ind: RegimeIndicators): Regime {
+    const verdict = classifyBar(ind, this.regime);
+    if (this.regime === null) {
+      this.regime = verdict;
+      this.barsInRegime = 1;
+      return verdict;
+    }
+    this.barsInRegime++;
+    if (verdict === this.regime) {
+      this.candidate = null;
+      this.candidateBars = 0;
+      return this.regime;
+    }
+    this.candidateBars = verdict === this.candidate ? this.candidateBars + 1 : 1;
+    this.candidate = verdict;
+    if (this.candidateBars >= DWELL_BARS) {
+      this.regime = verdict;
+      this.barsInRegime = this.candidateBars;
+      this.candidate = null;
+      this.candidateBars = 0;
+      this.changes++;
+    }
+    return this.regime;
+  }
+}
+
+/** Classifies the latest bar with hysteresis (RegimeTracker). */
 export function analyzeRegime(rows: unknown, timeframe: Timeframe): RegimeResult {
   const { candles, problems } = validateCandles(rows);
   if (problems.length > 0) throw new BadRequestException(`candles: ${problems.slice(0, 5).join('; ')}`);
@@ -163,39 +198,14 @@ export function analyzeRegime(rows: unknown, timeframe: Timeframe): RegimeResult
       `candles: at least ${MIN_CANDLES} candles are needed (ADX 14 warm-up), got ${candles.length}`,
     );
   }
-  const series = indicatorSeries(candles, timeframe);
-  let current: Regime | null = null;
-  let candidate: Regime | null = null;
-  let candidateBars = 0;
-  let barsInRegime = 0;
-  let changes = 0;
+  const tracker = new RegimeTracker();
   let last: RegimeIndicators | null = null;
-  for (const ind of series) {
+  for (const ind of indicatorSeries(candles, timeframe)) {
     if (ind === null) continue;
     last = ind;
-    const verdict = classifyBar(ind, current);
-    if (current === null) {
-      current = verdict;
-      barsInRegime = 1;
-      continue;
-    }
-    if (verdict === current) {
-      candidate = null;
-      candidateBars = 0;
-      barsInRegime++;
-      continue;
-    }
-    candidateBars = verdict === candidate ? candidateBars + 1 : 1;
-    candidate = verdict;
-    barsInRegime++;
-    if (candidateBars >= DWELL_BARS) {
-      current = verdict;
-      barsInRegime = candidateBars;
-      candidate = null;
-      candidateBars = 0;
-      changes++;
-    }
+    tracker.step(ind);
   }
+  const { regime: current, barsInRegime, changes } = tracker;
   if (current === null || last === null) {
     throw new BadRequestException('candles: no bar with stable indicators (flat candles give no ADX)');
   }
