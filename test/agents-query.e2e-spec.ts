@@ -81,7 +81,10 @@ describe('POST /bastion/query', () => {
     // Market sources are unconfigured in tests; Fear & Greed points at a closed port: reported, not fatal.
     expect(first.body.data_sources).toEqual([]);
     expect(first.body.market_context).toMatchObject({ symbol: 'BTC/USDT', price: null, data: {} });
-    expect(first.body.market_context.errors.fear_greed).toBeDefined();
+    expect(first.body.market_context.errors.fear_greed).toEqual({
+      reason: 'network',
+      message: expect.stringMatching(/^fear_greed .* unreachable/),
+    });
 
     const second = await ask({
       query: 'Is it time to short ethereum with 10x leverage?',
