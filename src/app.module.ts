@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { ValidationPipe } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { AppConfig } from './config/app-config.js';
@@ -32,6 +33,8 @@ export class AppModule {
       imports: [
         AppConfigModule.forRoot(config),
         LoggerModule.forRoot(loggerParams(config, options.logStream)),
+        // Scheduled jobs (batch drain, budget checks, anomaly scans) start and stop with the app.
+        ScheduleModule.forRoot(),
         CommonModule.forRoot(options.clock),
         RedisModule,
         CostMonitoringModule,

@@ -5,6 +5,7 @@ import RedisMock from 'ioredis-mock';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/app-config.js';
 import { RedisKeys } from './redis-keys.js';
+import { policyOf, StoreUnavailableError, type StoreOperation } from './failure-policy.js';
 import {
   ADJUST_COUNTERS,
   CLAIM_BATCH,
@@ -20,7 +21,7 @@ export type RedisClient = Redis;
 
 export type BastionPipeline = ChainableCommander;
 
-interface BastionScripts {
+export interface BastionScripts {
   reserveBudget(numKeys: number, ...args: (string | number)[]): Promise<number>;
   adjustCounters(numKeys: number, ...args: (string | number)[]): Promise<number>;
   releaseLease(key: string, token: string): Promise<number>;
@@ -93,6 +94,29 @@ export class RedisService implements OnApplicationShutdown {
     }
   }
 
+  /**
+   * Runs one store operation under its failure policy (failure-policy.ts): `open` answers `fallback()` and
+   * logs, `closed` and `unavailable` throw StoreUnavailableError, `queue` rethrows for the repository to keep
+   * the write. Only repositories in src/redis/ call this; nothing else touches the client.
+   */
+  async run<T>(
+    op: StoreOperation,
+    work: (client: RedisClient & BastionScripts) => Promise<T>,
+    fallback?: () => T,
+  ): Promise<T> {
+    try {
+      return await work(this.client);
+    } catch (err) {
+      const policy = policyOf(op);
+      if (policy === 'open' && fallback) {
+        this.logDegraded(op, err);
+        return fallback();
+      }
+      if (policy === 'queue') throw err;
+      throw new StoreUnavailableError(op, err);
+    }
+  }
+
   pipeline(): BastionPipeline {
     return this.client.pipeline();
   }
@@ -156,6 +180,16 @@ export class RedisService implements OnApplicationShutdown {
     } catch {
       this.client.disconnect();
     }
+  }
+
+  private readonly degradedLogged = new Map<string, number>();
+
+  /** One warning per operation and outage burst, not one per request. */
+  private logDegraded(op: StoreOperation, err: unknown): void {
+    const now = Date.now();
+    if (now - (this.degradedLogged.get(op) ?? 0) < 10_000) return;
+    this.degradedLogged.set(op, now);
+    this.logger.warn(`Store unavailable for ${op} (${(err as Error).message}); failing open`);
   }
 
   private logError(err: Error): void {
