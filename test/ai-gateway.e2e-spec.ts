@@ -354,7 +354,7 @@ describe('Upstream failures: retries, fallbacks and clear errors', () => {
       const spend = await bastion.redis.client.get(
         bastion.redis.keys.budgetSpend('day:' + new Date().toISOString().slice(0, 10), 'global'),
       );
-      const { toPico } = await import('../src/ai-optimization/pricing.js');
+      const { toPico } = await import('../src/common/money.js');
       expect(BigInt(spend ?? '0')).toBe(toPico(ok.body.metadata.cost_usd as number));
     } finally {
       await bastion.close();

@@ -24,13 +24,15 @@ import { EventGate } from '../../src/ai-optimization/events/event-gate.service.j
 import { EventThresholdsService } from '../../src/ai-optimization/events/event-thresholds.service.js';
 import type { EventThresholds, Priority } from '../../src/ai-optimization/events/event.types.js';
 import { effectivePriority } from '../../src/ai-optimization/events/priority.js';
-import { AiGateway } from '../../src/ai-optimization/gateway.service.js';
+import { AiGateway, buildMessages } from '../../src/ai-optimization/gateway.service.js';
 import type { GatewayRequest, GatewayResult } from '../../src/ai-optimization/gateway.types.js';
 import { ProviderRegistry } from '../../src/ai-optimization/providers/provider-registry.js';
-import { ResponseCache, type CachedAnswer } from '../../src/ai-optimization/response-cache.js';
+import type { CachedAnswer } from '../../src/ai-optimization/response-cache.js';
+import { ConversationRepository } from '../../src/redis/repositories/conversation.repository.js';
 import { SamplingService } from '../../src/ai-optimization/sampling/sampling.service.js';
 import { CostLedger } from '../../src/cost-monitoring/cost-ledger.js';
-import { fromPico, PriceBook, toPico } from '../../src/ai-optimization/pricing.js';
+import { fromPico, toPico } from '../../src/common/money.js';
+import { PriceBook } from '../../src/ai-optimization/pricing.js';
 import { CostStatsService } from '../../src/cost-monitoring/cost-stats.service.js';
 import { RedisService } from '../../src/redis/redis.service.js';
 import {
@@ -203,7 +205,7 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
     const gateway = app.get(AiGateway);
     const gate = app.get(EventGate);
     const flusher = app.get(BatchFlusher);
-    const cache = app.get(ResponseCache);
+    const conversations = app.get(ConversationRepository);
 
     if (spec.sampling === 'always') {
       for (const agent of AGENTS) await app.get(SamplingService).set(agent, { strategy: 'ALWAYS' });
@@ -212,10 +214,13 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
 
     // Response-cache entries expire on the simulated clock (see the header comment).
     const expiries = new Map<string, number>();
-    const store = cache.store.bind(cache);
-    cache.store = (key: string, answer: CachedAnswer, ttlSeconds: number): Promise<void> => {
-      expiries.set(key, answer.created_at + ttlSeconds * 1000);
-      return store(key, answer, ttlSeconds);
+    const postcall = conversations.postcall.bind(conversations);
+    conversations.postcall = (write) => {
+      if (write.cache) {
+        const answer = JSON.parse(write.cache.value) as CachedAnswer;
+        expiries.set(write.cache.key, answer.created_at + write.cache.ttlSeconds * 1000);
+      }
+      return postcall(write);
     };
     const expireCache = async (now: number): Promise<void> => {
       const due: string[] = [];
@@ -425,7 +430,7 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
  * A layer where every request is exactly one upstream call, computed without sending the requests: response
  * cache off, sampling ALWAYS and no event gate, with no budget limit, so AiGateway.call calls the upstream
  * once per request (there is no other branch it can take). The cost of each call is what the pipeline would
- * record: the messages from AiGateway.buildMessages, the usage the fake upstream would return (the same
+ * record: the messages from buildMessages, the usage the fake upstream would return (the same
  * fakeAnswer function the fake runs, with its own prefix cache), priced by Bastion's PriceBook at the bar's
  * time, summed in picodollars like the ledger. The replay checks it against a real run of the first days.
  */
@@ -439,7 +444,6 @@ export async function analyticLayer(spec: LayerSpec, settings: RunSettings): Pro
   const booted = await boot(settings, `${spec.id}-analytic`);
   const { app, logs } = booted;
   try {
-    const gateway = app.get(AiGateway);
     const prices = app.get(PriceBook);
     const [primary] = app.get(ProviderRegistry).chain(settings.model);
     const cache = new PrefixCache();
@@ -464,7 +468,7 @@ export async function analyticLayer(spec: LayerSpec, settings: RunSettings): Pro
         });
         const answer = fakeAnswer(
           primary.upstreamModel,
-          gateway.buildMessages(request),
+          buildMessages(request),
           cache,
           DEFAULT_ANSWER_TOKENS,
           request.maxTokens,

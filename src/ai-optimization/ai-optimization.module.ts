@@ -3,7 +3,6 @@ import { CostMonitoringModule } from '../cost-monitoring/cost-monitoring.module.
 import { AiController } from './ai.controller.js';
 import { EventsController } from './events.controller.js';
 import { OpenAiCompatController } from './openai-compat/openai-compat.controller.js';
-import { OpenAiCompatService } from './openai-compat/openai-compat.service.js';
 import { BatchFlusher } from './events/batch-flusher.service.js';
 import { BatchQueue } from './events/batch-queue.service.js';
 import { EventGate } from './events/event-gate.service.js';
@@ -12,11 +11,17 @@ import { RuntimeSettingsController } from './runtime-settings.controller.js';
 import { SamplingService } from './sampling/sampling.service.js';
 import { Coalescer } from './coalescer.js';
 import { AiGateway } from './gateway.service.js';
+import { AdmitStage } from './pipeline/admit.stage.js';
+import { CallStage } from './pipeline/call.stage.js';
+import { GateStage } from './pipeline/gate.stage.js';
+import { MeteredCallPipeline } from './pipeline/pipeline.js';
+import { RecordStage } from './pipeline/record.stage.js';
+import { ScreenStage } from './pipeline/screen.stage.js';
+import { SettleStage } from './pipeline/settle.stage.js';
 import { genaiPriceLookup, PRICE_LOOKUP, PriceBook } from './pricing.js';
 import { PromptStore } from './prompt-store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
 import { UpstreamCaller } from './providers/upstream-caller.js';
-import { ResponseCache } from './response-cache.js';
 
 @Module({
   imports: [CostMonitoringModule],
@@ -26,16 +31,21 @@ import { ResponseCache } from './response-cache.js';
     PriceBook,
     ProviderRegistry,
     UpstreamCaller,
-    ResponseCache,
     Coalescer,
     PromptStore,
-    AiGateway,
     SamplingService,
     EventThresholdsService,
+    ScreenStage,
+    GateStage,
+    AdmitStage,
+    CallStage,
+    SettleStage,
+    RecordStage,
+    MeteredCallPipeline,
+    AiGateway,
     BatchQueue,
     BatchFlusher,
     EventGate,
-    OpenAiCompatService,
   ],
   exports: [AiGateway, PromptStore, ProviderRegistry, PriceBook, SamplingService, EventGate, BatchFlusher],
 })

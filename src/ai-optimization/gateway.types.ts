@@ -1,5 +1,7 @@
 /** A request to the AI gateway, already validated (from /ai/call, /ai/events or an agent). */
 export interface GatewayRequest {
+  /** Whose caches and last answers the call may use (the caller's tenant; `default` otherwise). */
+  tenant?: string;
   agentType: string;
   prompt: string;
   systemPrompt?: string;
@@ -20,6 +22,8 @@ export interface GatewayRequest {
   cacheRead?: boolean;
   /** false = skip the sampling gate (CRITICAL and HIGH events, batch flushes). */
   sampling?: boolean;
+  /** The event gate (HIGH and MEDIUM events): at most one upstream call per conversation in this many seconds. */
+  intervalSeconds?: number;
   /** A CRITICAL event: may overdraw a hard budget by CRITICAL_OVERDRAW_PERCENT. */
   critical?: boolean;
 }

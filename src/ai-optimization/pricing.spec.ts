@@ -1,6 +1,7 @@
 import { calcPrice } from '@pydantic/genai-prices';
 import type { ModelEntry } from '../config/yaml-config.js';
-import { fromPico, genaiPriceLookup, PriceBook, toPico } from './pricing.js';
+import { fromPico, toPico } from '../common/money.js';
+import { genaiPriceLookup, PriceBook } from './pricing.js';
 
 const entry = (over: Partial<ModelEntry> = {}): ModelEntry => ({
   name: 'deepseek-v4-flash',

@@ -80,8 +80,3 @@ export class PriceBook {
     return (promptTokens * rates.inputMtok + maxTokens * rates.outputMtok) / 1e6;
   }
 }
-
-/** USD → integer picodollars, the unit of every money counter in Redis (exact sums). */
-export const toPico = (usd: number): bigint => BigInt(Math.round(usd * 1e12));
-export const fromPico = (pico: bigint | string | number | null | undefined): number =>
-  pico === null || pico === undefined || pico === '' ? 0 : Number(BigInt(pico)) / 1e12;

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { RedisService } from '../redis/redis.service.js';
+import { PromptRepository } from '../redis/repositories/prompt.repository.js';
 
 export interface PromptTemplate {
   name: string;
@@ -18,7 +18,7 @@ export class PromptStore {
   private readonly logger = new Logger(PromptStore.name);
   private readonly local = new Map<string, PromptTemplate>();
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly store: PromptRepository) {}
 
   static versionOf(text: string): string {
     return createHash('sha256').update(text).digest('hex').slice(0, 12);
@@ -28,10 +28,8 @@ export class PromptStore {
   async register(name: string, text: string): Promise<PromptTemplate> {
     const template = { name, version: PromptStore.versionOf(text), text };
     this.local.set(name, template);
-    try {
-      await this.redis.client.set(this.redis.keys.prompt(name, template.version), text, 'NX');
-    } catch (err) {
-      this.logger.warn(`Prompt ${name} kept in memory only: ${(err as Error).message}`);
+    if (!(await this.store.register(name, template.version, text))) {
+      this.logger.warn(`Prompt ${name} kept in memory only: the store is unavailable`);
     }
     return template;
   }
@@ -40,7 +38,7 @@ export class PromptStore {
     return this.local.get(name);
   }
 
-  async load(name: string, version: string): Promise<string | null> {
-    return this.redis.client.get(this.redis.keys.prompt(name, version));
+  load(name: string, version: string): Promise<string | null> {
+    return this.store.load(name, version);
   }
 }

@@ -28,7 +28,7 @@ export class RuntimeSettingsController {
   ): Promise<(SamplingStrategy & { agent_type: string }) | Record<string, SamplingStrategy>> {
     if (agent === undefined) return this.sampling.all();
     if (!AGENT_TYPE_PATTERN.test(agent)) throw new BadRequestException('agent_type must be lower_snake_case');
-    return { agent_type: agent, ...(await this.sampling.strategyFor(agent)) };
+    return { agent_type: agent, ...(await this.sampling.current(agent)) };
   }
 
   @Post('sampling-strategy')

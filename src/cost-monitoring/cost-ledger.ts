@@ -1,10 +1,11 @@
 import { type BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { RedisService } from '../redis/redis.service.js';
+import { randomUUID } from 'node:crypto';
+import { LedgerRepository, type LedgerBatch } from '../redis/repositories/ledger.repository.js';
 import { MetricsService } from './metrics.service.js';
-import { fromPico, toPico } from '../ai-optimization/pricing.js';
+import { fromPico, toPico } from '../common/money.js';
 import { utcDay, utcMonth } from '../common/clock.js';
 
-/** Where a saving came from (DESIGN 5, "Savings are counted per layer"). */
+/** Where a saving came from: savings are counted per layer against what the naive call would have cost. */
 export const SAVING_LAYERS = [
   'prompt_cache',
   'response_cache',
@@ -60,7 +61,6 @@ export interface ScopeTotals {
   adaptiveCalls: number;
 }
 
-const LEDGER_MAX_LEN = 100_000;
 const FLUSH_INTERVAL_MS = 200;
 const FLUSH_RETRY_MS = 2000;
 
@@ -91,22 +91,54 @@ function ledgerFields(entry: LedgerEntry, call: UpstreamCallRecord): string[] {
   ];
 }
 
+/** Counters and rows gathered in memory until the next write. */
+class PendingBatch {
+  readonly counters = new Map<string, Map<string, bigint>>();
+  readonly rows: string[][] = [];
+  readonly agents = new Set<string>();
+  readonly models = new Set<string>();
+
+  add(hash: string, field: string, by: bigint): void {
+    let fields = this.counters.get(hash);
+    if (!fields) this.counters.set(hash, (fields = new Map<string, bigint>()));
+    fields.set(field, (fields.get(field) ?? 0n) + by);
+  }
+
+  get empty(): boolean {
+    return this.counters.size === 0 && this.rows.length === 0;
+  }
+
+  seal(ledger: LedgerRepository): LedgerBatch {
+    return {
+      id: randomUUID(),
+      counters: [...this.counters].map(([hash, fields]) => ({ hash, fields })),
+      indexes: [
+        { set: ledger.indexSet('agents'), members: this.agents },
+        { set: ledger.indexSet('models'), members: this.models },
+      ].filter((i) => i.members.size > 0),
+      rows: this.rows,
+    };
+  }
+}
+
 /**
  * The cost ledger: every upstream call in a capped Redis stream, plus per-scope aggregates (all time, UTC
- * day, UTC month, agent, model) updated atomically in the same round trip.
+ * day, UTC month, agent, model). Requests are summed in memory and written every FLUSH_INTERVAL_MS as one
+ * sealed batch: a cache hit costs no Redis write of its own, and a batch is written exactly once — kept while
+ * Redis is away, and not counted twice when a write that timed out had in fact landed.
  */
 @Injectable()
 export class CostLedger implements BeforeApplicationShutdown {
   private readonly logger = new Logger(CostLedger.name);
-  private pendingCounters = new Map<string, Map<string, bigint>>();
-  private pendingCalls: { entry: LedgerEntry; call: UpstreamCallRecord }[] = [];
-  private pendingAgents = new Set<string>();
-  private pendingModels = new Set<string>();
+  private pending = new PendingBatch();
+  /** Sealed batches not yet acknowledged by Redis, oldest first; each is retried with its own id. */
+  private readonly sealed: LedgerBatch[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | null = null;
   private readonly averages = new Map<string, { at: number; value: number | null }>();
 
   constructor(
-    private readonly redis: RedisService,
+    private readonly store: LedgerRepository,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -119,17 +151,13 @@ export class CostLedger implements BeforeApplicationShutdown {
       `month:${month}`,
       `agent:${entry.agent}`,
       `day:${day}:agent:${entry.agent}`,
+      `month:${month}:agent:${entry.agent}`,
     ];
-    scopes.push(`month:${month}:agent:${entry.agent}`);
     if (entry.model) scopes.push(`model:${entry.model}`, `day:${day}:model:${entry.model}`);
     return scopes;
   }
 
-  /**
-   * Adds the request to the in-memory batch. Counters are summed here and written in one round trip every
-   * FLUSH_INTERVAL_MS (and before any read and on shutdown): a cache hit then costs no Redis write of its own.
-   * Budgets do not depend on this batch; they are reserved and settled atomically in Redis per call.
-   */
+  /** Adds the request to the batch in memory; it is written within FLUSH_INTERVAL_MS. */
   record(entry: LedgerEntry): void {
     this.metrics.observe(entry);
     const inc: Record<string, bigint> = { requests: 1n, [`reason:${entry.reason}`]: 1n };
@@ -151,29 +179,32 @@ export class CostLedger implements BeforeApplicationShutdown {
         const promptSaving = toPico(call.uncachedCostUsd) - toPico(call.costUsd);
         if (promptSaving > 0n) inc['saved_pico:prompt_cache'] = promptSaving;
       }
-      this.pendingCalls.push({ entry, call });
-      this.pendingModels.add(call.model);
+      this.pending.rows.push(ledgerFields(entry, call));
+      this.pending.models.add(call.model);
     }
-    this.pendingAgents.add(entry.agent);
+    this.pending.agents.add(entry.agent);
     for (const scope of this.scopesFor({ at: entry.at, agent: entry.agent, model: call?.model })) {
-      let fields = this.pendingCounters.get(scope);
-      if (!fields) this.pendingCounters.set(scope, (fields = new Map<string, bigint>()));
-      for (const [field, by] of Object.entries(inc)) fields.set(field, (fields.get(field) ?? 0n) + by);
+      const hash = this.store.statsHash(scope);
+      for (const [field, by] of Object.entries(inc)) this.pending.add(hash, field, by);
     }
-    this.timer ??= setTimeout(() => void this.flushSafely(), FLUSH_INTERVAL_MS).unref();
+    this.schedule(FLUSH_INTERVAL_MS);
   }
 
   /** A saving that is not tied to one request (e.g. the calls a flushed batch avoided). */
   recordSaving(at: number, agent: string, layer: SavingLayer, usd: number): void {
     if (!(usd > 0)) return;
     this.metrics.saving(layer, usd);
-    const field = `saved_pico:${layer}`;
     for (const scope of this.scopesFor({ at, agent })) {
-      let fields = this.pendingCounters.get(scope);
-      if (!fields) this.pendingCounters.set(scope, (fields = new Map<string, bigint>()));
-      fields.set(field, (fields.get(field) ?? 0n) + toPico(usd));
+      this.pending.add(this.store.statsHash(scope), `saved_pico:${layer}`, toPico(usd));
     }
-    this.timer ??= setTimeout(() => void this.flushSafely(), FLUSH_INTERVAL_MS).unref();
+    this.schedule(FLUSH_INTERVAL_MS);
+  }
+
+  /** Counters of the event gate, written with the same batch. */
+  countEvent(fields: Record<string, number>): void {
+    const hash = this.store.eventsHash();
+    for (const [field, by] of Object.entries(fields)) this.pending.add(hash, field, BigInt(by));
+    this.schedule(FLUSH_INTERVAL_MS);
   }
 
   /** The agent's average priced call cost, the price of a call a gate avoided (null until one is priced). */
@@ -181,58 +212,26 @@ export class CostLedger implements BeforeApplicationShutdown {
     const memo = this.averages.get(agent);
     const now = Date.now();
     if (memo && now - memo.at < 10_000) return memo.value;
-    let value: number | null;
-    try {
-      const t = await this.totals(`agent:${agent}`);
+    await this.flushSafely();
+    const raw = await this.store.hashForAverage(this.store.statsHash(`agent:${agent}`));
+    let value = memo?.value ?? null; // Redis away: the last known average
+    if (raw !== null) {
+      const t = parseTotals(raw);
       const priced = t.calls - t.unpricedCalls;
       value = priced > 0 ? t.costUsd / priced : null;
-    } catch {
-      value = memo?.value ?? null;
     }
     this.averages.set(agent, { at: now, value });
     return value;
   }
 
-  /** Writes the batch to Redis in one pipeline. On failure the batch is kept and retried on the next flush. */
+  /**
+   * Writes the batch gathered so far and every batch still waiting, in order. Throws when Redis does not
+   * take them; they stay and are retried (policy ledger.write).
+   */
   async flush(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.pendingCounters.size === 0) return;
-    const counters = this.pendingCounters;
-    const calls = this.pendingCalls;
-    const agents = this.pendingAgents;
-    const models = this.pendingModels;
-    this.pendingCounters = new Map();
-    this.pendingCalls = [];
-    this.pendingAgents = new Set();
-    this.pendingModels = new Set();
-    const k = this.redis.keys;
-    const pipeline = this.redis.pipeline();
-    for (const [scope, fields] of counters) {
-      for (const [field, by] of fields) if (by !== 0n) pipeline.hincrby(k.stats(scope), field, by.toString());
-    }
-    pipeline.sadd(k.statsIndex('agents'), ...agents);
-    if (models.size > 0) pipeline.sadd(k.statsIndex('models'), ...models);
-    for (const { entry, call } of calls) {
-      pipeline.xadd(k.ledger(), 'MAXLEN', '~', LEDGER_MAX_LEN, '*', ...ledgerFields(entry, call));
-    }
-    try {
-      const results = await pipeline.exec();
-      const failed = results?.find(([err]) => err !== null);
-      if (failed) throw failed[0] as Error;
-    } catch (err) {
-      // Put the batch back (merged with anything recorded meanwhile) so no count is lost across an outage.
-      for (const [scope, fields] of counters) {
-        const current = this.pendingCounters.get(scope) ?? new Map<string, bigint>();
-        for (const [field, by] of fields) current.set(field, (current.get(field) ?? 0n) + by);
-        this.pendingCounters.set(scope, current);
-      }
-      this.pendingCalls.unshift(...calls);
-      agents.forEach((a) => this.pendingAgents.add(a));
-      models.forEach((m) => this.pendingModels.add(m));
-      this.timer ??= setTimeout(() => void this.flushSafely(), FLUSH_RETRY_MS).unref();
-      throw err;
-    }
+    while (this.flushing) await this.flushing;
+    this.flushing = this.writeSealed().finally(() => (this.flushing = null));
+    await this.flushing;
   }
 
   async flushSafely(): Promise<void> {
@@ -245,49 +244,74 @@ export class CostLedger implements BeforeApplicationShutdown {
     }
   }
 
+  /** Batches waiting for Redis (0 once everything is written). */
+  get backlog(): number {
+    return this.sealed.length + (this.pending.empty ? 0 : 1);
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
     await this.flushSafely();
+    clearTimeout(this.timer);
   }
 
   async totals(scope: string): Promise<ScopeTotals> {
     await this.flushSafely();
-    const raw = await this.redis.client.hgetall(this.redis.keys.stats(scope));
-    return parseTotals(raw);
+    return parseTotals(await this.store.hash(this.store.statsHash(scope)));
   }
 
   async totalsMany(scopes: string[]): Promise<ScopeTotals[]> {
     if (scopes.length === 0) return [];
     await this.flushSafely();
-    const pipeline = this.redis.client.pipeline();
-    for (const s of scopes) pipeline.hgetall(this.redis.keys.stats(s));
-    const results = (await pipeline.exec()) ?? [];
-    return results.map(([err, raw]) => {
-      if (err) throw err;
-      return parseTotals(raw as Record<string, string>);
-    });
+    const raws = await this.store.hashes(scopes.map((s) => this.store.statsHash(s)));
+    return raws.map(parseTotals);
+  }
+
+  /** The event gate's counters (see countEvent). */
+  async eventCounters(): Promise<Record<string, string>> {
+    await this.flushSafely();
+    return this.store.hash(this.store.eventsHash());
   }
 
   async agents(): Promise<string[]> {
     await this.flushSafely();
-    return (await this.redis.client.smembers(this.redis.keys.statsIndex('agents'))).sort();
+    return (await this.store.members(this.store.indexSet('agents'))).sort();
   }
 
   async models(): Promise<string[]> {
-    return (await this.redis.client.smembers(this.redis.keys.statsIndex('models'))).sort();
+    return (await this.store.members(this.store.indexSet('models'))).sort();
   }
 
   /** Most recent calls, newest first. */
   async recentCalls(count: number): Promise<Record<string, string>[]> {
     await this.flushSafely();
-    const rows = await this.redis.client.xrevrange(this.redis.keys.ledger(), '+', '-', 'COUNT', count);
-    return rows.map(([id, fields]) => {
-      const row: Record<string, string> = { id };
-      for (let i = 0; i < fields.length; i += 2) row[fields[i]] = fields[i + 1];
-      return row;
-    });
+    return this.store.recentRows(count);
+  }
+
+  private schedule(ms: number): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      void this.flushSafely();
+    }, ms).unref();
+  }
+
+  private async writeSealed(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.pending.empty) {
+      this.sealed.push(this.pending.seal(this.store));
+      this.pending = new PendingBatch();
+    }
+    while (this.sealed.length > 0) {
+      try {
+        await this.store.write(this.sealed[0]);
+      } catch (err) {
+        this.schedule(FLUSH_RETRY_MS);
+        throw err;
+      }
+      this.sealed.shift();
+    }
   }
 }
-
 export function parseTotals(raw: Record<string, string>): ScopeTotals {
   const n = (f: string): number => Number(raw[f] ?? 0);
   const costPico = BigInt(raw.cost_pico ?? 0);

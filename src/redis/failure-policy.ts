@@ -16,7 +16,6 @@ export type FailurePolicy = 'open' | 'closed' | 'queue' | 'unavailable';
  * `RedisService.run(op, ...)`, which applies the policy named here; no caller invents its own.
  */
 export const FAILURE_POLICIES = {
-  'response_cache.lookup': { policy: 'open', effect: 'a miss: the model is called' },
   'response_cache.store': { policy: 'open', effect: 'the answer is delivered, not cached' },
   'last_answer.read': { policy: 'open', effect: 'no earlier answer is attached' },
   'last_answer.write': {
@@ -27,6 +26,37 @@ export const FAILURE_POLICIES = {
   'settings.write': { policy: 'unavailable', effect: '503 store_unavailable; nothing changes' },
   'prompt.register': { policy: 'open', effect: 'the template is kept in memory and sent as usual' },
   'prompt.load': { policy: 'unavailable', effect: '503 store_unavailable' },
+  // The gateway's pre-call step: one script reads the cache and claims intervals, sampling and budget.
+  'gateway.precall': {
+    policy: 'open',
+    effect:
+      'a cache miss; the event interval and sampling claims are granted; the budget as `budget.reserve` says',
+  },
+  'budget.reserve': {
+    policy: 'closed',
+    effect:
+      'a hard budget refuses the call (`budget_exceeded`); soft and off go on, and the call is charged to the counters when Redis is back',
+  },
+  'budget.settle': {
+    policy: 'queue',
+    effect: 'kept in memory and retried until written; written once even if a retry follows a timeout',
+  },
+  'budget.read': { policy: 'unavailable', effect: '503 store_unavailable' },
+  'ledger.write': {
+    policy: 'queue',
+    effect: 'counters and rows stay in memory and are written when Redis is back, each batch exactly once',
+  },
+  'ledger.read': { policy: 'unavailable', effect: '503 store_unavailable' },
+  'ledger.average_cost': {
+    policy: 'open',
+    effect: 'the last known average prices an avoided call (or none is counted)',
+  },
+  'batch.enqueue': {
+    policy: 'open',
+    effect: 'the LOW event is answered fresh instead (metadata `degraded: "event_store_unavailable"`)',
+  },
+  'batch.flush': { policy: 'open', effect: 'the batch stays queued and is taken again on a later tick' },
+  'batch.read': { policy: 'unavailable', effect: '503 store_unavailable' },
   lease: { policy: 'open', effect: 'no lease: the scheduled job skips this tick' },
 } as const satisfies Record<string, { policy: FailurePolicy; effect: string }>;
 

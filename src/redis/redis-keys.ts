@@ -9,35 +9,46 @@ export class RedisKeys {
     return this.prefix + parts.join(':');
   }
 
-  // AI gateway
-  responseCache(agent: string, symbol: string, responseType: string, hash: string): string {
-    return this.k('ai', 'response', agent, symbol, responseType, hash);
+  /**
+   * The hash tag of everything the gateway keeps per tenant, agent and symbol (cache entries, last answer,
+   * interval and sampling claims): one Redis Cluster slot per conversation, so the pre-call script can read
+   * and claim them together while the load spreads over agents and symbols.
+   */
+  private conversation(tenant: string, agent: string, symbol: string): string {
+    return `{${tenant}:${agent}:${symbol}}`;
   }
-  lastAnswer(agent: string, symbol: string): string {
-    return this.k('ai', 'last', agent, symbol);
+
+  // AI gateway
+  responseCache(tenant: string, agent: string, symbol: string, responseType: string, hash: string): string {
+    return this.k('ai', 'response', this.conversation(tenant, agent, symbol), responseType, hash);
+  }
+  lastAnswer(tenant: string, agent: string, symbol: string): string {
+    return this.k('ai', 'last', this.conversation(tenant, agent, symbol));
   }
   prompt(name: string, version: string): string {
     return this.k('ai', 'prompt', name, version);
   }
-  inflight(hash: string): string {
-    return this.k('ai', 'inflight', hash);
-  }
 
   // Event gate, sampling and batches
-  eventGate(agent: string, symbol: string): string {
-    return this.k('ai', 'event-gate', agent, symbol);
+  eventGate(tenant: string, agent: string, symbol: string): string {
+    return this.k('ai', 'event-gate', this.conversation(tenant, agent, symbol));
   }
-  samplingClaim(agent: string, symbol: string): string {
-    return this.k('ai', 'sampling', 'last', agent, symbol);
+  samplingClaim(tenant: string, agent: string, symbol: string): string {
+    return this.k('ai', 'sampling', 'last', this.conversation(tenant, agent, symbol));
   }
-  samplingFeatures(agent: string, symbol: string): string {
-    return this.k('ai', 'sampling', 'features', agent, symbol);
+  /** A hash of the features at the last CHANGE_BASED call. */
+  samplingFeatures(tenant: string, agent: string, symbol: string): string {
+    return this.k('ai', 'sampling', 'features', this.conversation(tenant, agent, symbol));
   }
   samplingStrategies(): string {
     return this.k('ai', 'config', 'sampling');
   }
   eventThresholds(): string {
     return this.k('ai', 'config', 'event-thresholds');
+  }
+  /** Bumped by every run-time settings change, so each instance knows its copy is stale. */
+  settingsVersion(): string {
+    return this.k('ai', 'config', 'version');
   }
   batchPrefix(): string {
     return this.k('ai', 'batch', '');
@@ -58,23 +69,31 @@ export class RedisKeys {
     return this.k('ai', 'batches-due');
   }
   eventStats(): string {
-    return this.k('cost', 'events');
+    return this.k('cost', '{ledger}', 'events');
   }
 
-  // Cost ledger and stats
+  // Cost ledger and stats: one slot, so a batch of counters and ledger rows is written in one atomic step.
   ledger(): string {
-    return this.k('cost', 'ledger');
+    return this.k('cost', '{ledger}', 'calls');
   }
   stats(scope: string): string {
-    return this.k('cost', 'stats', scope);
+    return this.k('cost', '{ledger}', 'stats', scope);
   }
   statsIndex(kind: 'agents' | 'models'): string {
-    return this.k('cost', 'index', kind);
+    return this.k('cost', '{ledger}', 'index', kind);
+  }
+  /** Marks a ledger batch as written, so a batch retried after a timeout is counted once. */
+  ledgerBatch(id: string): string {
+    return this.k('cost', '{ledger}', 'batch', id);
   }
 
-  // Budgets
+  // Budgets: every counter in one slot, because a reservation checks and adds to all of them atomically.
   budgetSpend(period: string, scope: string): string {
-    return this.k('budget', 'spend', period, scope);
+    return this.k('budget', '{spend}', period, scope);
+  }
+  /** One call's reservation (its negated amount until it is settled, then "settled"). */
+  budgetReservation(requestId: string): string {
+    return this.k('budget', '{spend}', 'reservation', requestId);
   }
   budgetSettings(): string {
     return this.k('budget', 'settings');

@@ -2,6 +2,22 @@ import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/app-config.js';
 import { RedisService } from './redis.service.js';
+import { BatchRepository } from './repositories/batch.repository.js';
+import { BudgetRepository } from './repositories/budget.repository.js';
+import { ConversationRepository } from './repositories/conversation.repository.js';
+import { LedgerRepository } from './repositories/ledger.repository.js';
+import { PromptRepository } from './repositories/prompt.repository.js';
+import { SettingsRepository } from './repositories/settings.repository.js';
+
+/** The repositories every module may use: the only code that talks to Redis. */
+const REPOSITORIES = [
+  BatchRepository,
+  BudgetRepository,
+  ConversationRepository,
+  LedgerRepository,
+  PromptRepository,
+  SettingsRepository,
+];
 
 @Global()
 @Module({
@@ -15,7 +31,8 @@ import { RedisService } from './redis.service.js';
         return service;
       },
     },
+    ...REPOSITORIES,
   ],
-  exports: [RedisService],
+  exports: [RedisService, ...REPOSITORIES],
 })
 export class RedisModule {}

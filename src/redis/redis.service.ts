@@ -7,14 +7,14 @@ import type { AppConfig } from '../config/app-config.js';
 import { RedisKeys } from './redis-keys.js';
 import { policyOf, StoreUnavailableError, type StoreOperation } from './failure-policy.js';
 import {
-  ADJUST_COUNTERS,
   CLAIM_BATCH,
-  CLAIM_INTERVAL,
   COMPLETE_BATCH,
   ENQUEUE_EVENT,
+  LEDGER_FLUSH,
+  PRECALL,
   RELEASE_BATCH,
   RELEASE_LEASE,
-  RESERVE_BUDGET,
+  SETTLE,
 } from './scripts.js';
 
 export type RedisClient = Redis;
@@ -22,10 +22,10 @@ export type RedisClient = Redis;
 export type BastionPipeline = ChainableCommander;
 
 export interface BastionScripts {
-  reserveBudget(numKeys: number, ...args: (string | number)[]): Promise<number>;
-  adjustCounters(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  precall(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+  settle(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  ledgerFlush(numKeys: number, ...args: (string | number)[]): Promise<number>;
   releaseLease(key: string, token: string): Promise<number>;
-  claimInterval(key: string, nowMs: number, intervalMs: number): Promise<number>;
   enqueueEvent(...args: (string | number)[]): Promise<[string, number, number]>;
   claimBatch(...args: (string | number)[]): Promise<string[] | null>;
   completeBatch(...args: (string | number)[]): Promise<number>;
@@ -59,10 +59,19 @@ export class RedisService implements OnApplicationShutdown {
           connectTimeout: 2000,
           retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
         });
-    client.defineCommand('reserveBudget', { lua: RESERVE_BUDGET });
-    client.defineCommand('adjustCounters', { lua: ADJUST_COUNTERS });
+    // Scripts whose number of keys varies per call. ioredis-mock ignores a per-call key count on a defined
+    // command, so the embedded store runs them through EVAL instead.
+    const variadic = { precall: PRECALL, settle: SETTLE, ledgerFlush: LEDGER_FLUSH };
+    for (const [name, lua] of Object.entries(variadic)) {
+      if (this.embedded) {
+        Object.assign(client, {
+          [name]: (numKeys: number, ...args: (string | number)[]) => client.eval(lua, numKeys, ...args),
+        });
+      } else {
+        client.defineCommand(name, { lua });
+      }
+    }
     client.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
-    client.defineCommand('claimInterval', { numberOfKeys: 1, lua: CLAIM_INTERVAL });
     client.defineCommand('enqueueEvent', { numberOfKeys: 2, lua: ENQUEUE_EVENT });
     client.defineCommand('claimBatch', { numberOfKeys: 3, lua: CLAIM_BATCH });
     client.defineCommand('completeBatch', { numberOfKeys: 2, lua: COMPLETE_BATCH });
@@ -135,30 +144,23 @@ export class RedisService implements OnApplicationShutdown {
     }
   }
 
-  /** Atomically reserve `amountPico` on every counter unless one would pass its limit. 0 = reserved. */
-  async reserve(
-    keys: string[],
-    amountPico: bigint,
-    limitsPico: (bigint | null)[],
-    ttlSeconds: number,
-  ): Promise<number> {
-    const limits = limitsPico.map((l) => (l === null ? '-1' : l.toString()));
-    return this.client.reserveBudget(keys.length, ...keys, amountPico.toString(), ttlSeconds, ...limits);
-  }
-
-  async adjust(keys: string[], deltaPico: bigint, ttlSeconds: number): Promise<void> {
-    if (keys.length === 0 || deltaPico === 0n) return;
-    await this.client.adjustCounters(keys.length, ...keys, deltaPico.toString(), ttlSeconds);
-  }
-
   /** Try to take a named lease for `ttlMs`; returns a release function, or null if another holder has it. */
   async acquireLease(name: string, ttlMs: number): Promise<(() => Promise<void>) | null> {
     const key = this.keys.lease(name);
     const token = randomUUID();
-    const ok = await this.client.set(key, token, 'PX', ttlMs, 'NX');
+    const ok = await this.run(
+      'lease',
+      (c) => c.set(key, token, 'PX', ttlMs, 'NX'),
+      () => null,
+    );
     if (ok !== 'OK') return null;
     return async () => {
-      await this.client.releaseLease(key, token);
+      // A lease that cannot be released expires by itself.
+      await this.run(
+        'lease',
+        (c) => c.releaseLease(key, token),
+        () => 0,
+      );
     };
   }
 

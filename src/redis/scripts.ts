@@ -4,40 +4,143 @@
  */
 
 /**
- * Budget reservation. KEYS: spend counters. ARGV[1]: amount (pico), ARGV[2]: ttl seconds,
- * ARGV[3..]: the limit of each key in pico, or -1 for none.
- * Refuses (returns the 1-based index of the first counter that would go over) or adds the amount to
- * every counter and returns 0. Because the check and the add are one step, N concurrent callers can
- * never all pass the same check: a hard budget is overshot by at most one reservation's error.
+ * Everything the gateway reads or claims before an upstream call, in one round trip and one atomic step.
+ *
+ * KEYS: 1 settings version, 2 response-cache entry, 3 last answer, 4 event-gate interval claim,
+ *       5 sampling claim (a time for PERIODIC/ADAPTIVE, a hash of features for CHANGE_BASED),
+ *       6 this call's reservation marker, 7.. budget counters.
+ * ARGV: 1 settings version the caller planned with, 2 read the cache (1/0), 3 event interval ms (-1: none),
+ *       4 now ms, 5 sampling mode (none | deny | interval | change), 6 sampling interval ms or change
+ *       threshold, 7 reservation amount in picodollars ('' = no reservation), 8 counter TTL seconds,
+ *       9 marker TTL seconds, 10 return the last answer on "go" (1/0), 11 number of features N,
+ *       12.. N feature name/value pairs, then one limit per budget counter (pico, -1 = none).
+ *
+ * Steps, each ending the script when it decides: the caller's settings are stale → {"stale"}; a cached
+ * answer → {"hit", answer}; inside the event interval → {"filtered", last}; the sampler skips →
+ * {"sampled", last, change}; a hard budget would be exceeded → {"refused", last, counter index};
+ * otherwise the reservation is added to every counter (check and add in one step, so N concurrent callers
+ * never all pass the same check) and its negated amount is kept under the marker for the settle →
+ * {"go", last or "", change}. Numbers go back as strings (Redis truncates Lua numbers to integers).
  */
-export const RESERVE_BUDGET = `
-local amount = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[i + 2])
-  if limit >= 0 then
-    local spent = tonumber(redis.call('GET', key) or '0')
-    if spent + amount > limit then
-      return i
+export const PRECALL = `
+local version = redis.call('GET', KEYS[1]) or ''
+if version ~= ARGV[1] then return {'stale', version} end
+if ARGV[2] == '1' then
+  local hit = redis.call('GET', KEYS[2])
+  if hit then return {'hit', hit} end
+end
+local now = tonumber(ARGV[4])
+local function last() return redis.call('GET', KEYS[3]) or '' end
+local interval = tonumber(ARGV[3])
+if interval >= 0 then
+  local prev = tonumber(redis.call('GET', KEYS[4]) or '-1')
+  if prev >= 0 and now - prev < interval then return {'filtered', last()} end
+  redis.call('SET', KEYS[4], ARGV[4], 'PX', interval + 86400000)
+end
+local n = tonumber(ARGV[11])
+local mode = ARGV[5]
+local change = ''
+if mode == 'deny' then
+  return {'sampled', last(), ''}
+elseif mode == 'interval' then
+  local ms = tonumber(ARGV[6])
+  local prev = tonumber(redis.call('GET', KEYS[5]) or '-1')
+  if prev >= 0 and now - prev < ms then return {'sampled', last(), ''} end
+  redis.call('SET', KEYS[5], ARGV[4], 'PX', ms + 86400000)
+elseif mode == 'change' then
+  local stored = redis.call('HGETALL', KEYS[5])
+  if #stored == 0 then
+    change = 'first'
+  else
+    local before = {}
+    for i = 1, #stored, 2 do before[stored[i]] = tonumber(stored[i + 1]) end
+    local largest = 0
+    for i = 0, n - 1 do
+      local value = tonumber(ARGV[13 + 2 * i])
+      local b = before[ARGV[12 + 2 * i]]
+      local c
+      if b == nil then c = math.huge
+      elseif b == 0 then if value == 0 then c = 0 else c = math.huge end
+      else c = math.abs(value - b) / math.abs(b) end
+      if c > largest then largest = c end
+    end
+    if largest == math.huge then change = 'inf' else change = tostring(largest) end
+    if largest < tonumber(ARGV[6]) then return {'sampled', last(), change} end
+  end
+  redis.call('DEL', KEYS[5])
+  for i = 0, n - 1 do redis.call('HSET', KEYS[5], ARGV[12 + 2 * i], ARGV[13 + 2 * i]) end
+  redis.call('EXPIRE', KEYS[5], 604800)
+end
+if ARGV[7] ~= '' then
+  local amount = tonumber(ARGV[7])
+  local limits = 12 + 2 * n
+  for i = 7, #KEYS do
+    local limit = tonumber(ARGV[limits + i - 7])
+    if limit >= 0 and tonumber(redis.call('GET', KEYS[i]) or '0') + amount > limit then
+      return {'refused', last(), tostring(i - 6)}
     end
   end
+  for i = 7, #KEYS do
+    redis.call('INCRBY', KEYS[i], ARGV[7])
+    redis.call('EXPIRE', KEYS[i], ARGV[8])
+  end
+  if amount == 0 then
+    redis.call('SET', KEYS[6], '0', 'EX', ARGV[9])
+  else
+    redis.call('SET', KEYS[6], '-' .. ARGV[7], 'EX', ARGV[9])
+  end
 end
-for _, key in ipairs(KEYS) do
-  redis.call('INCRBY', key, amount)
-  redis.call('EXPIRE', key, ttl)
-end
-return 0
+if ARGV[10] == '1' then return {'go', last(), change} end
+return {'go', '', change}
 `;
 
-/** Settle a reservation: add ARGV[1] (may be negative) to every counter, keeping the TTL of ARGV[2]. */
-export const ADJUST_COUNTERS = `
-local delta = tonumber(ARGV[1])
-local ttl = tonumber(ARGV[2])
-for _, key in ipairs(KEYS) do
-  redis.call('INCRBY', key, delta)
-  redis.call('EXPIRE', key, ttl)
+/**
+ * Settles one call against the budget counters, idempotently (it may be retried after a timeout).
+ * KEYS: 1 the call's reservation marker, 2.. its budget counters. ARGV: 1 the real cost in picodollars, or
+ * "keep" when it is unknown (the reservation, an upper bound, stays); 2 counter TTL; 3 marker TTL.
+ * The marker holds the negated reservation, "settled" once done, or nothing when no reservation was made
+ * (Redis was unreachable before the call): then the whole cost is charged, so counters end equal to the ledger.
+ */
+export const SETTLE = `
+local reserved = redis.call('GET', KEYS[1])
+if reserved == 'settled' then return 0 end
+if ARGV[1] ~= 'keep' then
+  for i = 2, #KEYS do
+    redis.call('INCRBY', KEYS[i], ARGV[1])
+    if reserved then redis.call('INCRBY', KEYS[i], reserved) end
+    redis.call('EXPIRE', KEYS[i], ARGV[2])
+  end
 end
-return 0
+redis.call('SET', KEYS[1], 'settled', 'EX', ARGV[3])
+return 1
+`;
+
+/**
+ * Writes one ledger batch once: KEYS[1] marks the batch as written (a retry after a timeout finds it and
+ * does nothing), KEYS[2] is the call stream, KEYS[3..] the hashes and sets the batch touches.
+ * ARGV: 1 marker TTL seconds, 2 stream MAXLEN, then operations: "h", key index, field, increment |
+ * "s", key index, member | "x", number of field/value pairs, the pairs (a row of the call stream).
+ */
+export const LEDGER_FLUSH = `
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) == false then return 0 end
+local i = 3
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'h' then
+    redis.call('HINCRBY', KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2], ARGV[i + 3])
+    i = i + 4
+  elseif op == 's' then
+    redis.call('SADD', KEYS[tonumber(ARGV[i + 1])], ARGV[i + 2])
+    i = i + 3
+  else
+    local pairs = tonumber(ARGV[i + 1])
+    local row = {}
+    for j = 1, 2 * pairs do row[j] = ARGV[i + 1 + j] end
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', (unpack or table.unpack)(row))
+    i = i + 2 + 2 * pairs
+  end
+end
+return 1
 `;
 
 /** Release a lease only if we still hold it. KEYS[1]: lease, ARGV[1]: holder token. */
@@ -46,22 +149,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-`;
-
-/**
- * Claim an interval: succeeds (1) when the last claim is at least ARGV[2] ms before ARGV[1] (now, ms),
- * recording now as the new last claim. KEYS[1]: the claim key. Used by the event gate (min_ai_interval)
- * and the PERIODIC/ADAPTIVE sampling strategies, so N instances make one call per interval, not N.
- */
-export const CLAIM_INTERVAL = `
-local now = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
-local last = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if last >= 0 and now - last < interval then
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', interval + 86400000)
-return 1
 `;
 
 /**

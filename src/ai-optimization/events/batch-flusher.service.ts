@@ -1,20 +1,17 @@
-import {
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type BeforeApplicationShutdown,
-} from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
+import { DEFAULT_TENANT } from '../../common/tenant.js';
 import { canonicalJson } from '../response-cache.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
 import { EventStatsService } from '../../cost-monitoring/event-stats.service.js';
 import { MetricsService } from '../../cost-monitoring/metrics.service.js';
 import { AiGateway } from '../gateway.service.js';
+import { RecordStage } from '../pipeline/record.stage.js';
 import { BatchQueue, type QueuedEvent } from './batch-queue.service.js';
 import { EventThresholdsService } from './event-thresholds.service.js';
 
-const TICK_MS = 1000;
 const LEASE_MS = 60_000;
 const RETRY_AFTER_FAILURE_MS = 30_000;
 
@@ -38,10 +35,9 @@ export function batchPrompt(events: QueuedEvent[]): string {
  * unflushed events stay queued in Redis for the next instance.
  */
 @Injectable()
-export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class BatchFlusher implements BeforeApplicationShutdown {
   private readonly logger = new Logger(BatchFlusher.name);
   private readonly holder = randomUUID();
-  private timer: NodeJS.Timeout | undefined;
   private running: Promise<number> | null = null;
   private stopped = false;
 
@@ -49,24 +45,21 @@ export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationSh
     private readonly queue: BatchQueue,
     private readonly thresholds: EventThresholdsService,
     private readonly gateway: AiGateway,
+    private readonly recorder: RecordStage,
     private readonly ledger: CostLedger,
     private readonly stats: EventStatsService,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.tick(), TICK_MS);
-    this.timer.unref();
-  }
-
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
     await this.running; // let an in-flight flush finish; queued events stay in Redis
   }
 
-  private async tick(): Promise<void> {
+  /** The drain: every second on every instance (each batch's lease decides who flushes it). */
+  @Interval('batch-drain', 1000)
+  async tick(): Promise<void> {
     try {
       await this.flushDue();
     } catch (err) {
@@ -82,7 +75,7 @@ export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationSh
   }
 
   private async flushAll(): Promise<number> {
-    const t = await this.thresholds.get();
+    const t = this.thresholds.current();
     const ids = await this.queue.due(this.clock.now(), t.batch_timeout * 1000);
     let answered = 0;
     for (const id of ids) if (await this.flushOne(id)) answered++;
@@ -131,8 +124,10 @@ export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationSh
         return false;
       }
       if (symbols.length > 1 && result.metadata.model !== null) {
-        const answer = { response: result.response, model: result.metadata.model, created_at: now };
-        await Promise.all(symbols.map((symbol) => this.gateway.rememberAnswer(agent, symbol, answer)));
+        const answer = { response: result.response, model: result.metadata.model, at: now };
+        await Promise.all(
+          symbols.map((symbol) => this.recorder.remember({ tenant: DEFAULT_TENANT, agent }, symbol, answer)),
+        );
       }
       await this.stats.recordBatchFlushed(events.length);
       this.metrics.batchSize.observe(events.length);
@@ -146,7 +141,7 @@ export class BatchFlusher implements OnApplicationBootstrap, BeforeApplicationSh
         `Batch ${id} not answered (${message}); retried in ${RETRY_AFTER_FAILURE_MS / 1000} s`,
       );
       // The due index compares against now − batch_timeout, so shift the score to become due at the retry time.
-      const { batch_timeout } = await this.thresholds.get();
+      const { batch_timeout } = this.thresholds.current();
       const dueScore = this.clock.now() + RETRY_AFTER_FAILURE_MS - batch_timeout * 1000;
       await this.queue.release(id, this.holder, dueScore, message).catch(() => undefined);
       return false;

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { RedisService } from '../../redis/redis.service.js';
+import { BatchRepository } from '../../redis/repositories/batch.repository.js';
 
 /** A LOW event waiting for its batch, with what the caller asked. */
 export interface QueuedEvent {
@@ -38,42 +37,24 @@ export interface BatchAnswer {
 }
 
 /**
- * LOW events wait in Redis, one open batch per agent. Every transition is one Lua script, so a batch is
- * claimed by one flusher at a time (under a lease that expires if the holder dies) and answered once.
+ * LOW events waiting for their batch (BatchRepository keeps them in Redis, one open batch per agent; each
+ * transition is one Lua script, so a batch is claimed by one flusher at a time and answered once).
  */
 @Injectable()
 export class BatchQueue {
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly store: BatchRepository) {}
 
-  async enqueue(
+  enqueue(
     agent: string,
     event: QueuedEvent,
     batchSize: number,
   ): Promise<{ batchId: string; position: number; full: boolean }> {
-    const k = this.redis.keys;
-    const [batchId, position, full] = await this.redis.client.enqueueEvent(
-      k.openBatch(agent),
-      k.batchesDue(),
-      randomUUID(),
-      JSON.stringify(event),
-      event.queued_at,
-      batchSize,
-      k.batchPrefix(),
-      agent,
-    );
-    return { batchId, position: Number(position), full: Number(full) === 1 };
+    return this.store.enqueue(agent, JSON.stringify(event), event.queued_at, batchSize);
   }
 
   /** Batches that should be flushed now: full ones, and open ones whose oldest event waited `timeoutMs`. */
-  async due(now: number, timeoutMs: number): Promise<string[]> {
-    return this.redis.client.zrangebyscore(
-      this.redis.keys.batchesDue(),
-      '-inf',
-      now - timeoutMs,
-      'LIMIT',
-      0,
-      100,
-    );
+  due(now: number, timeoutMs: number): Promise<string[]> {
+    return this.store.due(now, timeoutMs);
   }
 
   /** Claims a batch under a lease; null if it is done or someone else holds a live lease. */
@@ -83,55 +64,23 @@ export class BatchQueue {
     leaseMs: number,
     holder: string,
   ): Promise<{ agent: string; events: QueuedEvent[] } | null> {
-    const k = this.redis.keys;
-    const agent = await this.redis.client.hget(k.batch(id), 'agent');
-    if (agent === null) return null;
-    const events = await this.redis.client.claimBatch(
-      k.batch(id),
-      k.batchEvents(id),
-      k.openBatch(agent),
-      id,
-      now,
-      leaseMs,
-      holder,
-    );
-    if (!events) return null;
-    return { agent, events: events.map((e) => JSON.parse(e) as QueuedEvent) };
+    const claimed = await this.store.claim(id, now, leaseMs, holder);
+    if (!claimed) return null;
+    return { agent: claimed.agent, events: claimed.events.map((e) => JSON.parse(e) as QueuedEvent) };
   }
 
-  async complete(id: string, holder: string, answer: BatchAnswer, now: number): Promise<boolean> {
-    const k = this.redis.keys;
-    return (
-      (await this.redis.client.completeBatch(
-        k.batch(id),
-        k.batchesDue(),
-        id,
-        holder,
-        JSON.stringify(answer),
-        now,
-      )) === 1
-    );
+  complete(id: string, holder: string, answer: BatchAnswer, now: number): Promise<boolean> {
+    return this.store.complete(id, holder, JSON.stringify(answer), now);
   }
 
-  async release(id: string, holder: string, retryAt: number, error: string): Promise<void> {
-    const k = this.redis.keys;
-    await this.redis.client.releaseBatch(
-      k.batch(id),
-      k.batchesDue(),
-      id,
-      holder,
-      retryAt,
-      error.slice(0, 500),
-    );
+  release(id: string, holder: string, retryAt: number, error: string): Promise<void> {
+    return this.store.release(id, holder, retryAt, error);
   }
 
   async view(id: string): Promise<BatchView | null> {
-    const k = this.redis.keys;
-    const [hash, events] = await Promise.all([
-      this.redis.client.hgetall(k.batch(id)),
-      this.redis.client.lrange(k.batchEvents(id), 0, -1),
-    ]);
-    if (!hash.id) return null;
+    const stored = await this.store.read(id);
+    if (!stored) return null;
+    const { hash, events } = stored;
     const answer = hash.answer ? (JSON.parse(hash.answer) as BatchAnswer) : null;
     return {
       id: hash.id,

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
-import { RedisService } from '../../redis/redis.service.js';
-import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
 import { EventStatsService, type EventOutcome } from '../../cost-monitoring/event-stats.service.js';
 import { AiGateway } from '../gateway.service.js';
 import type { DecisionReason, GatewayRequest, GatewayResult } from '../gateway.types.js';
@@ -19,15 +17,20 @@ const OUTCOME_OF_REASON: Partial<Record<DecisionReason, EventOutcome>> = {
   sampled_out: 'sampled_out',
   budget_exceeded: 'budget_exceeded',
   ai_disabled: 'ai_disabled',
+  event_filtered: 'filtered',
+  batched: 'batched',
 };
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /**
- * The event gate (DESIGN 5): CRITICAL is always answered fresh; HIGH and MEDIUM get at most one upstream
- * call per agent and symbol every min_ai_interval (MEDIUM also passes the sampling gate); LOW is answered
- * from the response cache or skipped by the sampling gate when it can be, and otherwise queued into a batch
- * answered by one call.
+ * The event gate, as `POST /ai/events` and the market-event sink see it. Effective priority = the higher of
+ * the declared one and what the data implies; then, through the metered-call pipeline:
+ * - CRITICAL: always answered fresh (no cache read, no sampling), and may overdraw a hard budget by a margin;
+ * - HIGH and MEDIUM: at most one upstream call per conversation every `min_ai_interval` (MEDIUM also passes
+ *   the sampling gate), answered fresh when called;
+ * - LOW: answered from the response cache or skipped by the sampler when it can be, otherwise queued into a
+ *   batch that one upstream call answers.
  */
 @Injectable()
 export class EventGate {
@@ -37,15 +40,12 @@ export class EventGate {
     private readonly queue: BatchQueue,
     private readonly flusher: BatchFlusher,
     private readonly stats: EventStatsService,
-    private readonly ledger: CostLedger,
-    private readonly redis: RedisService,
     private readonly clock: Clock,
   ) {}
 
   async handle(request: GatewayRequest, event: MarketEvent): Promise<GatewayResult> {
-    const t = await this.thresholds.get();
+    const t = this.thresholds.current();
     const { priority, raisedBy } = effectivePriority(event.priority, event.data, t);
-    const eventMeta = { priority, declared_priority: event.priority, raised_by: raisedBy };
     const symbol = request.symbol ?? event.symbol;
     const req: GatewayRequest = {
       ...request,
@@ -61,32 +61,13 @@ export class EventGate {
         },
       },
     };
-    const finish = async (
-      result: GatewayResult,
-      decision: 'call' | 'filtered' | 'batched',
-      extra: Record<string, unknown> = {},
-    ) => {
-      const outcome: EventOutcome =
-        decision === 'batched'
-          ? 'batched'
-          : decision === 'filtered'
-            ? 'filtered'
-            : (OUTCOME_OF_REASON[result.metadata.reason] ?? 'called');
-      await this.stats.recordEvent(event.eventType, event.priority, priority, outcome);
-      result.metadata.event = { ...eventMeta, decision, ...extra };
-      return result;
-    };
 
+    let result: GatewayResult;
+    let batch: { batch_id: string; position: number } | undefined;
     if (priority === 'CRITICAL') {
-      return finish(
-        await this.gateway.call({ ...req, cacheRead: false, sampling: false, critical: true }),
-        'call',
-      );
-    }
-    if (priority === 'LOW') {
-      // The response cache and the sampling gate first (DESIGN 5); what would call the model waits for its batch.
-      let queued: { batch_id: string; position: number } | undefined;
-      const result = await this.gateway.callOrQueue(req, async (base, cacheHit) => {
+      result = await this.gateway.call({ ...req, cacheRead: false, sampling: false, critical: true });
+    } else if (priority === 'LOW') {
+      const queued = await this.gateway.callOrQueue(req, async () => {
         const { batchId, position, full } = await this.queue.enqueue(
           request.agentType,
           {
@@ -105,46 +86,31 @@ export class EventGate {
           t.batch_size,
         );
         if (full) void this.flusher.flushOne(batchId); // the tenth event: answer the batch now, not at the next tick
-        queued = { batch_id: batchId, position };
-        const message = `Queued in batch ${batchId} at position ${position}`;
-        return this.gateway.answerWithoutCall(base, 'batched', message, cacheHit);
+        return { batchId, position };
       });
-      return queued ? finish(result, 'batched', queued) : finish(result, 'call');
+      result = queued.result;
+      if (queued.outcome.kind === 'skipped' && queued.outcome.batch) {
+        batch = { batch_id: queued.outcome.batch.batchId, position: queued.outcome.batch.position };
+      }
+    } else {
+      result = await this.gateway.call({
+        ...req,
+        cacheRead: false,
+        sampling: priority === 'MEDIUM',
+        intervalSeconds: t.min_ai_interval,
+      });
     }
-    // HIGH and MEDIUM: one upstream call per agent and symbol per min_ai_interval, across instances.
-    const allowed = await this.claimInterval(request.agentType, symbol ?? '-', t.min_ai_interval);
-    if (!allowed) {
-      const avoided = await this.ledger.averageCallCost(request.agentType);
-      const result = await this.gateway.answerWithoutCall(
-        this.base(req),
-        'event_filtered',
-        `${priority} event inside min_ai_interval (${t.min_ai_interval} s) of the last call for ${request.agentType} ${symbol ?? ''}`.trim(),
-        null,
-        avoided,
-        'event_filter',
-      );
-      return finish(result, 'filtered');
-    }
-    const result = await this.gateway.call({ ...req, cacheRead: false, sampling: priority === 'MEDIUM' });
-    return finish(result, 'call');
-  }
 
-  private async claimInterval(agent: string, symbol: string, seconds: number): Promise<boolean> {
-    if (seconds <= 0) return true;
-    try {
-      return (
-        (await this.redis.client.claimInterval(
-          this.redis.keys.eventGate(agent, symbol),
-          this.clock.now(),
-          seconds * 1000,
-        )) === 1
-      );
-    } catch {
-      return true; // Redis down: let HIGH/MEDIUM through rather than go blind; budgets still apply
-    }
-  }
-
-  private base(request: GatewayRequest) {
-    return { requestId: randomUUID(), started: performance.now(), request, now: this.clock.now() };
+    const reason = result.metadata.reason;
+    const decision = reason === 'batched' ? 'batched' : reason === 'event_filtered' ? 'filtered' : 'call';
+    this.stats.recordEvent(event.eventType, event.priority, priority, OUTCOME_OF_REASON[reason] ?? 'called');
+    result.metadata.event = {
+      priority,
+      declared_priority: event.priority,
+      raised_by: raisedBy,
+      decision,
+      ...(batch ?? {}),
+    };
+    return result;
   }
 }

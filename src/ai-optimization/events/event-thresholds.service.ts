@@ -1,5 +1,5 @@
 import { BadRequestException, Injectable, Logger } from '@nestjs/common';
-import { RedisService } from '../../redis/redis.service.js';
+import { SettingsRepository } from '../../redis/repositories/settings.repository.js';
 import { DEFAULT_EVENT_THRESHOLDS, THRESHOLD_RANGES, type EventThresholds } from './event.types.js';
 
 /** Event-gate thresholds, changed at run time and kept in Redis so every instance sees the same values. */
@@ -7,17 +7,20 @@ import { DEFAULT_EVENT_THRESHOLDS, THRESHOLD_RANGES, type EventThresholds } from
 export class EventThresholdsService {
   private readonly logger = new Logger(EventThresholdsService.name);
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly settings: SettingsRepository) {}
 
+  /** The thresholds in force, from this instance's copy of the run-time settings (no I/O). */
+  current(): EventThresholds {
+    const stored = this.settings.snapshot.eventThresholds;
+    return typeof stored === 'object' && stored !== null
+      ? { ...DEFAULT_EVENT_THRESHOLDS, ...(stored as Partial<EventThresholds>) }
+      : { ...DEFAULT_EVENT_THRESHOLDS };
+  }
+
+  /** The thresholds read fresh from the store (its last copy when Redis is away). */
   async get(): Promise<EventThresholds> {
-    try {
-      const raw = await this.redis.client.get(this.redis.keys.eventThresholds());
-      return raw === null
-        ? { ...DEFAULT_EVENT_THRESHOLDS }
-        : { ...DEFAULT_EVENT_THRESHOLDS, ...(JSON.parse(raw) as Partial<EventThresholds>) };
-    } catch {
-      return { ...DEFAULT_EVENT_THRESHOLDS };
-    }
+    await this.settings.reload();
+    return this.current();
   }
 
   /** Partial update; every out-of-range value is reported in one 400 naming the field. */
@@ -25,7 +28,9 @@ export class EventThresholdsService {
     const problems: string[] = [];
     const accepted: Partial<EventThresholds> = {};
     for (const [field, value] of Object.entries(change)) {
-      const range = THRESHOLD_RANGES[field as keyof EventThresholds] as [number, number, boolean] | undefined;
+      const range = Object.hasOwn(THRESHOLD_RANGES, field)
+        ? THRESHOLD_RANGES[field as keyof EventThresholds]
+        : undefined;
       if (!range) {
         problems.push(`${field} is not a threshold (known: ${Object.keys(THRESHOLD_RANGES).join(', ')})`);
         continue;
@@ -45,7 +50,7 @@ export class EventThresholdsService {
     }
     if (problems.length > 0) throw new BadRequestException(problems);
     const next = { ...(await this.get()), ...accepted };
-    await this.redis.client.set(this.redis.keys.eventThresholds(), JSON.stringify(next));
+    await this.settings.setEventThresholds(next);
     this.logger.log(`Event thresholds changed: ${JSON.stringify(accepted)}`);
     return next;
   }

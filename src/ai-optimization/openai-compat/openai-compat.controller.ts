@@ -1,18 +1,36 @@
-import { Body, Controller, Get, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import type { AuthedRequest } from '../../common/auth.js';
-import { doorOptions, OpenAiCompatService, validateChatBody } from './openai-compat.service.js';
+import { MeteredCallPipeline } from '../pipeline/pipeline.js';
+import { ProviderRegistry } from '../providers/provider-registry.js';
+import { validateChatBody } from './chat-body.js';
+import { doorAnswer, doorOptions, meteredCallOf } from './openai-door.js';
+import { OpenAiErrorFilter } from './openai-error.filter.js';
+import { openSse, pipeHub, writeReplay } from './sse.js';
 
+/**
+ * The OpenAI-compatible door: OpenAI wire in, the metered-call pipeline, OpenAI wire out — so any OpenAI SDK
+ * gets the same cache, coalescing, budgets and exact cost as /ai/call.
+ */
 @ApiTags('openai-compatible')
 @ApiBearerAuth()
+@UseFilters(OpenAiErrorFilter)
 @Controller('v1')
 export class OpenAiCompatController {
-  constructor(private readonly door: OpenAiCompatService) {}
+  constructor(
+    private readonly pipeline: MeteredCallPipeline,
+    private readonly registry: ProviderRegistry,
+  ) {}
 
   @Get('models')
   models() {
-    return this.door.models();
+    return {
+      object: 'list',
+      data: this.registry
+        .knownModels()
+        .map((m) => ({ id: m.name, object: 'model', created: 0, owned_by: m.provider })),
+    };
   }
 
   @Post('chat/completions')
@@ -28,44 +46,24 @@ export class OpenAiCompatController {
   ): Promise<unknown> {
     const body = validateChatBody(raw);
     const opts = doorOptions(req.headers, req.caller?.scope ?? 'open');
-    if (body.stream === true) {
-      const streamOptions = body.stream_options as { include_usage?: boolean } | undefined;
-      // Resolves the upstream first: a refusal or an upstream error is still a normal HTTP error here.
-      reply.hijack();
-      try {
-        await this.door.stream(body, opts, reply.raw, streamOptions?.include_usage === true);
-      } catch (err) {
-        if (reply.raw.headersSent) reply.raw.end();
-        else sendOpenAiError(reply, err);
-      }
-      return undefined;
+    const call = meteredCallOf(body, opts);
+    // Everything that can refuse the call runs first, so a refusal is still a plain HTTP error.
+    const answer = doorAnswer(await this.pipeline.run(call), opts);
+    if (!call.stream) {
+      void reply.headers({
+        'x-bastion-cache': answer.cache,
+        'x-bastion-cost-usd':
+          answer.kind === 'completion' && answer.costUsd !== null ? String(answer.costUsd) : 'unknown',
+        'x-bastion-overhead-ms': String(Math.round(answer.overheadMs)),
+      });
+      return answer.kind === 'completion' ? answer.completion : undefined;
     }
-    const answer = await this.door.complete(body, opts);
-    void reply.headers({
-      'x-bastion-cache': answer.cache,
-      'x-bastion-cost-usd': answer.costUsd === null ? 'unknown' : String(answer.costUsd),
-      'x-bastion-overhead-ms': String(answer.overheadMs),
-    });
-    return answer.completion;
+    const includeUsage =
+      (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    reply.hijack();
+    openSse(reply.raw, answer.cache, answer.overheadMs);
+    if (answer.kind === 'completion') writeReplay(reply.raw, answer.completion, includeUsage);
+    else await pipeHub(reply.raw, answer.hub, includeUsage);
+    return undefined;
   }
-}
-
-/** After hijack the exception filter no longer runs: write the OpenAI error body by hand. */
-function sendOpenAiError(reply: FastifyReply, err: unknown): void {
-  const e = err as { status?: number; code?: string; message?: string; getStatus?: () => number };
-  const status =
-    typeof e.status === 'number' ? e.status : typeof e.getStatus === 'function' ? e.getStatus() : 500;
-  const body = {
-    error: {
-      message: e.message ?? 'Unexpected error',
-      type: status >= 500 ? 'server_error' : 'invalid_request_error',
-      param: null,
-      code: e.code ?? null,
-    },
-  };
-  reply.raw.writeHead(status, {
-    'content-type': 'application/json',
-    ...(e.code === 'budget_exceeded' ? { 'x-should-retry': 'false' } : {}),
-  });
-  reply.raw.end(JSON.stringify(body));
 }

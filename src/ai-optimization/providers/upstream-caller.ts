@@ -10,14 +10,11 @@ import { MODELS_CONFIG } from '../../config/config.module.js';
 import type { ModelsConfig } from '../../config/yaml-config.js';
 import { ProviderUnavailableError } from '../../common/errors.js';
 import type { ResolvedModel } from './provider-registry.js';
-import { readUsage, type TokenUsage } from './usage.js';
 
+/** A completed upstream call: the model that answered (after fallbacks), its completion, how long it took. */
 export interface UpstreamAnswer {
   model: ResolvedModel;
-  content: string;
-  usage: TokenUsage | null;
-  rawUsage: unknown;
-  finishReason: string | null;
+  completion: ChatCompletion;
   latencyMs: number;
   attempts: number;
 }
@@ -54,6 +51,7 @@ export class UpstreamCaller {
 
   constructor(@Inject(MODELS_CONFIG) private readonly models: ModelsConfig) {}
 
+  /** A completion with every parameter of `body` passed through to the upstream. */
   async complete(
     chain: ResolvedModel[],
     body: Omit<ChatCompletionCreateParamsNonStreaming, 'model'>,
@@ -61,27 +59,7 @@ export class UpstreamCaller {
     const { model, value, attempts, latencyMs } = await this.withFallbacks(chain, (m, signal, timeoutMs) =>
       this.createCompletion(m, body, signal, timeoutMs),
     );
-    const choice = value.choices[0];
-    return {
-      model,
-      content: choice.message.content ?? '',
-      usage: readUsage(value.usage),
-      rawUsage: value.usage,
-      finishReason: choice.finish_reason ?? null,
-      latencyMs,
-      attempts,
-    };
-  }
-
-  /** A pass-through completion (OpenAI-compatible door): every parameter of `body` reaches the upstream. */
-  async completeRaw(
-    chain: ResolvedModel[],
-    body: Omit<ChatCompletionCreateParamsNonStreaming, 'model'>,
-  ): Promise<{ model: ResolvedModel; completion: ChatCompletion; latencyMs: number }> {
-    const { model, value, latencyMs } = await this.withFallbacks(chain, (m, signal, timeoutMs) =>
-      this.createCompletion(m, body, signal, timeoutMs),
-    );
-    return { model, completion: value, latencyMs };
+    return { model, completion: value, latencyMs, attempts };
   }
 
   /**

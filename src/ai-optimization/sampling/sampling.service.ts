@@ -5,7 +5,9 @@ import {
   type AgentsConfig,
   type SamplingStrategyName,
 } from '../../config/yaml-config.js';
-import { RedisService } from '../../redis/redis.service.js';
+import type { SamplingClaim } from '../../redis/repositories/conversation.repository.js';
+import { SettingsRepository } from '../../redis/repositories/settings.repository.js';
+import type { SamplingInput } from '../pipeline/metered-call.js';
 
 /** A strategy with its parameters, as shown and accepted by /ai-cost/sampling-strategy. */
 export interface SamplingStrategy {
@@ -16,22 +18,6 @@ export interface SamplingStrategy {
   max_interval_seconds?: number;
   /** ADAPTIVE: volatility (percent) at which the interval reaches its minimum. */
   volatility_scale?: number;
-}
-
-export interface SamplingInput {
-  agent: string;
-  symbol: string;
-  features?: Record<string, number>;
-  score?: number;
-  volatility?: number;
-  now: number;
-}
-
-export interface SamplingDecision {
-  call: boolean;
-  strategy: SamplingStrategyName;
-  /** Why the call was skipped (or which interval applied). */
-  detail: string;
 }
 
 const PARAMS: Record<keyof Omit<SamplingStrategy, 'strategy'>, [number, number]> = {
@@ -62,25 +48,73 @@ export function adaptiveIntervalSeconds(s: SamplingStrategy, volatility: number 
   return max - t * (max - min);
 }
 
-/** Largest relative change of any feature present in both sets. */
-export function relativeChange(previous: Record<string, number>, current: Record<string, number>): number {
-  let largest = 0;
-  for (const [name, value] of Object.entries(current)) {
-    const before = previous[name];
-    if (before === undefined) return Infinity; // a new feature is a change
-    const change = before === 0 ? (value === 0 ? 0 : Infinity) : Math.abs(value - before) / Math.abs(before);
-    largest = Math.max(largest, change);
+/**
+ * What the pre-call step must claim for this strategy and request, or null when the strategy lets every
+ * call through. Strategies that need no shared state (THRESHOLD, NEVER) are decided here; the script
+ * only answers "skip" for them after the response cache missed, so a cached answer still wins.
+ */
+export function samplingClaim(s: SamplingStrategy, input: SamplingInput): SamplingClaim | null {
+  switch (s.strategy) {
+    case 'ALWAYS':
+      return null;
+    case 'NEVER':
+      return { kind: 'deny' };
+    case 'THRESHOLD':
+      return (input.score ?? 0) >= (s.threshold ?? 0.5) ? null : { kind: 'deny' };
+    case 'PERIODIC':
+    case 'ADAPTIVE':
+      return { kind: 'interval', ms: Math.round(intervalSeconds(s, input) * 1000) };
+    case 'CHANGE_BASED':
+      return { kind: 'change', threshold: s.threshold ?? 0.1, features: input.features ?? {} };
   }
-  return largest;
 }
 
-/** Per-agent sampling strategies (config/agents.yaml, overridable at run time through Redis). */
+const intervalSeconds = (s: SamplingStrategy, input: SamplingInput): number =>
+  s.strategy === 'PERIODIC'
+    ? (s.interval_seconds ?? 300)
+    : adaptiveIntervalSeconds(s, input.volatility ?? input.features?.volatility);
+
+/** Why the sampler skipped a call (or let it through), in the words of its strategy. */
+export function describeSampling(
+  s: SamplingStrategy,
+  input: SamplingInput,
+  skipped: boolean,
+  change: number | null,
+): string {
+  const pct = (x: number): string => (x === Infinity ? 'new features' : `${(x * 100).toFixed(2)}%`);
+  switch (s.strategy) {
+    case 'ALWAYS':
+      return 'always';
+    case 'NEVER':
+      return 'strategy NEVER';
+    case 'THRESHOLD': {
+      const threshold = s.threshold ?? 0.5;
+      const score = input.score ?? 0;
+      return skipped ? `score ${score} below threshold ${threshold}` : `score ${score} ≥ ${threshold}`;
+    }
+    case 'PERIODIC':
+    case 'ADAPTIVE': {
+      const seconds = intervalSeconds(s, input).toFixed(0);
+      return skipped ? `called less than ${seconds} s ago` : `interval ${seconds} s elapsed`;
+    }
+    case 'CHANGE_BASED': {
+      const threshold = `${(s.threshold ?? 0.1) * 100}%`;
+      if (change === null) return 'first call';
+      return skipped ? `features changed ${pct(change)} < ${threshold}` : `features changed ${pct(change)}`;
+    }
+  }
+}
+
+/**
+ * Per-agent sampling strategies: config/agents.yaml, overridden at run time (kept in Redis and read from
+ * the instance's copy of the run-time settings, so deciding costs no round trip).
+ */
 @Injectable()
 export class SamplingService {
   private readonly logger = new Logger(SamplingService.name);
 
   constructor(
-    private readonly redis: RedisService,
+    private readonly settings: SettingsRepository,
     @Inject(AGENTS_CONFIG) private readonly agents: AgentsConfig,
   ) {}
 
@@ -90,22 +124,26 @@ export class SamplingService {
     return { strategy: entry.samplingStrategy, ...DEFAULTS[entry.samplingStrategy], ...entry.samplingConfig };
   }
 
-  async strategyFor(agent: string): Promise<SamplingStrategy> {
-    try {
-      const raw = await this.redis.client.hget(this.redis.keys.samplingStrategies(), agent);
-      if (raw !== null) return JSON.parse(raw) as SamplingStrategy;
-    } catch {
-      // Redis down: the file's strategy applies
-    }
-    return this.configured(agent);
+  /** The strategy in force for an agent, from this instance's copy of the settings. */
+  strategyFor(agent: string): SamplingStrategy {
+    const stored = this.settings.snapshot.sampling[agent];
+    return isStrategy(stored) ? stored : this.configured(agent);
   }
 
+  /** Every agent's strategy, read fresh from the store (its last copy when Redis is away). */
   async all(): Promise<Record<string, SamplingStrategy>> {
+    await this.settings.reload();
     const result: Record<string, SamplingStrategy> = {};
     for (const agent of this.agents.agents.keys()) result[agent] = this.configured(agent);
-    const overrides = await this.redis.client.hgetall(this.redis.keys.samplingStrategies());
-    for (const [agent, raw] of Object.entries(overrides)) result[agent] = JSON.parse(raw) as SamplingStrategy;
+    for (const [agent, stored] of Object.entries(this.settings.snapshot.sampling)) {
+      if (isStrategy(stored)) result[agent] = stored;
+    }
     return result;
+  }
+
+  async current(agent: string): Promise<SamplingStrategy> {
+    await this.settings.reload();
+    return this.strategyFor(agent);
   }
 
   /** Validates and stores a run-time strategy for one agent; every problem is named in one 400. */
@@ -117,7 +155,7 @@ export class SamplingService {
     const next: SamplingStrategy = { strategy: name, ...(DEFAULTS[name] ?? {}) };
     for (const [field, value] of Object.entries(input)) {
       if (field === 'strategy' || field === 'agent_type') continue;
-      const range = PARAMS[field as keyof typeof PARAMS] as [number, number] | undefined;
+      const range = Object.hasOwn(PARAMS, field) ? PARAMS[field as keyof typeof PARAMS] : undefined;
       if (!range) {
         problems.push(`${field} is not a sampling parameter (known: ${Object.keys(PARAMS).join(', ')})`);
       } else if (
@@ -135,63 +173,16 @@ export class SamplingService {
       problems.push('min_interval_seconds must not exceed max_interval_seconds');
     }
     if (problems.length > 0) throw new BadRequestException(problems);
-    await this.redis.client.hset(this.redis.keys.samplingStrategies(), agent, JSON.stringify(next));
+    await this.settings.setSampling(agent, next);
     this.logger.log(`Sampling strategy of ${agent} set to ${JSON.stringify(next)}`);
     return next;
   }
+}
 
-  /** Decides whether this request may call the model now; claims the interval when it may. */
-  async decide(input: SamplingInput): Promise<SamplingDecision> {
-    const s = await this.strategyFor(input.agent);
-    const k = this.redis.keys;
-    switch (s.strategy) {
-      case 'ALWAYS':
-        return { call: true, strategy: s.strategy, detail: 'always' };
-      case 'NEVER':
-        return { call: false, strategy: s.strategy, detail: 'strategy NEVER' };
-      case 'THRESHOLD': {
-        const threshold = s.threshold ?? 0.5;
-        const score = input.score ?? 0;
-        return score >= threshold
-          ? { call: true, strategy: s.strategy, detail: `score ${score} ≥ ${threshold}` }
-          : { call: false, strategy: s.strategy, detail: `score ${score} below threshold ${threshold}` };
-      }
-      case 'PERIODIC':
-      case 'ADAPTIVE': {
-        const seconds =
-          s.strategy === 'PERIODIC'
-            ? (s.interval_seconds ?? 300)
-            : adaptiveIntervalSeconds(s, input.volatility ?? input.features?.volatility);
-        const ok = await this.redis.client.claimInterval(
-          k.samplingClaim(input.agent, input.symbol),
-          input.now,
-          Math.round(seconds * 1000),
-        );
-        return ok === 1
-          ? { call: true, strategy: s.strategy, detail: `interval ${seconds.toFixed(0)} s elapsed` }
-          : { call: false, strategy: s.strategy, detail: `called less than ${seconds.toFixed(0)} s ago` };
-      }
-      case 'CHANGE_BASED': {
-        const threshold = s.threshold ?? 0.1;
-        const key = k.samplingFeatures(input.agent, input.symbol);
-        const features = input.features ?? {};
-        const raw = await this.redis.client.get(key);
-        const change =
-          raw === null ? Infinity : relativeChange(JSON.parse(raw) as Record<string, number>, features);
-        if (change < threshold) {
-          return {
-            call: false,
-            strategy: s.strategy,
-            detail: `features changed ${(change * 100).toFixed(2)}% < ${threshold * 100}%`,
-          };
-        }
-        await this.redis.client.set(key, JSON.stringify(features), 'EX', 7 * 86_400);
-        return {
-          call: true,
-          strategy: s.strategy,
-          detail: raw === null ? 'first call' : `features changed ${(change * 100).toFixed(2)}%`,
-        };
-      }
-    }
-  }
+function isStrategy(v: unknown): v is SamplingStrategy {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    SAMPLING_STRATEGIES.includes((v as { strategy?: SamplingStrategyName }).strategy as SamplingStrategyName)
+  );
 }

@@ -1,7 +1,12 @@
+/** How a shared stream ended: its cost (null: unknown). */
+export interface StreamSummary {
+  costUsd: number | null;
+}
+
 /** One upstream stream shared by every identical request in flight (streaming coalescing). */
 export interface HubSubscriber {
   write(chunk: Record<string, unknown>): void;
-  end(): void;
+  end(summary: StreamSummary): void;
 }
 
 /**
@@ -12,20 +17,21 @@ export interface HubSubscriber {
 export class StreamHub {
   private readonly chunks: Record<string, unknown>[] = [];
   private readonly subscribers = new Set<HubSubscriber>();
-  private done = false;
+  private readonly finishListeners: (() => void)[] = [];
+  private summary: StreamSummary | null = null;
 
   constructor(private readonly onEmpty: () => void) {}
 
   subscribe(subscriber: HubSubscriber): () => void {
     for (const chunk of this.chunks) subscriber.write(chunk);
-    if (this.done) {
-      subscriber.end();
+    if (this.summary) {
+      subscriber.end(this.summary);
       return () => undefined;
     }
     this.subscribers.add(subscriber);
     return () => {
       if (!this.subscribers.delete(subscriber)) return;
-      if (this.subscribers.size === 0 && !this.done) this.onEmpty();
+      if (this.subscribers.size === 0 && !this.summary) this.onEmpty();
     };
   }
 
@@ -34,10 +40,17 @@ export class StreamHub {
     for (const s of this.subscribers) s.write(chunk);
   }
 
-  finish(): void {
-    this.done = true;
-    for (const s of this.subscribers) s.end();
+  finish(summary: StreamSummary): void {
+    this.summary = summary;
+    for (const s of this.subscribers) s.end(summary);
     this.subscribers.clear();
+    for (const listener of this.finishListeners.splice(0)) listener();
+  }
+
+  /** Runs `listener` when the stream ends (at once if it has). */
+  onFinish(listener: () => void): void {
+    if (this.summary) listener();
+    else this.finishListeners.push(listener);
   }
 
   get listeners(): number {

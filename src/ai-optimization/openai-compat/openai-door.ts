@@ -1,0 +1,118 @@
+import type { ChatCompletion } from 'openai/resources/chat/completions';
+import { DomainError } from '../../common/errors.js';
+import { AGENT_TYPE_PATTERN, SYMBOL_PATTERN } from '../../common/validation.js';
+import type { MeteredCall, Outcome, UpstreamBody } from '../pipeline/metered-call.js';
+import type { StreamHub } from '../pipeline/stream-hub.js';
+
+/** Attribution and cache control of a /v1 request, from its headers. */
+export interface DoorOptions {
+  tenant: string;
+  agent: string;
+  symbol: string | undefined;
+  cacheMode: 'default' | 'no-cache' | 'no-store';
+  ttlSeconds: number | undefined;
+}
+
+export type CacheStatus = 'HIT' | 'MISS' | 'COALESCED' | 'BYPASS';
+
+/** What the door answers: a whole completion, or a stream to forward. */
+export type DoorAnswer =
+  | {
+      kind: 'completion';
+      completion: ChatCompletion;
+      cache: CacheStatus;
+      costUsd: number | null;
+      overheadMs: number;
+    }
+  | { kind: 'stream'; hub: StreamHub; cache: CacheStatus; overheadMs: number };
+
+const bad = (message: string, param?: string): DomainError =>
+  new DomainError('invalid_request_error', message, 400, param ? { param } : {});
+
+/** Reads the attribution and cache-control headers of the door. */
+export function doorOptions(
+  headers: Record<string, string | string[] | undefined>,
+  tenant: string,
+): DoorOptions {
+  const one = (name: string): string | undefined => {
+    const v = headers[name];
+    return Array.isArray(v) ? v[0] : v;
+  };
+  const agent = one('x-agent-type') ?? 'openai_compat';
+  if (!AGENT_TYPE_PATTERN.test(agent)) throw bad('X-Agent-Type must be lower_snake_case (a-z, 0-9, _)');
+  const symbol = one('x-symbol');
+  if (symbol !== undefined && !SYMBOL_PATTERN.test(symbol))
+    throw bad('X-Symbol must look like BTC, BTCUSDT or BTC/USDT');
+  const cache = one('x-cache');
+  if (cache !== undefined && cache !== 'no-cache' && cache !== 'no-store')
+    throw bad('X-Cache must be no-cache or no-store');
+  const ttlRaw = one('x-cache-ttl');
+  const ttl = ttlRaw === undefined ? undefined : Number(ttlRaw);
+  if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86_400)) {
+    throw bad('X-Cache-TTL must be an integer number of seconds between 1 and 604800');
+  }
+  return { tenant, agent, symbol: symbol?.toUpperCase(), cacheMode: cache ?? 'default', ttlSeconds: ttl };
+}
+
+/**
+ * OpenAI wire in: every parameter passes through to the upstream untouched; stream and stream_options do not
+ * change the answer, so streamed and plain requests share one cache entry.
+ */
+export function meteredCallOf(body: Record<string, unknown>, opts: DoorOptions): MeteredCall {
+  const { stream, stream_options: _o, model, ...params } = body;
+  const maxTokens = Number(params.max_completion_tokens ?? params.max_tokens ?? 1024);
+  return {
+    tenant: opts.tenant,
+    agent: opts.agent,
+    symbol: opts.symbol,
+    responseType: 'openai_compat',
+    model: model as string,
+    body: params as UpstreamBody,
+    maxTokens,
+    cache: {
+      read: opts.cacheMode === 'default',
+      write: opts.cacheMode !== 'no-store',
+      ttlSeconds: opts.ttlSeconds,
+      keepCompletion: true,
+    },
+    sampling: null,
+    intervalSeconds: null,
+    critical: false,
+    stream: stream === true,
+  };
+}
+
+/** OpenAI wire out: what the pipeline did, as a completion, a stream or an OpenAI error. */
+export function doorAnswer(outcome: Outcome, opts: DoorOptions): DoorAnswer {
+  const elapsed = performance.now() - outcome.trace.started;
+  const missStatus: CacheStatus = opts.cacheMode === 'no-store' ? 'BYPASS' : 'MISS';
+  if (outcome.kind === 'streaming') {
+    return {
+      kind: 'stream',
+      hub: outcome.hub,
+      cache: outcome.source === 'coalesced' ? 'COALESCED' : missStatus,
+      overheadMs: elapsed,
+    };
+  }
+  if (outcome.kind === 'skipped') {
+    if (outcome.reason === 'budget_exceeded') throw new DomainError('budget_exceeded', outcome.message, 429);
+    throw new DomainError(outcome.reason, outcome.message, 403);
+  }
+  const completion = (outcome.completion ?? outcome.answer.completion) as ChatCompletion;
+  if (outcome.source === 'called') {
+    return {
+      kind: 'completion',
+      completion,
+      cache: missStatus,
+      costUsd: outcome.answer.cost_usd,
+      overheadMs: Math.max(0, elapsed - (outcome.upstreamMs ?? 0)),
+    };
+  }
+  return {
+    kind: 'completion',
+    completion,
+    cache: outcome.source === 'response_cache' ? 'HIT' : 'COALESCED',
+    costUsd: 0,
+    overheadMs: elapsed,
+  };
+}

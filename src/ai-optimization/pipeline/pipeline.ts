@@ -1,0 +1,420 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
+import { Clock } from '../../common/clock.js';
+import type { UpstreamCallRecord } from '../../cost-monitoring/cost-ledger.js';
+import { MetricsService } from '../../cost-monitoring/metrics.service.js';
+import {
+  ConversationRepository,
+  type PrecallResult,
+} from '../../redis/repositories/conversation.repository.js';
+import { SettingsRepository } from '../../redis/repositories/settings.repository.js';
+import { Coalescer } from '../coalescer.js';
+import type { ResolvedModel } from '../providers/provider-registry.js';
+import { StreamUsageTracker } from '../providers/usage.js';
+import type { CachedAnswer } from '../response-cache.js';
+import { AdmitStage, type AdmitPlan } from './admit.stage.js';
+import { assemble, CallStage, type OpenedStream } from './call.stage.js';
+import { GateStage, type GatePlan } from './gate.stage.js';
+import type { MeteredCall, Outcome, Trace } from './metered-call.js';
+import { parseLast, RecordStage } from './record.stage.js';
+import { SettleStage, type PricedCall } from './settle.stage.js';
+import { conversationOf, ScreenStage, type Screened } from './screen.stage.js';
+import { StreamHub } from './stream-hub.js';
+
+/** Puts a LOW event into its batch; throws when the event store cannot take it. */
+export type Enqueue = () => Promise<{ batchId: string; position: number }>;
+
+type Led = { outcome: Outcome; callRecord?: UpstreamCallRecord; adaptive?: boolean };
+
+const SETTINGS_RETRIES = 2;
+
+/**
+ * The one metered-call path every door and agent goes through:
+ *
+ *   screen (AI switch, model chain, cache key) → gate (event interval, sampling) → admit (budget
+ *   reservation) → call (retries, fallbacks, streaming or not) → settle (exact cost) → store and record.
+ *
+ * The stages plan; the cache lookup and every claim before the upstream call (interval, sampling,
+ * reservation) are then made in one Redis round trip, and what follows the call is written in one pipelined
+ * write off the response path. Identical calls in flight share one upstream call (coalescing).
+ */
+@Injectable()
+export class MeteredCallPipeline {
+  private readonly logger = new Logger(MeteredCallPipeline.name);
+  /** Streams in flight, joinable until they end (not merely until they open). */
+  private readonly streams = new Map<string, Promise<Led>>();
+
+  constructor(
+    private readonly screen: ScreenStage,
+    private readonly gate: GateStage,
+    private readonly admit: AdmitStage,
+    private readonly caller: CallStage,
+    private readonly settle: SettleStage,
+    private readonly recorder: RecordStage,
+    private readonly conversations: ConversationRepository,
+    private readonly settings: SettingsRepository,
+    private readonly coalescer: Coalescer,
+    private readonly clock: Clock,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** Runs one call; with `enqueue` (a LOW event) what would call the model is queued into a batch instead. */
+  async run(call: MeteredCall, enqueue?: Enqueue): Promise<Outcome> {
+    const trace: Trace = {
+      requestId: randomUUID(),
+      started: performance.now(),
+      now: this.clock.now(),
+      conversation: conversationOf(call),
+    };
+    if (!this.screen.aiEnabled(call.agent)) {
+      const outcome = await this.skipWithLast(trace, 'ai_disabled', `AI is disabled for agent ${call.agent}`);
+      this.finish(call, { outcome });
+      return outcome;
+    }
+    const screened = this.screen.screen(call);
+    if (call.stream) return this.runStream(call, screened, trace);
+    let led: Led;
+    if (enqueue) {
+      led = await this.lead(call, screened, trace, enqueue);
+    } else {
+      const shared = await this.coalescer.run(coalescingKey(call, screened), () =>
+        this.lead(call, screened, trace),
+      );
+      led = shared.leader ? shared.value : { outcome: follow(shared.value.outcome, trace) };
+    }
+    this.finish(call, led);
+    return led.outcome;
+  }
+
+  /** Records the request and observes Bastion's own overhead (its time minus the upstream's). */
+  private finish(call: MeteredCall, led: Led): void {
+    this.recorder.record(call, led.outcome, led);
+    const o = led.outcome;
+    const upstream = o.kind === 'answered' && o.source === 'called' ? (o.upstreamMs ?? 0) : 0;
+    this.metrics.overhead.observe(Math.max(0, performance.now() - o.trace.started - upstream) / 1000);
+  }
+
+  private async lead(
+    call: MeteredCall,
+    screened: Screened,
+    trace: Trace,
+    enqueue?: Enqueue,
+    stream = false,
+  ): Promise<Led> {
+    const { gate, admit, result } = await this.precall(call, screened, trace, !enqueue);
+    const cacheHit = call.cache.read ? false : null;
+    switch (result.kind) {
+      case 'hit': {
+        const answer = JSON.parse(result.cached) as CachedAnswer;
+        return { outcome: { kind: 'answered', source: 'response_cache', trace, answer, cacheHit: true } };
+      }
+      case 'filtered':
+        return {
+          outcome: await this.skip(
+            trace,
+            'event_filtered',
+            this.gate.filtered(call),
+            result.last,
+            cacheHit,
+            call.agent,
+          ),
+        };
+      case 'sampled_out':
+        return {
+          outcome: await this.skip(
+            trace,
+            'sampled_out',
+            this.gate.sampledOut(gate, call, result.change),
+            result.last,
+            cacheHit,
+            call.agent,
+          ),
+        };
+      case 'refused': {
+        const message = admit ? this.admit.refusal(admit, result.counter) : 'budget exceeded';
+        this.logger.warn(`Refused ${call.agent} call: ${message}`);
+        return { outcome: await this.skip(trace, 'budget_exceeded', message, result.last, cacheHit) };
+      }
+      case 'store_down': {
+        const refusal = admit ? this.admit.whenStoreDown(admit) : null;
+        if (refusal !== null) {
+          this.logger.warn(`Refused ${call.agent} call: ${refusal}`);
+          return { outcome: await this.skip(trace, 'budget_exceeded', refusal, null, cacheHit) };
+        }
+        break; // fail open: no cache, claims granted, charged to the budget when Redis is back
+      }
+      case 'stale':
+        break; // settings kept changing under us: decide with the newest copy we could read
+      case 'go':
+        break;
+    }
+    if (enqueue) return this.queue(call, screened, trace, enqueue, result, cacheHit);
+    if (stream) return this.openStream(call, screened, trace, admit as AdmitPlan);
+    return this.callUpstream(call, screened, trace, admit as AdmitPlan, gate, cacheHit);
+  }
+
+  /**
+   * The pre-call step: plans the gate and the reservation from this instance's copy of the run-time settings,
+   * then reads and claims in one round trip. When another instance changed the settings meanwhile, the copy
+   * is refreshed and the plan made again, so a change applies to the very next request everywhere.
+   */
+  private async precall(
+    call: MeteredCall,
+    screened: Screened,
+    trace: Trace,
+    reserve: boolean,
+  ): Promise<{ gate: GatePlan; admit: AdmitPlan | null; result: PrecallResult }> {
+    for (let attempt = 0; ; attempt++) {
+      const gate = this.gate.plan(call);
+      const admit = reserve
+        ? this.admit.plan(call, screened.chain[0], screened.promptTokens, trace.requestId, trace.now)
+        : null;
+      const result = await this.conversations.precall({
+        conversation: screened.conversation,
+        settingsVersion: this.settings.snapshot.version,
+        cacheKey: call.cache.read ? screened.cacheKey : null,
+        intervalMs: gate.intervalMs,
+        sampling: gate.sampling,
+        reservation: admit?.reservation ?? null,
+        lastAnswerOnGo: !reserve,
+        now: trace.now,
+      });
+      if (result.kind !== 'stale' || attempt === SETTINGS_RETRIES) return { gate, admit, result };
+      await this.settings.reload();
+    }
+  }
+
+  private async callUpstream(
+    call: MeteredCall,
+    screened: Screened,
+    trace: Trace,
+    admit: AdmitPlan,
+    gate: GatePlan,
+    cacheHit: boolean | null,
+  ): Promise<Led> {
+    let answer;
+    try {
+      answer = await this.caller.complete(screened.chain, call.body);
+    } catch (err) {
+      this.settle.release(admit);
+      throw err;
+    }
+    const priced = this.settle.price(answer.model, answer.completion.usage, trace.now);
+    this.settle.settle(admit, priced.costUsd);
+    const stored = this.recorder.answerOf(
+      answer.model,
+      answer.completion,
+      priced,
+      trace.now,
+      call.cache.keepCompletion,
+    );
+    this.recorder.store(call, screened, stored);
+    const primary = screened.chain[0];
+    return {
+      outcome: {
+        kind: 'answered',
+        source: 'called',
+        trace,
+        answer: stored,
+        cacheHit,
+        upstreamMs: answer.latencyMs,
+        completion: answer.completion,
+        ...(answer.model !== primary ? { fallbackFrom: primary.entry.name } : {}),
+      },
+      callRecord: callRecord(answer.model, priced, answer.latencyMs),
+      adaptive: this.gate.adaptive(gate),
+    };
+  }
+
+  /** A LOW event that would call the model waits in its batch; if it cannot be queued it is answered fresh. */
+  private async queue(
+    call: MeteredCall,
+    screened: Screened,
+    trace: Trace,
+    enqueue: Enqueue,
+    result: PrecallResult,
+    cacheHit: boolean | null,
+  ): Promise<Led> {
+    try {
+      const queued = await enqueue();
+      const last = result.kind === 'go' ? parseLast(result.last) : null;
+      return {
+        outcome: {
+          kind: 'skipped',
+          reason: 'batched',
+          trace,
+          message: `Queued in batch ${queued.batchId} at position ${queued.position}`,
+          last,
+          cacheHit,
+          savedUsd: null,
+          batch: queued,
+        },
+      };
+    } catch (err) {
+      this.logger.warn(
+        `LOW event of ${call.agent} not queued (${(err as Error).message}); answering it fresh`,
+      );
+      const fresh: MeteredCall = { ...call, cache: { ...call.cache, read: false }, sampling: null };
+      const led = await this.lead(fresh, screened, trace);
+      if (led.outcome.kind === 'answered') led.outcome.degraded = 'event_store_unavailable';
+      return led;
+    }
+  }
+
+  private async skip(
+    trace: Trace,
+    reason: 'sampled_out' | 'event_filtered' | 'budget_exceeded',
+    message: string,
+    last: string | null,
+    cacheHit: boolean | null,
+    savedAgent?: string,
+  ): Promise<Outcome> {
+    // The call a gate avoided is priced at the agent's average (unknown until one is priced).
+    const savedUsd = savedAgent === undefined ? null : await this.recorder.averageCallCost(savedAgent);
+    return { kind: 'skipped', reason, trace, message, last: parseLast(last), cacheHit, savedUsd };
+  }
+
+  private async skipWithLast(trace: Trace, reason: 'ai_disabled', message: string): Promise<Outcome> {
+    const last = await this.recorder.lastAnswer(trace.conversation);
+    return { kind: 'skipped', reason, trace, message, last, cacheHit: null, savedUsd: null };
+  }
+
+  // --- streaming -------------------------------------------------------------------------------------
+
+  /**
+   * A streamed call: a cache hit is answered whole (the door replays it as SSE); otherwise the first
+   * request opens the upstream stream and every identical request that arrives before it ends joins it,
+   * getting what was already sent and then the rest live.
+   */
+  private async runStream(call: MeteredCall, screened: Screened, trace: Trace): Promise<Outcome> {
+    const key = coalescingKey(call, screened);
+    const existing = this.streams.get(key);
+    if (existing) {
+      const led = await existing;
+      const outcome = follow(led.outcome, trace);
+      if (outcome.kind === 'streaming') this.recorder.recordJoin(call, trace.requestId, trace.now);
+      else this.finish(call, { outcome });
+      return outcome;
+    }
+    const leading = this.lead(call, screened, trace, undefined, true);
+    this.streams.set(key, leading);
+    const forget = (): void => {
+      if (this.streams.get(key) === leading) this.streams.delete(key);
+    };
+    let led: Led;
+    try {
+      led = await leading;
+    } catch (err) {
+      forget();
+      throw err;
+    }
+    if (led.outcome.kind === 'streaming') led.outcome.hub.onFinish(forget);
+    else {
+      forget();
+      this.finish(call, led);
+    }
+    return led.outcome;
+  }
+
+  /** Opens the upstream stream (resolves once the upstream accepted it), then pumps it in the background. */
+  private async openStream(
+    call: MeteredCall,
+    screened: Screened,
+    trace: Trace,
+    admit: AdmitPlan,
+  ): Promise<Led> {
+    const abort = new AbortController();
+    const hub = new StreamHub(() => abort.abort());
+    // Bastion's own time is what it spends before the upstream is asked.
+    this.metrics.overhead.observe((performance.now() - trace.started) / 1000);
+    let opened;
+    try {
+      opened = await this.caller.open(screened.chain, call.body, abort.signal);
+    } catch (err) {
+      this.settle.release(admit);
+      throw err;
+    }
+    void this.pump(call, screened, trace, admit, opened, hub, abort.signal);
+    return { outcome: { kind: 'streaming', source: 'called', trace, hub } };
+  }
+
+  private async pump(
+    call: MeteredCall,
+    screened: Screened,
+    trace: Trace,
+    admit: AdmitPlan,
+    opened: OpenedStream,
+    hub: StreamHub,
+    aborted: AbortSignal,
+  ): Promise<void> {
+    const started = performance.now();
+    const chunks: ChatCompletionChunk[] = [];
+    const usage = new StreamUsageTracker();
+    let failed: string | null = null;
+    try {
+      for await (const chunk of opened.stream) {
+        chunks.push(chunk);
+        usage.observe(chunk);
+        hub.publish(chunk as unknown as Record<string, unknown>);
+      }
+    } catch (err) {
+      failed = aborted.aborted ? 'client disconnected' : (err as Error).message;
+      if (!aborted.aborted) {
+        hub.publish({
+          error: {
+            message: `Upstream stream failed: ${failed}`,
+            type: 'server_error',
+            param: null,
+            code: 'upstream_error',
+          },
+        });
+      }
+    }
+    const latencyMs = Math.round(performance.now() - started);
+    const priced = this.settle.price(opened.model, usage.raw, trace.now);
+    this.settle.settle(admit, priced.costUsd);
+    if (failed === null) {
+      const completion = assemble(chunks, usage.raw, opened.model.upstreamModel);
+      this.recorder.store(
+        call,
+        screened,
+        this.recorder.answerOf(opened.model, completion, priced, trace.now, call.cache.keepCompletion),
+      );
+    } else {
+      this.logger.warn(
+        `Stream for ${call.agent} ended early (${failed}); recorded usage: ${usage.raw === null ? 'none reported' : 'reported'}`,
+      );
+    }
+    this.recorder.recordStream(call, trace.requestId, trace.now, callRecord(opened.model, priced, latencyMs));
+    hub.finish({ costUsd: priced.costUsd });
+  }
+}
+
+/** Requests share an upstream call only when they would be decided the same way. */
+function coalescingKey(call: MeteredCall, screened: Screened): string {
+  const lane = `${call.cache.read ? 'r' : '-'}${call.cache.write ? 'w' : '-'}${call.sampling ? 's' : '-'}${call.intervalSeconds ?? '-'}${call.critical ? 'c' : '-'}`;
+  return `${screened.cacheKey}|${lane}`;
+}
+
+/** What a request that shared the leader's work gets: the same outcome, under its own trace. */
+function follow(outcome: Outcome, trace: Trace): Outcome {
+  if (outcome.kind === 'answered' && outcome.source === 'called') {
+    return { ...outcome, trace, source: 'coalesced' };
+  }
+  if (outcome.kind === 'streaming') return { ...outcome, trace, source: 'coalesced' };
+  return { ...outcome, trace };
+}
+
+function callRecord(model: ResolvedModel, priced: PricedCall, latencyMs: number): UpstreamCallRecord {
+  return {
+    model: model.entry.name,
+    provider: model.provider,
+    promptTokens: priced.usage?.promptTokens ?? null,
+    cachedPromptTokens: priced.usage?.cachedPromptTokens ?? null,
+    completionTokens: priced.usage?.completionTokens ?? null,
+    costUsd: priced.costUsd,
+    uncachedCostUsd: priced.uncachedCostUsd,
+    latencyMs,
+  };
+}

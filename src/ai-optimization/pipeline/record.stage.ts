@@ -1,0 +1,177 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ChatCompletion } from 'openai/resources/chat/completions';
+import { MODELS_CONFIG } from '../../config/config.module.js';
+import type { ModelsConfig } from '../../config/yaml-config.js';
+import { CostLedger, type LedgerEntry, type UpstreamCallRecord } from '../../cost-monitoring/cost-ledger.js';
+import { ConversationRepository } from '../../redis/repositories/conversation.repository.js';
+import type { ResolvedModel } from '../providers/provider-registry.js';
+import type { CachedAnswer } from '../response-cache.js';
+import type { LastAnswer, MeteredCall, Outcome } from './metered-call.js';
+import type { PricedCall } from './settle.stage.js';
+import type { Screened } from './screen.stage.js';
+
+const LAST_ANSWER_TTL_SECONDS = 7 * 24 * 3600;
+
+/**
+ * Stage 6, store and record: the answer goes into the response cache and becomes the conversation's last
+ * answer (one pipelined write, sent before the answer but not waited for: Redis keeps a connection's order,
+ * so the next request on this instance finds it), and every request lands in the ledger.
+ */
+@Injectable()
+export class RecordStage {
+  constructor(
+    private readonly conversations: ConversationRepository,
+    private readonly ledger: CostLedger,
+    @Inject(MODELS_CONFIG) private readonly models: ModelsConfig,
+  ) {}
+
+  ttlFor(responseType: string, requested?: number): number {
+    return requested ?? this.models.ttlSeconds[responseType] ?? this.models.defaultTtlSeconds;
+  }
+
+  answerOf(
+    model: ResolvedModel,
+    completion: ChatCompletion,
+    priced: PricedCall,
+    now: number,
+    keepCompletion: boolean,
+  ): CachedAnswer {
+    return {
+      response: completion.choices[0]?.message?.content ?? '',
+      model: model.entry.name,
+      provider: model.provider,
+      prompt_tokens: priced.usage?.promptTokens ?? null,
+      cached_prompt_tokens: priced.usage?.cachedPromptTokens ?? null,
+      completion_tokens: priced.usage?.completionTokens ?? null,
+      cost_usd: priced.costUsd,
+      created_at: now,
+      ...(keepCompletion ? { completion } : {}),
+    };
+  }
+
+  store(call: MeteredCall, screened: Screened, answer: CachedAnswer): void {
+    const last: LastAnswer = { response: answer.response, model: answer.model, at: answer.created_at };
+    void this.conversations.postcall({
+      conversation: screened.conversation,
+      cache: call.cache.write
+        ? {
+            key: screened.cacheKey,
+            value: JSON.stringify(answer),
+            ttlSeconds: this.ttlFor(call.responseType, call.cache.ttlSeconds),
+          }
+        : null,
+      lastAnswer: { value: JSON.stringify(last), ttlSeconds: LAST_ANSWER_TTL_SECONDS },
+    });
+  }
+
+  /** Makes `answer` the last answer of a conversation (a batch's answer, for each symbol it covered). */
+  async remember(
+    call: Pick<MeteredCall, 'tenant' | 'agent'>,
+    symbol: string,
+    answer: LastAnswer,
+  ): Promise<void> {
+    await this.conversations.rememberAnswer(
+      { tenant: call.tenant, agent: call.agent, symbol },
+      JSON.stringify(answer),
+      LAST_ANSWER_TTL_SECONDS,
+    );
+  }
+
+  async lastAnswer(screenedConversation: Screened['conversation']): Promise<LastAnswer | null> {
+    return parseLast(await this.conversations.lastAnswer(screenedConversation));
+  }
+
+  /** The ledger entry of one request, from what became of it. */
+  record(
+    call: MeteredCall,
+    outcome: Outcome,
+    extra: { callRecord?: UpstreamCallRecord; adaptive?: boolean } = {},
+  ): void {
+    if (outcome.kind === 'streaming') return; // a stream is recorded when it ends (leader) or joins (follower)
+    const base = {
+      requestId: outcome.trace.requestId,
+      at: outcome.trace.now,
+      agent: call.agent,
+      symbol: call.symbol,
+      cacheHit: outcome.cacheHit,
+    };
+    let entry: LedgerEntry;
+    if (outcome.kind === 'answered') {
+      const cost = outcome.answer.cost_usd;
+      entry =
+        outcome.source === 'called'
+          ? {
+              ...base,
+              reason: 'called',
+              savedUsd: null,
+              savedLayer: null,
+              counters: extra.adaptive ? { adaptive_calls: 1 } : undefined,
+              call: extra.callRecord ?? null,
+            }
+          : {
+              ...base,
+              reason: outcome.source,
+              savedUsd: cost,
+              savedLayer: outcome.source === 'response_cache' ? 'response_cache' : 'coalescing',
+              call: null,
+            };
+    } else {
+      entry = {
+        ...base,
+        reason: outcome.reason,
+        savedUsd: outcome.savedUsd,
+        savedLayer:
+          outcome.reason === 'sampled_out'
+            ? 'sampling'
+            : outcome.reason === 'event_filtered'
+              ? 'event_filter'
+              : null,
+        call: null,
+      };
+    }
+    this.ledger.record(entry);
+  }
+
+  /** A follower of a shared upstream stream: counted as coalesced when it joins. */
+  recordJoin(call: MeteredCall, requestId: string, now: number): void {
+    this.ledger.record({
+      requestId,
+      at: now,
+      agent: call.agent,
+      symbol: call.symbol,
+      reason: 'coalesced',
+      cacheHit: call.cache.read ? false : null,
+      savedUsd: null,
+      savedLayer: null,
+      call: null,
+    });
+  }
+
+  /** The leader of a stream, when the stream has ended. */
+  recordStream(call: MeteredCall, requestId: string, now: number, callRecord: UpstreamCallRecord): void {
+    this.ledger.record({
+      requestId,
+      at: now,
+      agent: call.agent,
+      symbol: call.symbol,
+      reason: 'called',
+      cacheHit: call.cache.read ? false : null,
+      savedUsd: null,
+      savedLayer: null,
+      call: callRecord,
+    });
+  }
+
+  averageCallCost(agent: string): Promise<number | null> {
+    return this.ledger.averageCallCost(agent);
+  }
+}
+
+export function parseLast(raw: string | null): LastAnswer | null {
+  if (raw === null) return null;
+  try {
+    return JSON.parse(raw) as LastAnswer;
+  } catch {
+    return null;
+  }
+}
