@@ -27,6 +27,25 @@ export default tseslint.config(
     },
   },
   {
+    // src/redis/ is the one owner of the Redis connection: everything else goes through its repositories,
+    // where each operation states what it does when Redis fails.
+    files: ['src/**/*.ts'],
+    ignores: ['src/redis/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "MemberExpression[property.name=/^(client|pipeline)$/][object.property.name='redis']",
+          message: 'Use a repository in src/redis/repositories/ instead of the Redis client.',
+        },
+        {
+          selector: "MemberExpression[property.name=/^(client|pipeline)$/][object.name='redis']",
+          message: 'Use a repository in src/redis/repositories/ instead of the Redis client.',
+        },
+      ],
+    },
+  },
+  {
     // Tests assert on API JSON, which is untyped by nature: member access on it is the point of the assertion.
     files: ['test/**/*.ts', 'src/**/*.spec.ts', 'bench/**/*.ts'],
     rules: {

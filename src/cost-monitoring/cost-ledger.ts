@@ -4,44 +4,12 @@ import { LedgerRepository, type LedgerBatch } from '../redis/repositories/ledger
 import { MetricsService } from './metrics.service.js';
 import { fromPico, toPico } from '../common/money.js';
 import { utcDay, utcMonth } from '../common/clock.js';
-
-/** Where a saving came from: savings are counted per layer against what the naive call would have cost. */
-export const SAVING_LAYERS = [
-  'prompt_cache',
-  'response_cache',
-  'coalescing',
-  'sampling',
-  'event_filter',
-  'batching',
-] as const;
-export type SavingLayer = (typeof SAVING_LAYERS)[number];
-
-export interface UpstreamCallRecord {
-  model: string;
-  provider: string;
-  promptTokens: number | null;
-  cachedPromptTokens: number | null;
-  completionTokens: number | null;
-  costUsd: number | null;
-  uncachedCostUsd: number | null;
-  latencyMs: number;
-}
-
-/** One request to the gateway and, when it made one, its upstream call. */
-export interface LedgerEntry {
-  requestId: string;
-  at: number;
-  agent: string;
-  symbol: string | undefined;
-  reason: string;
-  /** true = answered from the response cache, false = looked up and missed, null = cache not consulted. */
-  cacheHit: boolean | null;
-  /** Extra counters for this request's scopes (e.g. adaptive_calls). */
-  counters?: Record<string, number>;
-  savedUsd: number | null;
-  savedLayer: SavingLayer | null;
-  call: UpstreamCallRecord | null;
-}
+import {
+  SAVING_LAYERS,
+  type LedgerEntry,
+  type SavingLayer,
+  type UpstreamCallRecord,
+} from './ledger-entry.js';
 
 /** Aggregates kept per scope; money in integer picodollars so totals equal the sum of the calls exactly. */
 export interface ScopeTotals {

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { Clock, utcDay, utcMonth } from '../common/clock.js';
 import { BudgetService } from './budget.service.js';
-import { CostLedger, SAVING_LAYERS, type ScopeTotals } from './cost-ledger.js';
+import { CostLedger, type ScopeTotals } from './cost-ledger.js';
+import { SAVING_LAYERS } from './ledger-entry.js';
 import { EventStatsService } from './event-stats.service.js';
 
 const round = (x: number, digits = 12): number => Number(x.toFixed(digits));

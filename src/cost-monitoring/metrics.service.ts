@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { LedgerEntry } from './cost-ledger.js';
+import type { LedgerEntry } from './ledger-entry.js';
 
 /** Label values must stay bounded: past this many distinct agents or models, new ones count as "other". */
 const MAX_LABEL_VALUES = 50;

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { Clock } from '../../common/clock.js';
-import type { UpstreamCallRecord } from '../../cost-monitoring/cost-ledger.js';
+import type { UpstreamCallRecord } from '../../cost-monitoring/ledger-entry.js';
 import { MetricsService } from '../../cost-monitoring/metrics.service.js';
 import {
   ConversationRepository,
