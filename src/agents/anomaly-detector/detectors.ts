@@ -1,7 +1,7 @@
 /**
  * Pure anomaly rules over one bot's telemetry window. Every verdict, severity and recommended action is
- * decided here; a model may later explain an anomaly but never decides one (trading-domain.md, "Bot
- * anomalies"). No I/O, no clock: `now` is an argument so the rules are testable to the millisecond.
+ * decided here, by rules a risk desk can audit; a model may later explain an anomaly but never decides one.
+ * No I/O, no clock: `now` is an argument so the rules are testable to the millisecond.
  */
 import type { TelemetryWindow } from '../bot-telemetry/telemetry.service.js';
 import {
