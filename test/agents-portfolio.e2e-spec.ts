@@ -9,6 +9,9 @@ import {
   PORTFOLIO_SYSTEM_PROMPT,
   PortfolioOptimizerService,
 } from '../src/agents/portfolio-optimizer/portfolio-optimizer.service.js';
+import { AgentAi } from '../src/agents/agent-ai.js';
+import { applyAgentSettings, defaultAgentSettings } from '../src/agents/settings/agent-settings.js';
+import type { AgentSettingsService } from '../src/agents/settings/agent-settings.service.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
@@ -55,7 +58,10 @@ describe('POST /agents/portfolio-optimizer/optimize', () => {
           ? 'Sure! Here are my thoughts: {insights: maybe}'
           : JSON.stringify(INSIGHTS),
     });
-    bastion = await startTestApp({ env: providerEnv({ deepseek }) });
+    // Caps per risk level (0.35, 0.40, 0.50): the three-asset portfolios below are feasible for every level.
+    bastion = await startTestApp({
+      env: { ...providerEnv({ deepseek }), AGENTS_CONFIG_PATH: 'test/fixtures/agents.caps-by-level.yaml' },
+    });
   });
   afterAll(async () => {
     await bastion.close();
@@ -262,8 +268,18 @@ describe('PortfolioOptimizerService with fake candle source and gateway', () => 
       });
     },
   };
+  // The caps per level of test/fixtures/agents.caps-by-level.yaml: three assets are feasible for every level.
+  const capsByLevel = applyAgentSettings('portfolio_optimizer', defaultAgentSettings().portfolio_optimizer, {
+    max_position_size: 0.5,
+    risk_levels: {
+      conservative: { max_position_size: 0.35 },
+      moderate: { max_position_size: 0.4 },
+      aggressive: { max_position_size: 0.5 },
+    },
+  }).settings;
+  const settings = { get: () => Promise.resolve(capsByLevel) } as unknown as AgentSettingsService;
   const service = (call: (r: GatewayRequest) => Promise<GatewayResult>) =>
-    new PortfolioOptimizerService({ call } as unknown as AiGateway, prompts, source);
+    new PortfolioOptimizerService(new AgentAi({ call } as unknown as AiGateway), prompts, source, settings);
   const answer = (reason: GatewayResult['metadata']['reason'], response: string | null): GatewayResult => ({
     response,
     metadata: {

@@ -44,6 +44,10 @@ export interface AppConfig {
   agentsConfigPath: string;
   modelsConfigPath: string;
   logLevel: string;
+  /** Email alerts (SMTP_URL, ALERT_EMAIL_FROM, ALERT_EMAIL_TO), or undefined when not configured. */
+  email: { smtpUrl: string; from: string; to: string[] } | undefined;
+  /** Fixed monthly costs for the total cost of ownership (config/costs.yaml). */
+  costsConfigPath: string;
 }
 
 export class ConfigValidationError extends Error {
@@ -178,12 +182,61 @@ export function loadAppConfig(env: Env): AppConfig {
     agentsConfigPath: str('AGENTS_CONFIG_PATH') ?? 'config/agents.yaml',
     modelsConfigPath: str('MODELS_CONFIG_PATH') ?? 'config/models.yaml',
     logLevel,
+    email: undefined,
+    costsConfigPath: str('COSTS_CONFIG_PATH') ?? 'config/costs.yaml',
   };
+  config.email = emailConfig(str, list, problems);
   if ((config.telegramBotToken === undefined) !== (config.telegramChatId === undefined)) {
     problems.push('TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID must be set together');
   }
   if (problems.length > 0) throw new ConfigValidationError(problems);
   return config;
+}
+
+const EMAIL_ADDRESS = /^[^\s@<>,]+@[^\s@<>,]+$/;
+
+/** SMTP_URL, ALERT_EMAIL_FROM and ALERT_EMAIL_TO are set together (or not at all). */
+function emailConfig(
+  str: (name: string) => string | undefined,
+  list: (name: string) => string[],
+  problems: string[],
+): AppConfig['email'] {
+  const smtpUrl = str('SMTP_URL');
+  const from = str('ALERT_EMAIL_FROM');
+  const to = list('ALERT_EMAIL_TO');
+  if (smtpUrl === undefined && from === undefined && to.length === 0) return undefined;
+  const before = problems.length;
+  if (smtpUrl === undefined || from === undefined || to.length === 0) {
+    problems.push('SMTP_URL, ALERT_EMAIL_FROM and ALERT_EMAIL_TO must be set together');
+  }
+  if (smtpUrl !== undefined) {
+    try {
+      const protocol = new URL(smtpUrl).protocol;
+      if (protocol !== 'smtp:' && protocol !== 'smtps:') {
+        problems.push(`SMTP_URL must be an smtp:// or smtps:// URL, got protocol ${protocol}`);
+      }
+    } catch {
+      problems.push('SMTP_URL is not a valid URL');
+    }
+  }
+  if (from !== undefined && !EMAIL_ADDRESS.test(from))
+    problems.push('ALERT_EMAIL_FROM must be an email address');
+  const bad = to.filter((a) => !EMAIL_ADDRESS.test(a));
+  if (bad.length > 0)
+    problems.push(`ALERT_EMAIL_TO must be comma-separated email addresses, got "${bad[0]}"`);
+  if (problems.length > before) return undefined;
+  return { smtpUrl: smtpUrl as string, from: from as string, to };
+}
+
+/** The password of an smtp(s):// URL, if it has one. */
+function smtpPassword(config: AppConfig): string | undefined {
+  if (!config.email) return undefined;
+  try {
+    const password = new URL(config.email.smtpUrl).password;
+    return password === '' ? undefined : decodeURIComponent(password);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Values that must never appear in logs, errors or responses. */
@@ -197,5 +250,6 @@ export function secretsOf(config: AppConfig): string[] {
     config.coinglass?.apiKey,
     config.whaleAlert?.apiKey,
     config.telegramBotToken,
+    smtpPassword(config),
   ].filter((s): s is string => typeof s === 'string' && s.length > 0);
 }

@@ -1,12 +1,20 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import type { AppConfig } from './app-config.js';
-import { loadAgentsConfig, loadModelsConfig, type AgentsConfig, type ModelsConfig } from './yaml-config.js';
+import {
+  loadAgentsConfig,
+  loadCostsConfig,
+  loadModelsConfig,
+  type AgentsConfig,
+  type CostsConfig,
+  type ModelsConfig,
+} from './yaml-config.js';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const MODELS_CONFIG = Symbol('MODELS_CONFIG');
 export const AGENTS_CONFIG = Symbol('AGENTS_CONFIG');
+export const COSTS_CONFIG = Symbol('COSTS_CONFIG');
 
-/** Provides the validated environment and the two YAML files as typed values to every module. */
+/** Provides the validated environment and the YAML files as typed values to every module. */
 @Global()
 @Module({})
 export class AppConfigModule {
@@ -17,8 +25,9 @@ export class AppConfigModule {
         { provide: APP_CONFIG, useValue: config },
         { provide: MODELS_CONFIG, useFactory: (): ModelsConfig => loadModelsConfig(config.modelsConfigPath) },
         { provide: AGENTS_CONFIG, useFactory: (): AgentsConfig => loadAgentsConfig(config.agentsConfigPath) },
+        { provide: COSTS_CONFIG, useFactory: (): CostsConfig => loadCostsConfig(config.costsConfigPath) },
       ],
-      exports: [APP_CONFIG, MODELS_CONFIG, AGENTS_CONFIG],
+      exports: [APP_CONFIG, MODELS_CONFIG, AGENTS_CONFIG, COSTS_CONFIG],
     };
   }
 }

@@ -1,5 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import {
+  applyAgentSettings,
+  defaultAgentSettings,
+  isAgentName,
+  type AgentSettingsMap,
+} from '../agents/settings/agent-settings.js';
 
 /** USD per million tokens, the unit genai-prices uses. */
 export interface PriceOverride {
@@ -46,7 +52,12 @@ export interface AgentEntry {
 
 export interface AgentsConfig {
   agents: Map<string, AgentEntry>;
+  /** Every agent's settings in the seed's shape: the defaults with the file's values applied. */
+  settings: AgentSettingsMap;
 }
+
+/** The keys of an agent entry that are not agent settings (the gateway reads them). */
+const GATEWAY_KEYS = ['enable_ai', 'model', 'sampling_strategy', 'sampling_config'];
 
 type Yaml = Record<string, unknown>;
 
@@ -148,6 +159,7 @@ export function loadAgentsConfig(path: string): AgentsConfig {
   const doc = readYaml(path);
   const problems: string[] = [];
   const agents = new Map<string, AgentEntry>();
+  const settings = defaultAgentSettings();
   for (const [name, raw] of Object.entries(isRecord(doc.agents) ? doc.agents : {})) {
     const entry = isRecord(raw) ? raw : {};
     const strategy = (entry.sampling_strategy ?? 'ALWAYS') as SamplingStrategyName;
@@ -168,7 +180,106 @@ export function loadAgentsConfig(path: string): AgentsConfig {
       samplingStrategy: strategy,
       samplingConfig,
     });
+    const own = Object.fromEntries(Object.entries(entry).filter(([k]) => !GATEWAY_KEYS.includes(k)));
+    if (isAgentName(name)) {
+      const applied = applyAgentSettings(name, settings[name], own, `agents.${name}`);
+      problems.push(...applied.problems);
+      Object.assign(settings, { [name]: applied.settings });
+    } else {
+      for (const key of Object.keys(own)) {
+        problems.push(`agents.${name}.${key} is not a setting (${name} has only ${GATEWAY_KEYS.join(', ')})`);
+      }
+    }
   }
   if (problems.length > 0) throw new Error(`Invalid ${path}:\n  - ${problems.join('\n  - ')}`);
-  return { agents };
+  return { agents, settings };
+}
+
+export const COST_CATEGORIES = ['compute', 'data', 'other'] as const;
+export type CostCategory = (typeof COST_CATEGORIES)[number];
+/** Services whose configuration turns a fixed cost on: a line naming one counts only while it is configured. */
+export const COST_SOURCES = ['vllm', 'deepseek', 'openai', 'coinglass', 'whale_alert', 'helsinki'] as const;
+export type CostSource = (typeof COST_SOURCES)[number];
+
+export interface FixedCost {
+  name: string;
+  category: CostCategory;
+  /** Exactly one of the two. */
+  monthlyUsd: number | undefined;
+  hourlyUsd: number | undefined;
+  enabled: boolean;
+  source: CostSource | undefined;
+}
+
+export interface CostsConfig {
+  fixedCosts: FixedCost[];
+}
+
+const LINE_KEYS = ['name', 'category', 'monthly_usd', 'hourly_usd', 'enabled', 'source'];
+
+/** config/costs.yaml: `fixed_costs: [{name, category, monthly_usd | hourly_usd, enabled, source?}]`. */
+export function loadCostsConfig(path: string): CostsConfig {
+  const doc = readYaml(path);
+  const problems: string[] = [];
+  for (const key of Object.keys(doc)) {
+    if (key !== 'fixed_costs') problems.push(`${key} is not a costs setting (known: fixed_costs)`);
+  }
+  const raw = doc.fixed_costs ?? [];
+  if (!Array.isArray(raw))
+    problems.push('fixed_costs must be a list of {name, category, monthly_usd | hourly_usd, enabled}');
+  const fixedCosts: FixedCost[] = [];
+  const names = new Set<string>();
+  for (const [i, item] of (Array.isArray(raw) ? raw : []).entries()) {
+    const where = `fixed_costs.${i}`;
+    if (!isRecord(item)) {
+      problems.push(`${where} must be a mapping with name, category, monthly_usd or hourly_usd, enabled`);
+      continue;
+    }
+    const before = problems.length;
+    for (const key of Object.keys(item)) {
+      if (!LINE_KEYS.includes(key))
+        problems.push(`${where}.${key} is not a field (known: ${LINE_KEYS.join(', ')})`);
+    }
+    const name = item.name;
+    if (typeof name !== 'string' || name.trim() === '')
+      problems.push(`${where}.name must be a non-empty string`);
+    else if (names.has(name)) problems.push(`${where}.name ${name} appears twice`);
+    else names.add(name);
+    const category = item.category as CostCategory;
+    if (!COST_CATEGORIES.includes(category)) {
+      problems.push(`${where}.category must be one of ${COST_CATEGORIES.join(', ')}`);
+    }
+    const money = (key: 'monthly_usd' | 'hourly_usd'): number | undefined => {
+      const v = item[key];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+        problems.push(`${where}.${key} must be a non-negative number of USD`);
+        return undefined;
+      }
+      return v;
+    };
+    const monthlyUsd = money('monthly_usd');
+    const hourlyUsd = money('hourly_usd');
+    if ((item.monthly_usd === undefined) === (item.hourly_usd === undefined)) {
+      problems.push(`${where} needs exactly one of monthly_usd and hourly_usd`);
+    }
+    if (item.enabled !== undefined && typeof item.enabled !== 'boolean') {
+      problems.push(`${where}.enabled must be true or false`);
+    }
+    const source = item.source as CostSource | undefined;
+    if (source !== undefined && !COST_SOURCES.includes(source)) {
+      problems.push(`${where}.source must be one of ${COST_SOURCES.join(', ')}`);
+    }
+    if (problems.length > before) continue;
+    fixedCosts.push({
+      name: name as string,
+      category,
+      monthlyUsd,
+      hourlyUsd,
+      enabled: item.enabled !== false,
+      source,
+    });
+  }
+  if (problems.length > 0) throw new Error(`Invalid ${path}:\n  - ${problems.join('\n  - ')}`);
+  return { fixedCosts };
 }

@@ -9,9 +9,11 @@ import { DashboardController } from './dashboard/dashboard.controller.js';
 import { MetricsService } from './metrics.service.js';
 import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
 import { Notifiers } from './alerts/notifiers.js';
+import { TcoController } from './tco/tco.controller.js';
+import { TcoService } from './tco/tco.service.js';
 
 @Module({
-  controllers: [CostController, MetricsController, DashboardController],
+  controllers: [CostController, MetricsController, DashboardController, TcoController],
   providers: [
     CostLedger,
     BudgetService,
@@ -20,8 +22,10 @@ import { Notifiers } from './alerts/notifiers.js';
     MetricsService,
     Notifiers,
     BudgetAlertsService,
+    TcoService,
   ],
   exports: [
+    Notifiers,
     CostLedger,
     BudgetService,
     CostStatsService,

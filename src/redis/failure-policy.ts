@@ -58,6 +58,23 @@ export const FAILURE_POLICIES = {
   'batch.flush': { policy: 'open', effect: 'the batch stays queued and is taken again on a later tick' },
   'batch.read': { policy: 'unavailable', effect: '503 store_unavailable' },
   lease: { policy: 'open', effect: 'no lease: the scheduled job skips this tick' },
+  // Agents: telemetry, run-time agent settings, scheduled anomaly scans and their alerts
+  'telemetry.write': {
+    policy: 'unavailable',
+    effect: '503 store_unavailable; the bot sends the batch again',
+  },
+  'telemetry.read': { policy: 'unavailable', effect: '503 store_unavailable (no verdict without the data)' },
+  'telemetry.active_bots': { policy: 'open', effect: 'no bot to scan: the scheduled scan skips this tick' },
+  'agent_settings.read': { policy: 'open', effect: 'the settings of config/agents.yaml apply' },
+  'agent_settings.write': { policy: 'unavailable', effect: '503 store_unavailable; nothing changes' },
+  'anomaly_scan.store': { policy: 'open', effect: 'the scan result is not kept for /recent' },
+  'anomaly_scan.recent': { policy: 'unavailable', effect: '503 store_unavailable' },
+  'anomaly_alert.claim': {
+    policy: 'closed',
+    effect: 'no alert this tick (it could not be deduplicated); the next scan tries again',
+  },
+  'anomaly_alert.record': { policy: 'open', effect: 'the alert is sent but not listed' },
+  'anomaly_alert.list': { policy: 'unavailable', effect: '503 store_unavailable' },
 } as const satisfies Record<string, { policy: FailurePolicy; effect: string }>;
 
 export type StoreOperation = keyof typeof FAILURE_POLICIES;

@@ -131,6 +131,26 @@ export class RedisKeys {
     return this.k('lease', name);
   }
 
+  // Agents: run-time settings, the index of bots that report telemetry, scheduled anomaly scans and alerts
+  agentSettings(): string {
+    return this.k('agents', 'settings');
+  }
+  activeBots(): string {
+    return this.k('bots-index', 'active');
+  }
+  anomalyRecent(botId: string): string {
+    return this.k('anomaly', 'recent', botId);
+  }
+  anomalyRecentAll(): string {
+    return this.k('anomaly', 'recent-all');
+  }
+  anomalyAlertMarker(botId: string, anomaly: string): string {
+    return this.k('anomaly', 'alerted', botId, anomaly);
+  }
+  anomalyAlertList(): string {
+    return this.k('anomaly', 'alerts');
+  }
+
   /** Pattern matching every key of this prefix (used by tests and maintenance, never on a hot path). */
   all(): string {
     return `${this.prefix.replace(/([*?[\]])/g, '\\$1')}*`;

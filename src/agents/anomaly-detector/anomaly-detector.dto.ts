@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { BOT_ID_MESSAGE, BOT_ID_PATTERN } from '../bot-telemetry/telemetry.dto.js';
+import { IsBoolean, IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import { IsBotId } from '../bot-telemetry/telemetry.dto.js';
 import type { Anomaly } from './detectors.js';
 
 /** A week: the telemetry retention, so a longer window would only pretend to look further back. */
@@ -12,10 +12,15 @@ export class DetectAnomaliesDto {
   @Min(0, { message: 'user_id must be at least 0' })
   user_id!: number;
 
-  @ApiProperty({ example: 'grid-btc-01' })
-  @IsString({ message: 'bot_id must be a string' })
-  @Matches(BOT_ID_PATTERN, { message: BOT_ID_MESSAGE })
-  bot_id!: string;
+  @ApiProperty({
+    oneOf: [
+      { type: 'string', example: 'grid-btc-01' },
+      { type: 'integer', example: 123 },
+    ],
+    description: 'A string or (as in the seed guide) a non-negative integer; 123 and "123" are one bot',
+  })
+  @IsBotId()
+  bot_id!: string | number;
 
   @ApiProperty({ example: 60, minimum: 1, maximum: MAX_TIMEFRAME_MINUTES })
   @IsInt({ message: 'timeframe_minutes must be an integer' })
@@ -47,7 +52,8 @@ export interface AnomalyAnswerItem extends Anomaly {
 }
 
 export interface DetectAnomaliesAnswer {
-  bot_id: string;
+  /** As the request gave it (a number stays a number). */
+  bot_id: string | number;
   user_id: number;
   window: { from: string; to: string; minutes: number };
   /** What the verdicts were computed from. */

@@ -1,12 +1,11 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { Clock } from '../../common/clock.js';
-import { DomainError } from '../../common/errors.js';
-import { AiGateway } from '../../ai-optimization/gateway.service.js';
-import type { GatewayResult } from '../../ai-optimization/gateway.types.js';
 import { PromptStore } from '../../ai-optimization/prompt-store.js';
+import { AgentAi } from '../agent-ai.js';
 import { TelemetryService } from '../bot-telemetry/telemetry.service.js';
+import { AgentSettingsService } from '../settings/agent-settings.service.js';
 import type { DetectAnomaliesAnswer, DetectAnomaliesDto } from './anomaly-detector.dto.js';
-import { anomalyScore, detectAnomalies, type Anomaly } from './detectors.js';
+import { anomalyScore, detectAnomalies, limitsFrom, type AnomalyLimits, type Anomaly } from './detectors.js';
 
 export const ANOMALY_PROMPT_NAME = 'anomaly_detector';
 
@@ -22,41 +21,52 @@ export const ANOMALY_SYSTEM_PROMPT = [
   'the rules.',
 ].join(' ');
 
-/** Gateway decisions in which a model's text produced for this very request is returned. */
-const ANSWERED = new Set<string>(['called', 'response_cache', 'coalesced']);
-
 interface AiOutcome {
   enhanced: boolean;
   reason: string;
   explanation?: string;
 }
 
+/** What a detection runs on: the request's fields, the bot id as a string for the store. */
+export interface DetectionRequest {
+  user_id: number;
+  bot_id: string | number;
+  timeframe_minutes: number;
+  include_ai?: boolean;
+  equity_usd?: number;
+}
+
 /**
  * Anomaly detector: rules over the bot's telemetry window decide every anomaly and action; the model only
  * explains, and only when the anomaly score passes the agent's sampling strategy (THRESHOLD 0.7 in
- * config/agents.yaml), so healthy or mildly off bots cost nothing.
+ * config/agents.yaml), so healthy or mildly off bots cost nothing. Limits come from the agent's settings.
  */
 @Injectable()
 export class AnomalyDetectorService implements OnModuleInit {
-  private readonly logger = new Logger(AnomalyDetectorService.name);
   private systemPrompt = ANOMALY_SYSTEM_PROMPT;
 
   constructor(
     private readonly telemetry: TelemetryService,
-    private readonly gateway: AiGateway,
+    private readonly ai: AgentAi,
     private readonly prompts: PromptStore,
     private readonly clock: Clock,
+    private readonly settings: AgentSettingsService,
   ) {}
 
   async onModuleInit(): Promise<void> {
     this.systemPrompt = (await this.prompts.register(ANOMALY_PROMPT_NAME, ANOMALY_SYSTEM_PROMPT)).text;
   }
 
-  async detect(dto: DetectAnomaliesDto): Promise<DetectAnomaliesAnswer> {
+  async detect(dto: DetectionRequest | DetectAnomaliesDto): Promise<DetectAnomaliesAnswer> {
     const to = this.clock.now();
     const from = to - dto.timeframe_minutes * 60_000;
-    const window = await this.telemetry.window(dto.bot_id, from, to);
-    const anomalies = detectAnomalies(window, to, { equity_usd: dto.equity_usd });
+    const botId = String(dto.bot_id);
+    const [window, settings] = await Promise.all([
+      this.telemetry.window(botId, from, to),
+      this.settings.get('anomaly_detector'),
+    ]);
+    const limits: AnomalyLimits = { ...limitsFrom(settings), equity_usd: dto.equity_usd };
+    const anomalies = detectAnomalies(window, to, limits);
     const score = anomalyScore(anomalies);
     const ai = await this.explain(anomalies, score, dto);
     return {
@@ -87,37 +97,27 @@ export class AnomalyDetectorService implements OnModuleInit {
    * One call for all anomalies (not one per anomaly): a single explanation costs one prompt. The rules'
    * answer is complete before this runs and nothing the model says is fed back into it.
    */
-  private async explain(anomalies: Anomaly[], score: number, dto: DetectAnomaliesDto): Promise<AiOutcome> {
+  private async explain(anomalies: Anomaly[], score: number, dto: DetectionRequest): Promise<AiOutcome> {
     if (dto.include_ai === false) return { enhanced: false, reason: 'not_requested' };
     if (anomalies.length === 0) return { enhanced: false, reason: 'no_anomalies' };
-    let result: GatewayResult;
-    try {
-      result = await this.gateway.call({
-        agentType: 'anomaly_detector',
-        symbol: undefined,
-        responseType: 'anomaly_explanation',
-        systemPrompt: this.systemPrompt,
-        // No bot id or time here: identical anomaly sets share one cached explanation.
-        prompt: `Explain these anomalies of one trading bot over the last ${dto.timeframe_minutes} minutes.`,
-        context: { anomalies },
-        score,
-        maxTokens: 200,
-        temperature: 0,
-        json: false,
-        cache: true,
-      });
-    } catch (err) {
-      // The rules' answer stands without the model; say why the explanation is missing.
-      const reason = err instanceof DomainError ? err.code : 'error';
-      this.logger.warn(`Anomaly explanation unavailable for bot ${dto.bot_id}: ${(err as Error).message}`);
-      return { enhanced: false, reason };
-    }
-    const reason = result.metadata.reason;
+    const enhancement = await this.ai.enhance({
+      agentType: 'anomaly_detector',
+      symbol: undefined,
+      responseType: 'anomaly_explanation',
+      systemPrompt: this.systemPrompt,
+      // No bot id or time here: identical anomaly sets share one cached explanation.
+      prompt: `Explain these anomalies of one trading bot over the last ${dto.timeframe_minutes} minutes.`,
+      context: { anomalies },
+      score,
+      maxTokens: 200,
+      temperature: 0,
+      json: false,
+      cache: true,
+    });
     // A sampled-out or refused call may carry the agent's last answer, which was about other anomalies
     // (possibly another bot's): only text produced for this request is attached.
-    if (!ANSWERED.has(reason) || result.response === null || result.response.trim() === '') {
-      return { enhanced: false, reason };
-    }
-    return { enhanced: true, reason, explanation: result.response.trim() };
+    return enhancement.ai_enhanced && enhancement.ai_analysis !== null
+      ? { enhanced: true, reason: enhancement.ai_reason, explanation: enhancement.ai_analysis }
+      : { enhanced: false, reason: enhancement.ai_reason };
   }
 }

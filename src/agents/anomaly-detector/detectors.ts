@@ -1,11 +1,17 @@
 /**
  * Pure anomaly rules over one bot's telemetry window. Every verdict, severity and recommended action is
- * decided here; a model may later explain an anomaly but never decides one (trading-domain.md, "Bot
- * anomalies"). No I/O, no clock: `now` is an argument so the rules are testable to the millisecond.
+ * decided here, by rules a risk desk can audit; a model may later explain an anomaly but never decides one.
+ * No I/O, no clock: `now` is an argument so the rules are testable to the millisecond.
  */
 import type { TelemetryWindow } from '../bot-telemetry/telemetry.service.js';
+import {
+  DEFAULT_AGENT_SETTINGS,
+  type AnomalyDetectorSettings,
+  type Scale,
+  type Severity,
+} from '../settings/agent-settings.js';
 
-export type Severity = 'low' | 'medium' | 'high' | 'critical';
+export type { Severity } from '../settings/agent-settings.js';
 
 export const ANOMALY_TYPES = [
   'latency',
@@ -67,41 +73,40 @@ export interface AnomalyLimits {
   drift_recent: number;
   /** The minimum baseline (window minus the newest values) for a z-score to be meaningful. */
   drift_min_baseline: number;
+  /** Ratio-to-limit boundaries of medium, high and critical per rule. */
+  scales: Readonly<Record<AnomalyType, Readonly<Scale>>>;
 }
 
-export const DEFAULT_LIMITS: Readonly<AnomalyLimits> = {
-  latency_limit_ms: 5000,
-  min_orders: 3,
-  error_rate_limit: 0.1,
-  min_attempts: 5,
-  loss_streak_limit: 5,
-  drawdown_limit_usd: 500,
-  drawdown_limit_fraction: 0.05,
-  stale_heartbeat_factor: 2,
-  default_heartbeat_interval_seconds: 60,
-  robust_z_limit: 3.5,
-  drift_recent: 5,
-  drift_min_baseline: 20,
-};
+/** The rules' limits from the agent's settings (the seed's anomaly_thresholds, percents as fractions). */
+export function limitsFrom(s: AnomalyDetectorSettings): AnomalyLimits {
+  const t = s.anomaly_thresholds;
+  return {
+    latency_limit_ms: t.latency_ms,
+    min_orders: t.min_orders,
+    error_rate_limit: t.error_rate_percent / 100,
+    min_attempts: t.min_attempts,
+    loss_streak_limit: t.loss_streak,
+    drawdown_limit_usd: t.drawdown_usd,
+    drawdown_limit_fraction: t.drawdown_percent / 100,
+    stale_heartbeat_factor: t.heartbeat_missed_intervals,
+    default_heartbeat_interval_seconds: t.default_heartbeat_interval_seconds,
+    robust_z_limit: t.drift_z,
+    drift_recent: t.drift_recent,
+    drift_min_baseline: t.drift_min_baseline,
+    scales: s.severity_scales,
+  };
+}
 
-/** Ratio-to-limit boundaries of medium, high and critical; below the first it is low. */
-type Scale = readonly [medium: number, high: number, critical: number];
+export const DEFAULT_LIMITS: Readonly<AnomalyLimits> = limitsFrom(DEFAULT_AGENT_SETTINGS.anomaly_detector);
 
 /**
- * Severity scales per rule. Latency follows the brief (×1.1, ×1.3, ×1.6 of the limit). An error rate is
- * noisier, so it needs a wider margin; a stale bot is at least medium (it may be dead), critical at ten
+ * Severity scales per rule by default. Latency follows the brief (×1.1, ×1.3, ×1.6 of the limit). An error
+ * rate is noisier, so it needs a wider margin; a stale bot is at least medium (it may be dead), critical at ten
  * intervals of silence; a drawdown is critical (kill switch) at twice its limit.
  */
-export const SEVERITY_SCALES: Readonly<Record<AnomalyType, Scale>> = {
-  latency: [1.1, 1.3, 1.6],
-  error_rate: [1.5, 2.5, 4],
-  loss_streak: [1.2, 1.6, 2],
-  drawdown: [1.25, 1.5, 2],
-  stale_heartbeat: [1, 2.5, 5],
-  drift: [1.25, 1.75, 2.5],
-};
+export const SEVERITY_SCALES: Readonly<Record<AnomalyType, Readonly<Scale>>> = DEFAULT_LIMITS.scales;
 
-export function severityOf(ratio: number, scale: Scale = SEVERITY_SCALES.latency): Severity {
+export function severityOf(ratio: number, scale: Readonly<Scale> = SEVERITY_SCALES.latency): Severity {
   if (ratio >= scale[2]) return 'critical';
   if (ratio >= scale[1]) return 'high';
   if (ratio >= scale[0]) return 'medium';
@@ -139,7 +144,7 @@ export function detectLatency(w: TelemetryWindow, l: AnomalyLimits): Anomaly | n
   if (med <= l.latency_limit_ms) return null;
   return {
     anomaly_type: 'latency',
-    severity: severityOf(med / l.latency_limit_ms, SEVERITY_SCALES.latency),
+    severity: severityOf(med / l.latency_limit_ms, l.scales.latency),
     value: round(med),
     threshold: l.latency_limit_ms,
     description: `Median order latency ${Math.round(med)} ms over ${w.orders.length} orders exceeds ${l.latency_limit_ms} ms`,
@@ -154,7 +159,7 @@ export function detectErrorRate(w: TelemetryWindow, l: AnomalyLimits): Anomaly |
   if (rate <= l.error_rate_limit) return null;
   return {
     anomaly_type: 'error_rate',
-    severity: severityOf(rate / l.error_rate_limit, SEVERITY_SCALES.error_rate),
+    severity: severityOf(rate / l.error_rate_limit, l.scales.error_rate),
     value: round(rate, 4),
     threshold: l.error_rate_limit,
     description: `${w.errors.length} errors in ${attempts} order attempts (${(rate * 100).toFixed(1)}%) exceed ${l.error_rate_limit * 100}%`,
@@ -174,7 +179,7 @@ export function detectLossStreak(w: TelemetryWindow, l: AnomalyLimits): Anomaly 
   const ongoing = run === longest;
   return {
     anomaly_type: 'loss_streak',
-    severity: severityOf(longest / l.loss_streak_limit, SEVERITY_SCALES.loss_streak),
+    severity: severityOf(longest / l.loss_streak_limit, l.scales.loss_streak),
     value: longest,
     threshold: l.loss_streak_limit,
     description: `${longest} losing trades in a row${ongoing ? ' (ongoing)' : ''}; the limit is ${l.loss_streak_limit}`,
@@ -195,7 +200,7 @@ export function detectDrawdown(w: TelemetryWindow, l: AnomalyLimits): Anomaly | 
   const relative = l.equity_usd !== undefined && l.equity_usd > 0;
   const limit = relative ? l.drawdown_limit_fraction * (l.equity_usd as number) : l.drawdown_limit_usd;
   if (drawdown <= limit) return null;
-  const severity = severityOf(drawdown / limit, SEVERITY_SCALES.drawdown);
+  const severity = severityOf(drawdown / limit, l.scales.drawdown);
   return {
     anomaly_type: 'drawdown',
     severity,
@@ -218,7 +223,7 @@ export function detectStaleHeartbeat(w: TelemetryWindow, now: number, l: Anomaly
   if (silent < limit) return null;
   return {
     anomaly_type: 'stale_heartbeat',
-    severity: severityOf(silent / limit, SEVERITY_SCALES.stale_heartbeat),
+    severity: severityOf(silent / limit, l.scales.stale_heartbeat),
     value: Math.round(silent),
     threshold: limit,
     description: `No heartbeat for ${Math.round(silent)} s; the bot declared one every ${interval} s`,
@@ -250,7 +255,7 @@ export function detectDrift(
   return {
     anomaly_type: 'drift',
     metric,
-    severity: severityOf(Math.abs(z) / l.robust_z_limit, SEVERITY_SCALES.drift),
+    severity: severityOf(Math.abs(z) / l.robust_z_limit, l.scales.drift),
     value: round(z),
     threshold: l.robust_z_limit,
     description: `Recent ${names[metric]} ${round(latest)} vs window median ${round(median(baseline))}: robust z ${z.toFixed(1)}`,

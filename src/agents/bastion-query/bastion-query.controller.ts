@@ -1,7 +1,8 @@
 import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { BastionQueryService, toSseEvents, type QueryAnswer } from './bastion-query.service.js';
+import { BastionQueryService, type QueryAnswer } from './bastion-query.service.js';
+import { toSseEvents } from './sse.js';
 import { QueryDto } from './dto.js';
 
 @ApiTags('agents')

@@ -78,7 +78,7 @@ export class UserContextDto implements UserContext {
   symbols?: string[];
 }
 
-/** `POST /bastion/query` (DESIGN 4.3). */
+/** `POST /bastion/query`. */
 export class QueryDto {
   @ApiProperty({ example: 'Should I long BTC at $97,000 with $50K?', maxLength: MAX_QUERY_CHARS })
   @IsString({ message: 'query must be a string' })

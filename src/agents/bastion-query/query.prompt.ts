@@ -1,5 +1,5 @@
 /**
- * The static system prompt of the market query (DESIGN 5, provider prompt caching).
+ * The static system prompt of the market query.
  *
  * It is sent first and byte-identical on every call, and it never contains a dynamic value — no symbol,
  * price, date or user field: those travel in the user message after it. That keeps the long leading prefix

@@ -30,6 +30,26 @@ export const TRADE_SIDES = ['buy', 'sell', 'long', 'short'] as const;
 export const BOT_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const BOT_ID_MESSAGE = 'bot_id must be 1 to 64 characters of letters, digits, "_" or "-"';
 
+/**
+ * A bot id in a body: a string of that alphabet or, as the seed guide sends it, a non-negative integer
+ * (`123` and `"123"` name the same bot; keys always use the string).
+ */
+export function IsBotId(options?: ValidationOptions): PropertyDecorator {
+  return (target: object, propertyName: string | symbol) => {
+    registerDecorator({
+      name: 'isBotId',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options: { message: `${BOT_ID_MESSAGE}, or a non-negative integer`, ...options },
+      validator: {
+        validate: (value: unknown): boolean =>
+          (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) ||
+          (typeof value === 'string' && BOT_ID_PATTERN.test(value)),
+      },
+    });
+  };
+}
+
 export const MAX_EVENTS_PER_BATCH = 1000;
 
 const FINITE = { allowNaN: false, allowInfinity: false } as const;

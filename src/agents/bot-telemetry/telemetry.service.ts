@@ -1,8 +1,7 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
-import { DomainError } from '../../common/errors.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { TelemetryRepository, type TelemetrySeries } from '../../redis/repositories/telemetry.repository.js';
 import {
   type TelemetryAnswer,
   type TelemetryDto,
@@ -40,10 +39,6 @@ export interface TelemetryWindow {
   heartbeat_interval_seconds: number | null;
 }
 
-/** The series kept per bot; heartbeats are not a series, only their newest instant is kept. */
-const SERIES = ['trade', 'order', 'error'] as const satisfies readonly TelemetryType[];
-type Series = (typeof SERIES)[number];
-
 /** Retention per bot and series: the newest N entries, and nothing older than a week. */
 export const KEEP_PER_SERIES = 5000;
 export const KEEP_MS = 7 * 86_400_000;
@@ -55,16 +50,11 @@ const META_TTL_SECONDS = 30 * 86_400;
 /** Clock skew a bot may have; anything further ahead would sit above the window forever and fake freshness. */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
-/**
- * Bot telemetry in Redis. Each series is a sorted set per bot (score = event time in ms, member = the event
- * as JSON), trimmed on every write to the newest KEEP_PER_SERIES entries and to KEEP_MS of age, so a chatty or
- * replaying bot cannot grow Redis without bound. The newest heartbeat lives in a one-member sorted set (so
- * "newest" holds even when batches arrive out of order) and the declared interval in the bot's meta hash.
- */
+/** Bot telemetry: validation, retention and parsing here; the storage layout is TelemetryRepository's. */
 @Injectable()
 export class TelemetryService {
   constructor(
-    private readonly redis: RedisService,
+    private readonly store: TelemetryRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -80,7 +70,7 @@ export class TelemetryService {
     if (future.length > 0) throw new BadRequestException({ message: future, error: 'Bad Request' });
 
     const counts: Record<TelemetryType, number> = { trade: 0, order: 0, error: 0, heartbeat: 0 };
-    const members: Record<Series, (number | string)[]> = { trade: [], order: [], error: [] };
+    const members: Record<TelemetrySeries, (number | string)[]> = { trade: [], order: [], error: [] };
     // Members must be unique or identical events (same time, same latency) would collapse into one.
     const batch = randomBytes(6).toString('base64url');
     let expired = 0;
@@ -103,74 +93,47 @@ export class TelemetryService {
       members[e.type].push(at, JSON.stringify({ ...record(e, at), id: `${batch}.${i}` }));
     });
 
-    const k = this.redis.keys;
-    // MULTI: a reader sees a batch with its trim applied, never more than KEEP_PER_SERIES entries.
-    const tx = this.redis.client.multi();
-    for (const series of SERIES) {
-      const key = k.botEvents(botId, series);
-      if (members[series].length > 0) tx.zadd(key, ...members[series]);
-      tx.zremrangebyscore(key, '-inf', `(${cutoff}`);
-      tx.zremrangebyrank(key, 0, -(KEEP_PER_SERIES + 1));
-      tx.expire(key, KEEP_MS / 1000);
-    }
-    const hbKey = k.botEvents(botId, 'heartbeat');
-    if (lastHeartbeat !== null) {
-      // Add, then keep only the highest score: the stored heartbeat is the newest one whatever the order.
-      tx.zadd(hbKey, lastHeartbeat, String(lastHeartbeat));
-      tx.zremrangebyrank(hbKey, 0, -2);
-      tx.expire(hbKey, META_TTL_SECONDS);
-    }
-    const metaKey = k.botMeta(botId);
-    tx.hset(metaKey, 'user_id', String(dto.user_id));
-    if (interval !== undefined) tx.hset(metaKey, 'heartbeat_interval_seconds', String(interval));
-    tx.expire(metaKey, META_TTL_SECONDS);
-    const results = await this.run(() => tx.exec());
-    // exec() resolves even when a queued command failed: the per-command errors are in the results.
-    const failed = results === null ? new Error('transaction aborted') : results.find(([err]) => err)?.[0];
-    if (failed) {
-      throw new DomainError('store_unavailable', `Telemetry store unavailable: ${failed.message}`, 503);
-    }
+    await this.store.write({
+      botId,
+      userId: dto.user_id,
+      members,
+      lastHeartbeatMs: lastHeartbeat,
+      heartbeatIntervalSeconds: interval,
+      cutoffMs: cutoff,
+      keepPerSeries: KEEP_PER_SERIES,
+      seriesTtlSeconds: KEEP_MS / 1000,
+      metaTtlSeconds: META_TTL_SECONDS,
+      nowMs: now,
+    });
     return { accepted: dto.events.length - expired, expired, bot_id: botId, counts };
   }
 
   /** Telemetry with `fromMs <= time <= toMs`, oldest first. */
   async window(botId: string, fromMs: number, toMs: number): Promise<TelemetryWindow> {
-    const k = this.redis.keys;
-    const read = (series: Series) =>
-      this.run(() => this.redis.client.zrangebyscore(k.botEvents(botId, series), fromMs, toMs));
-    const [trades, orders, errors, heartbeat, meta] = await Promise.all([
-      read('trade'),
-      read('order'),
-      read('error'),
-      this.run(() => this.redis.client.zrange(k.botEvents(botId, 'heartbeat'), -1, -1, 'WITHSCORES')),
-      this.run(() => this.redis.client.hgetall(k.botMeta(botId))),
-    ]);
-    const interval = Number(meta.heartbeat_interval_seconds);
+    const stored = await this.store.read(botId, fromMs, toMs);
+    const interval = Number(stored.meta.heartbeat_interval_seconds);
     return {
-      trades: parseAll<TradeRecord>(trades, (r) => isNum(r.pnl)),
-      orders: parseAll<OrderRecord>(orders, (r) => isNum(r.latency_ms)),
-      errors: parseAll<ErrorRecord>(errors, (r) => typeof r.message === 'string'),
-      last_heartbeat_ms: heartbeat.length === 2 ? Number(heartbeat[1]) : null,
+      trades: parseAll<TradeRecord>(stored.trades, (r) => isNum(r.pnl)),
+      orders: parseAll<OrderRecord>(stored.orders, (r) => isNum(r.latency_ms)),
+      errors: parseAll<ErrorRecord>(stored.errors, (r) => typeof r.message === 'string'),
+      last_heartbeat_ms: stored.heartbeat.length === 2 ? Number(stored.heartbeat[1]) : null,
       heartbeat_interval_seconds: Number.isFinite(interval) && interval > 0 ? interval : null,
     };
   }
 
   /** Stored entries of one series (retention checks and operations). */
-  async count(botId: string, series: Series): Promise<number> {
-    return this.run(() => this.redis.client.zcard(this.redis.keys.botEvents(botId, series)));
+  async count(botId: string, series: TelemetrySeries): Promise<number> {
+    return this.store.count(botId, series);
   }
 
-  /** A Redis failure is an outage of this endpoint (503), not a bug (500). */
-  private async run<T>(op: () => Promise<T>): Promise<T> {
-    try {
-      return await op();
-    } catch (err) {
-      throw new DomainError(
-        'store_unavailable',
-        `Telemetry store unavailable: ${(err as Error).message}`,
-        503,
-      );
-    }
+  /** Bots that sent a batch at or after `sinceMs` (what a scheduled scan looks at). */
+  async activeSince(sinceMs: number): Promise<string[]> {
+    return this.store.activeSince(sinceMs);
+  }
+
+  /** The user the bot last reported for, or null when the bot is unknown. */
+  async userOf(botId: string): Promise<number | null> {
+    return this.store.userOf(botId);
   }
 }
 

@@ -1,9 +1,9 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { AiGateway } from '../../ai-optimization/gateway.service.js';
 import { PromptStore } from '../../ai-optimization/prompt-store.js';
 import { CANDLE_SOURCE, type CandleSource } from '../../market-data/candles/candle-source.js';
 import { parseSymbol } from '../../market-data/symbols.js';
-import { aiPart, type AiPart } from '../agent-ai.js';
+import { AgentAi, aiPartOf, NOT_REQUESTED, type AiPart } from '../agent-ai.js';
+import { AgentSettingsService } from '../settings/agent-settings.service.js';
 import type { MarketRegimeDto } from './market-regime.dto.js';
 import { analyzeRegime, type RegimeResult } from './regime.js';
 
@@ -23,8 +23,9 @@ export type MarketRegimeAnswer = RegimeResult &
 @Injectable()
 export class MarketRegimeService implements OnModuleInit {
   constructor(
-    private readonly gateway: AiGateway,
+    private readonly ai: AgentAi,
     private readonly prompts: PromptStore,
+    private readonly settings: AgentSettingsService,
     @Inject(CANDLE_SOURCE) private readonly candles: CandleSource,
   ) {}
 
@@ -34,40 +35,39 @@ export class MarketRegimeService implements OnModuleInit {
 
   async analyze(dto: MarketRegimeDto): Promise<MarketRegimeAnswer> {
     const symbol = parseSymbol(dto.symbol);
+    const settings = await this.settings.get('market_regime');
     let rows: unknown[] | undefined = dto.candles;
     let source = 'request';
     if (rows === undefined) {
-      const series = await this.candles.fetch(symbol.unified, dto.timeframe, { limit: 200 });
+      const series = await this.candles.fetch(symbol.unified, dto.timeframe, {
+        limit: settings.candles_limit,
+      });
       // The still-forming bar would move the indicators until it closes: use closed bars only.
       rows = series.lastCandleForming ? series.candles.slice(0, -1) : series.candles;
       source = series.source;
     }
-    const verdict = analyzeRegime(rows, dto.timeframe);
-    let ai: AiPart = aiPart(null);
+    const verdict = analyzeRegime(rows, dto.timeframe, settings);
+    let ai: AiPart = NOT_REQUESTED;
     if (dto.include_ai !== false) {
-      try {
-        const template = this.prompts.get('market_regime');
-        const result = await this.gateway.call({
-          agentType: 'market_regime',
-          symbol: symbol.unified,
-          responseType: 'regime_analysis',
-          systemPrompt: template?.text ?? SYSTEM_PROMPT,
-          prompt: `Assess the ${dto.timeframe} market regime of ${symbol.unified}.`,
-          context: {
-            regime: verdict.regime_type,
-            confidence: verdict.confidence,
-            indicators: verdict.indicators,
-          },
-          maxTokens: 300,
-          temperature: 0,
-          json: false,
-          cache: true,
-          samplingFeatures: { atr_pct: verdict.indicators.atr_pct, adx: verdict.indicators.adx },
-        });
-        ai = aiPart(result);
-      } catch (err) {
-        ai = aiPart(null, err);
-      }
+      const template = this.prompts.get('market_regime');
+      const enhancement = await this.ai.enhance({
+        agentType: 'market_regime',
+        symbol: symbol.unified,
+        responseType: 'regime_analysis',
+        systemPrompt: template?.text ?? SYSTEM_PROMPT,
+        prompt: `Assess the ${dto.timeframe} market regime of ${symbol.unified}.`,
+        context: {
+          regime: verdict.regime_type,
+          confidence: verdict.confidence,
+          indicators: verdict.indicators,
+        },
+        maxTokens: 300,
+        temperature: 0,
+        json: false,
+        cache: true,
+        samplingFeatures: { atr_pct: verdict.indicators.atr_pct, adx: verdict.indicators.adx },
+      });
+      ai = aiPartOf(enhancement);
     }
     return {
       symbol: symbol.unified,

@@ -6,6 +6,10 @@ import {
   type Ohlcv,
   type Timeframe,
 } from '../../market-data/candles/candle-source.js';
+import { DEFAULT_AGENT_SETTINGS, type MarketRegimeSettings } from '../settings/agent-settings.js';
+
+type RegimeThresholds = MarketRegimeSettings['thresholds'];
+const DEFAULTS = DEFAULT_AGENT_SETTINGS.market_regime;
 
 export const REGIMES = [
   'trending_up',
@@ -42,35 +46,37 @@ export interface RegimeResult {
   evidence: string[];
 }
 
-/** ADX warm-up (27 bars for ADX 14) plus one bar of history. */
-export const MIN_CANDLES = 28;
-/** A new regime must hold this many consecutive bars before it replaces the current one. */
-export const DWELL_BARS = 3;
-const ADX_TREND_ENTER = 25;
-const ADX_TREND_EXIT = 20;
-const ADX_RANGE = 20;
-const ADX_STRONG = 40;
-/** ATR/close below this fraction of the high-volatility threshold is a quiet market (≈ p10 on BTC). */
-const QUIET_FRACTION = 0.3;
+/** ADX warm-up (2·period − 1 bars) plus one bar of history: 28 for ADX 14. */
+export const minCandles = (adxPeriod: number): number => 2 * adxPeriod;
+export const MIN_CANDLES = minCandles(DEFAULTS.indicators.adx_period);
+/** A new regime must hold this many consecutive bars before it replaces the current one (the default). */
+export const DWELL_BARS = DEFAULTS.thresholds.dwell_bars;
 
 /**
- * ATR/close above which a bar is high-volatility: about the 90th percentile measured on BTC 2022–2025
- * (1h 0.012, 4h 0.023, 1d 0.056); other timeframes scale from the nearest by the square root of time.
+ * ATR/close above which a bar is high-volatility: the setting of the timeframe (by default about the 90th
+ * percentile measured on BTC 2022–2025); other timeframes scale from the 1h one by the square root of time.
  */
-export function volatilityThreshold(timeframe: Timeframe): number {
-  const measured: Partial<Record<Timeframe, number>> = { '1h': 0.012, '4h': 0.023, '1d': 0.056 };
-  const known = measured[timeframe];
+export function volatilityThreshold(
+  timeframe: Timeframe,
+  measured: RegimeThresholds['volatility'] = DEFAULTS.thresholds.volatility,
+): number {
+  const known = (measured as Partial<Record<Timeframe, number>>)[timeframe];
   if (known !== undefined) return known;
-  return 0.012 * Math.sqrt(timeframeMs(timeframe) / timeframeMs('1h'));
+  return measured['1h'] * Math.sqrt(timeframeMs(timeframe) / timeframeMs('1h'));
 }
 
 /** Indicator values for every bar once all are stable (null before). */
-export function indicatorSeries(candles: Ohlcv[], timeframe: Timeframe): (RegimeIndicators | null)[] {
-  const atr = new ATR(14);
-  const adx = new ADX(14);
-  const bb = new BollingerBands(20, 2);
-  const rsi = new RSI(14);
-  const threshold = volatilityThreshold(timeframe);
+export function indicatorSeries(
+  candles: Ohlcv[],
+  timeframe: Timeframe,
+  settings: MarketRegimeSettings = DEFAULTS,
+): (RegimeIndicators | null)[] {
+  const p = settings.indicators;
+  const atr = new ATR(p.atr_period);
+  const adx = new ADX(p.adx_period);
+  const bb = new BollingerBands(p.bollinger_period, p.bollinger_stddev);
+  const rsi = new RSI(p.rsi_period);
+  const threshold = volatilityThreshold(timeframe, settings.thresholds.volatility);
   return candles.map(([, , high, low, close]) => {
     const a = atr.add({ high, low, close });
     const d = adx.add({ high, low, close });
@@ -106,34 +112,44 @@ export function indicatorSeries(candles: Ohlcv[], timeframe: Timeframe): (Regime
 }
 
 /** One bar's verdict without memory; `inTrend` widens the trend band (ADX 20–25) for the current trend. */
-export function classifyBar(ind: RegimeIndicators, current: Regime | null): Regime {
+export function classifyBar(
+  ind: RegimeIndicators,
+  current: Regime | null,
+  t: RegimeThresholds = DEFAULTS.thresholds,
+): Regime {
   if (ind.atr_pct > ind.volatility_threshold) return 'high_volatility';
   // Compressed volatility (about the 10th percentile of ATR/close) is a range even when ADX reads a drift:
   // ADX measures direction relative to ATR, so tiny moves in a quiet market can look like a "trend".
-  if (ind.atr_pct < QUIET_FRACTION * ind.volatility_threshold && ind.adx < ADX_STRONG) return 'ranging';
+  if (ind.atr_pct < t.quiet_fraction * ind.volatility_threshold && ind.adx < t.adx_strong) return 'ranging';
   const trending = current === 'trending_up' || current === 'trending_down';
-  const trendFloor = trending ? ADX_TREND_EXIT : ADX_TREND_ENTER;
-  if ((ind.close > ind.bb_upper || ind.close < ind.bb_lower) && ind.adx < ADX_TREND_ENTER) return 'breakout';
+  const trendFloor = trending ? t.adx_trend_exit : t.adx_trend_enter;
+  if ((ind.close > ind.bb_upper || ind.close < ind.bb_lower) && ind.adx < t.adx_trend_enter)
+    return 'breakout';
   if (ind.adx >= trendFloor) return ind.plus_di >= ind.minus_di ? 'trending_up' : 'trending_down';
-  if (ind.adx < ADX_RANGE) return 'ranging';
+  if (ind.adx < t.adx_range) return 'ranging';
   return 'transitional';
 }
 
 const clamp01 = (x: number): number => Math.min(1, Math.max(0, x));
 
-function confidenceOf(regime: Regime, ind: RegimeIndicators, barsInRegime: number): number {
+function confidenceOf(
+  regime: Regime,
+  ind: RegimeIndicators,
+  barsInRegime: number,
+  t: RegimeThresholds,
+): number {
   let evidence: number;
   switch (regime) {
     case 'trending_up':
     case 'trending_down': {
       const spread = Math.abs(ind.plus_di - ind.minus_di) / Math.max(ind.plus_di + ind.minus_di, 1e-9);
-      evidence = 0.6 * clamp01((ind.adx - ADX_TREND_EXIT) / 20) + 0.4 * clamp01(spread * 2);
+      evidence = 0.6 * clamp01((ind.adx - t.adx_trend_exit) / 20) + 0.4 * clamp01(spread * 2);
       break;
     }
     case 'ranging':
       evidence = Math.max(
-        clamp01((ADX_TREND_ENTER - ind.adx) / 15),
-        clamp01(1 - ind.atr_pct / (QUIET_FRACTION * ind.volatility_threshold)),
+        clamp01((t.adx_trend_enter - ind.adx) / 15),
+        clamp01(1 - ind.atr_pct / (t.quiet_fraction * ind.volatility_threshold)),
       );
       break;
     case 'high_volatility':
@@ -147,12 +163,12 @@ function confidenceOf(regime: Regime, ind: RegimeIndicators, barsInRegime: numbe
       break;
   }
   // A regime that has just started is less certain than one that has held for a while.
-  const dwell = clamp01(barsInRegime / (DWELL_BARS * 3));
+  const dwell = clamp01(barsInRegime / (t.dwell_bars * 3));
   return Number((0.25 + 0.75 * evidence * (0.5 + 0.5 * dwell)).toFixed(4));
 }
 
 /**
- * The hysteresis between bars: the regime changes only when a new verdict holds DWELL_BARS bars in a row
+ * The hysteresis between bars: the regime changes only when a new verdict holds `dwell_bars` bars in a row
  * (a plain ADX/ATR classifier flips about 8 times per 100 bars on BTC 1h).
  */
 export class RegimeTracker {
@@ -162,9 +178,11 @@ export class RegimeTracker {
   private candidate: Regime | null = null;
   private candidateBars = 0;
 
+  constructor(private readonly thresholds: RegimeThresholds = DEFAULTS.thresholds) {}
+
   /** Classifies one bar and moves the hysteresis on; returns the regime in force after it. */
   step(ind: RegimeIndicators): Regime {
-    const verdict = classifyBar(ind, this.regime);
+    const verdict = classifyBar(ind, this.regime, this.thresholds);
     if (this.regime === null) {
       this.regime = verdict;
       this.barsInRegime = 1;
@@ -178,7 +196,7 @@ export class RegimeTracker {
     }
     this.candidateBars = verdict === this.candidate ? this.candidateBars + 1 : 1;
     this.candidate = verdict;
-    if (this.candidateBars >= DWELL_BARS) {
+    if (this.candidateBars >= this.thresholds.dwell_bars) {
       this.regime = verdict;
       this.barsInRegime = this.candidateBars;
       this.candidate = null;
@@ -190,17 +208,22 @@ export class RegimeTracker {
 }
 
 /** Classifies the latest bar with hysteresis (RegimeTracker). */
-export function analyzeRegime(rows: unknown, timeframe: Timeframe): RegimeResult {
+export function analyzeRegime(
+  rows: unknown,
+  timeframe: Timeframe,
+  settings: MarketRegimeSettings = DEFAULTS,
+): RegimeResult {
   const { candles, problems } = validateCandles(rows);
   if (problems.length > 0) throw new BadRequestException(`candles: ${problems.slice(0, 5).join('; ')}`);
-  if (candles.length < MIN_CANDLES) {
+  const needed = minCandles(settings.indicators.adx_period);
+  if (candles.length < needed) {
     throw new BadRequestException(
-      `candles: at least ${MIN_CANDLES} candles are needed (ADX 14 warm-up), got ${candles.length}`,
+      `candles: at least ${needed} candles are needed (ADX ${settings.indicators.adx_period} warm-up), got ${candles.length}`,
     );
   }
-  const tracker = new RegimeTracker();
+  const tracker = new RegimeTracker(settings.thresholds);
   let last: RegimeIndicators | null = null;
-  for (const ind of indicatorSeries(candles, timeframe)) {
+  for (const ind of indicatorSeries(candles, timeframe, settings)) {
     if (ind === null) continue;
     last = ind;
     tracker.step(ind);
@@ -216,7 +239,7 @@ export function analyzeRegime(rows: unknown, timeframe: Timeframe): RegimeResult
   ];
   return {
     regime_type: current,
-    confidence: confidenceOf(current, last, barsInRegime),
+    confidence: confidenceOf(current, last, barsInRegime, settings.thresholds),
     indicators: last,
     bars_in_regime: barsInRegime,
     regime_changes: changes,
@@ -225,8 +248,12 @@ export function analyzeRegime(rows: unknown, timeframe: Timeframe): RegimeResult
 }
 
 /** The same classification without hysteresis, bar by bar (for comparison in tests and diagnostics). */
-export function naiveRegimes(candles: Ohlcv[], timeframe: Timeframe): Regime[] {
-  return indicatorSeries(candles, timeframe)
+export function naiveRegimes(
+  candles: Ohlcv[],
+  timeframe: Timeframe,
+  settings: MarketRegimeSettings = DEFAULTS,
+): Regime[] {
+  return indicatorSeries(candles, timeframe, settings)
     .filter((x): x is RegimeIndicators => x !== null)
-    .map((ind) => classifyBar(ind, null));
+    .map((ind) => classifyBar(ind, null, settings.thresholds));
 }

@@ -32,7 +32,7 @@ export class PositionDto {
   value_usd!: number;
 }
 
-/** `POST /agents/portfolio-optimizer/optimize` (DESIGN 4.3). Cross-field checks live in the service. */
+/** `POST /agents/portfolio-optimizer/optimize`. Cross-field checks live in the service. */
 export class OptimizePortfolioDto {
   @ApiProperty({ example: 7 })
   @IsInt({ message: 'user_id must be an integer' })

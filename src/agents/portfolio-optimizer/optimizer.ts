@@ -46,12 +46,15 @@ export interface RiskProfile {
   max_position_size: number;
   /** Historical drawdown (fraction) above which the answer warns. */
   max_drawdown: number;
+  /** Annualised Sharpe below which the answer warns; null or absent = no target. */
+  target_sharpe?: number | null;
 }
 
 /**
- * Tighter caps where the user wants less risk: they force diversification, at the price of needing more
- * assets (⌈1/cap⌉: 3 for conservative and moderate, 2 for aggressive). Drawdown limits are what each
- * profile should tolerate on crypto, where BTC alone has lost 75% peak to trough.
+ * The pure core's per-level profiles when a caller passes none (the unit tests and the replay); the service
+ * always passes the portfolio optimizer's settings (config/agents.yaml). Tighter caps where the user wants
+ * less risk force diversification, at the price of needing more assets (⌈1/cap⌉). Drawdown limits are what
+ * each profile should tolerate on crypto, where BTC alone has lost 75% peak to trough.
  */
 export const RISK_LEVELS = {
   conservative: { method: 'min_variance', max_position_size: 0.35, max_drawdown: 0.15 },
@@ -94,7 +97,11 @@ export interface AlignedReturns {
  * assets share, and computes returns only between aligned candles exactly one bar apart, so that every
  * return covers one period and the annualisation below stays exact.
  */
-export function alignedReturns(candles: Record<string, unknown>, timeframe: Timeframe): AlignedReturns {
+export function alignedReturns(
+  candles: Record<string, unknown>,
+  timeframe: Timeframe,
+  minAligned = MIN_ALIGNED_CANDLES,
+): AlignedReturns {
   const symbols = Object.keys(candles);
   const closes = new Map<string, Map<number, number>>();
   for (const symbol of symbols) {
@@ -111,12 +118,12 @@ export function alignedReturns(candles: Record<string, unknown>, timeframe: Time
   const series = symbols.map((s) => closes.get(s) as Map<number, number>);
   const common = [...series[0].keys()].filter((ts) => series.every((m) => m.has(ts))).sort((a, b) => a - b);
   const dropped = Object.fromEntries(symbols.map((s, i) => [s, series[i].size - common.length]));
-  if (common.length < MIN_ALIGNED_CANDLES) {
+  if (common.length < minAligned) {
     const shortest = symbols.reduce((a, b) =>
       (closes.get(a)?.size ?? 0) <= (closes.get(b)?.size ?? 0) ? a : b,
     );
     throw new PortfolioInputError(
-      `too few candles: the portfolio needs at least ${MIN_ALIGNED_CANDLES} aligned candles (timestamps every ` +
+      `too few candles: the portfolio needs at least ${minAligned} aligned candles (timestamps every ` +
         `asset has), got ${common.length}; ${shortest} has ${closes.get(shortest)?.size ?? 0}`,
       { aligned_candles: common.length, dropped_candles: dropped },
     );
@@ -135,10 +142,10 @@ export function alignedReturns(candles: Record<string, unknown>, timeframe: Time
       returns[i].push((m.get(common[t]) as number) / (m.get(common[t - 1]) as number) - 1);
     });
   }
-  if (timestamps.length < MIN_ALIGNED_CANDLES - 1) {
+  if (timestamps.length < minAligned - 1) {
     throw new PortfolioInputError(
       `too few candles: only ${timestamps.length} of ${common.length - 1} returns span exactly one ${timeframe} ` +
-        `bar, at least ${MIN_ALIGNED_CANDLES - 1} are needed; are these ${timeframe} candles?`,
+        `bar, at least ${minAligned - 1} are needed; are these ${timeframe} candles?`,
       { aligned_candles: common.length, skipped_returns: skipped },
     );
   }
@@ -485,6 +492,10 @@ export interface OptimizeInput {
   timeframe: Timeframe;
   /** Annual risk-free rate as a fraction (0.04 = 4%); default 0. */
   riskFreeRate?: number;
+  /** The level's method, cap and limits; default RISK_LEVELS[riskLevel]. */
+  profile?: RiskProfile;
+  /** Aligned candles needed at least; default MIN_ALIGNED_CANDLES. */
+  minAlignedCandles?: number;
 }
 
 export interface PortfolioOptimization {
@@ -505,6 +516,9 @@ export interface PortfolioOptimization {
   max_drawdown: number;
   drawdown_limit: number;
   drawdown_exceeded: boolean;
+  /** The level's Sharpe target (null = none) and whether the portfolio falls short of it. */
+  target_sharpe: number | null;
+  sharpe_below_target: boolean | null;
   risk_free_rate: number;
   covariance: {
     estimator: 'ledoit_wolf_constant_correlation';
@@ -528,13 +542,13 @@ export interface PortfolioOptimization {
 
 /** Weights for one risk level from aligned candles, with the metrics of the resulting portfolio. */
 export function optimizePortfolio(input: OptimizeInput): PortfolioOptimization {
-  const profile: RiskProfile = RISK_LEVELS[input.riskLevel];
+  const profile: RiskProfile = input.profile ?? RISK_LEVELS[input.riskLevel];
   const names = Object.keys(input.candles);
   if (names.length > MAX_ASSETS) {
     throw new PortfolioInputError(`too many assets: at most ${MAX_ASSETS}, got ${names.length}`);
   }
   assertCapFeasible(names.length, profile.max_position_size);
-  const data = alignedReturns(input.candles, input.timeframe);
+  const data = alignedReturns(input.candles, input.timeframe, input.minAlignedCandles);
   const { symbols, returns } = data;
   returns.forEach((r, i) => {
     if (r.every((v) => v === r[0])) {
@@ -577,6 +591,13 @@ export function optimizePortfolio(input: OptimizeInput): PortfolioOptimization {
         `limit of ${(profile.max_drawdown * 100).toFixed(0)}%`,
     );
   }
+  const target = profile.target_sharpe ?? null;
+  const belowTarget = target === null ? null : stats.sharpe < target;
+  if (belowTarget) {
+    warnings.push(
+      `Annualised Sharpe ${stats.sharpe.toFixed(2)} is below the ${input.riskLevel} target of ${target}`,
+    );
+  }
   const droppedTotal = Object.values(data.dropped_candles).reduce((a, b) => a + b, 0);
   if (droppedTotal > 0) {
     const which = Object.entries(data.dropped_candles)
@@ -603,6 +624,8 @@ export function optimizePortfolio(input: OptimizeInput): PortfolioOptimization {
     max_drawdown: stats.max_drawdown,
     drawdown_limit: profile.max_drawdown,
     drawdown_exceeded: exceeded,
+    target_sharpe: target,
+    sharpe_below_target: belowTarget,
     risk_free_rate: riskFree,
     covariance: {
       estimator: 'ledoit_wolf_constant_correlation',

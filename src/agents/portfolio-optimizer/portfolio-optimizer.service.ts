@@ -1,16 +1,17 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { AiGateway } from '../../ai-optimization/gateway.service.js';
-import type { DecisionReason, GatewayResult } from '../../ai-optimization/gateway.types.js';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import type { DecisionReason } from '../../ai-optimization/gateway.types.js';
 import { PromptStore } from '../../ai-optimization/prompt-store.js';
 import { CANDLE_SOURCE, type CandleSource, type Timeframe } from '../../market-data/candles/candle-source.js';
 import { parseSymbol } from '../../market-data/symbols.js';
+import { AgentAi, answeredFresh } from '../agent-ai.js';
+import { levelCap } from '../settings/agent-settings.js';
+import { AgentSettingsService } from '../settings/agent-settings.service.js';
 import type { OptimizePortfolioDto } from './dto.js';
 import {
   MAX_ASSETS,
   optimizePortfolio,
   PortfolioInputError,
   rebalancePlan,
-  REBALANCE_THRESHOLD,
   type PortfolioOptimization,
   type RebalancePlan,
 } from './optimizer.js';
@@ -36,8 +37,6 @@ export const PORTFOLIO_SYSTEM_PROMPT = [
 
 const MAX_ITEMS = 5;
 const MAX_ITEM_CHARS = 300;
-/** Gateway outcomes that carry an answer produced for this very request (or an identical one). */
-const FRESH: readonly DecisionReason[] = ['called', 'response_cache', 'coalesced'];
 
 export interface InsightLists {
   insights: string[];
@@ -171,12 +170,11 @@ export type PortfolioAnswer = Omit<PortfolioOptimization, 'risk_level'> &
 /** Portfolio optimizer: risk-based weights with exact caps; the model may comment, it never sets weights. */
 @Injectable()
 export class PortfolioOptimizerService implements OnModuleInit {
-  private readonly logger = new Logger(PortfolioOptimizerService.name);
-
   constructor(
-    private readonly gateway: AiGateway,
+    private readonly ai: AgentAi,
     private readonly prompts: PromptStore,
     @Inject(CANDLE_SOURCE) private readonly candleSource: CandleSource,
+    private readonly settings: AgentSettingsService,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -184,19 +182,32 @@ export class PortfolioOptimizerService implements OnModuleInit {
   }
 
   async optimize(dto: OptimizePortfolioDto): Promise<PortfolioAnswer> {
-    const timeframe: Timeframe = dto.timeframe ?? '1h';
+    const settings = await this.settings.get('portfolio_optimizer');
+    const timeframe: Timeframe = dto.timeframe ?? settings.timeframe;
     const assets = this.universe(dto);
     const { candles, source } = dto.candles
       ? { candles: this.requestCandles(dto.candles, assets), source: 'request' }
-      : await this.fetchCandles(assets, timeframe, dto.lookback_bars ?? 500);
+      : await this.fetchCandles(assets, timeframe, dto.lookback_bars ?? settings.lookback_bars);
+    const level = settings.risk_levels[dto.risk_level];
     const result = optimizePortfolio({
       candles,
       riskLevel: dto.risk_level,
       timeframe,
       riskFreeRate: dto.risk_free_rate,
+      profile: {
+        method: level.method,
+        max_position_size: levelCap(settings, dto.risk_level),
+        max_drawdown: level.max_drawdown,
+        target_sharpe: level.target_sharpe,
+      },
+      minAlignedCandles: settings.min_aligned_candles,
     });
     const values = Object.fromEntries(dto.positions.map((p) => [this.nameOf(assets, p.symbol), p.value_usd]));
-    const plan = rebalancePlan(values, result.target_weights, dto.rebalance_threshold ?? REBALANCE_THRESHOLD);
+    const plan = rebalancePlan(
+      values,
+      result.target_weights,
+      dto.rebalance_threshold ?? settings.rebalance_threshold,
+    );
     const rules = ruleBasedInsights(result, plan);
     const ai = dto.include_ai_insights
       ? await this.aiInsights(dto, result, plan, rules)
@@ -286,48 +297,47 @@ export class PortfolioOptimizerService implements OnModuleInit {
     plan: RebalancePlan,
     rules: InsightLists,
   ): Promise<AiInsightPart> {
-    let result: GatewayResult;
-    try {
-      result = await this.gateway.call({
-        agentType: 'portfolio_optimizer',
-        // The gateway scopes sampling, the last answer and the response cache by "symbol": per user here, so
-        // one user never receives the review of another user's portfolio.
-        symbol: `user-${dto.user_id}`,
-        responseType: 'portfolio_insights',
-        json: true,
-        systemPrompt: this.prompts.get(PORTFOLIO_PROMPT_NAME)?.text ?? PORTFOLIO_SYSTEM_PROMPT,
-        prompt: `Review this ${dto.risk_level} crypto portfolio (${r.method}). Reply with the JSON object only.`,
-        context: {
-          weights: { target: round(r.target_weights), current: round(plan.current_weights) },
-          metrics: {
-            risk_level: dto.risk_level,
-            method: r.method,
-            max_position_size: r.max_position_size,
-            portfolio_sharpe: round4(r.portfolio_sharpe),
-            expected_volatility: round4(r.expected_volatility),
-            max_drawdown: round4(r.max_drawdown),
-            drawdown_limit: r.drawdown_limit,
-            risk_contributions: round(r.risk_contributions),
-            average_correlation: round4(r.covariance.average_correlation),
-            shrinkage: round4(r.covariance.shrinkage),
-            returns_used: r.data.returns_used,
-            timeframe: r.data.timeframe,
-            rebalance_needed: plan.rebalance_needed,
-          },
+    const enhancement = await this.ai.enhance({
+      agentType: 'portfolio_optimizer',
+      // The gateway scopes sampling, the last answer and the response cache by "symbol": per user here, so
+      // one user never receives the review of another user's portfolio.
+      symbol: `user-${dto.user_id}`,
+      responseType: 'portfolio_insights',
+      json: true,
+      systemPrompt: this.prompts.get(PORTFOLIO_PROMPT_NAME)?.text ?? PORTFOLIO_SYSTEM_PROMPT,
+      prompt: `Review this ${dto.risk_level} crypto portfolio (${r.method}). Reply with the JSON object only.`,
+      context: {
+        weights: { target: round(r.target_weights), current: round(plan.current_weights) },
+        metrics: {
+          risk_level: dto.risk_level,
+          method: r.method,
+          max_position_size: r.max_position_size,
+          portfolio_sharpe: round4(r.portfolio_sharpe),
+          expected_volatility: round4(r.expected_volatility),
+          max_drawdown: round4(r.max_drawdown),
+          drawdown_limit: r.drawdown_limit,
+          risk_contributions: round(r.risk_contributions),
+          average_correlation: round4(r.covariance.average_correlation),
+          shrinkage: round4(r.covariance.shrinkage),
+          returns_used: r.data.returns_used,
+          timeframe: r.data.timeframe,
+          rebalance_needed: plan.rebalance_needed,
         },
-        maxTokens: 400,
-        temperature: 0,
-        cache: true,
-      });
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err);
-      this.logger.warn(`Portfolio insights fell back to rules: ${message}`);
+      },
+      maxTokens: 400,
+      temperature: 0,
+      cache: true,
+    });
+    const result = enhancement.result;
+    if (result === null) {
+      const message =
+        enhancement.error instanceof Error ? enhancement.error.message : String(enhancement.error);
       return this.fallback(rules, 'error', `model unavailable: ${message.slice(0, 200)}`, null);
     }
     const { reason, cost_usd: cost } = result.metadata;
     // A sampled-out call carries this user's previous review: reusing it is what sampling is for. Other
     // refusals (budget, AI disabled, provider down) mean the model is unavailable: rules answer.
-    const usable = FRESH.includes(reason) || reason === 'sampled_out';
+    const usable = answeredFresh(result) || reason === 'sampled_out';
     if (!usable || result.response === null) {
       return this.fallback(rules, reason, result.metadata.message ?? `no model answer (${reason})`, cost);
     }

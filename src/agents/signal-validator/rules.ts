@@ -1,5 +1,6 @@
 import type { Ohlcv } from '../../market-data/candles/candle-source.js';
 import type { Regime } from '../market-regime/regime.js';
+import { DEFAULT_AGENT_SETTINGS, type SignalValidatorSettings } from '../settings/agent-settings.js';
 
 export interface SignalInput {
   symbol: string;
@@ -32,48 +33,28 @@ export interface RuleResult {
   reason: string;
 }
 
-/** Limits of the rules; the defaults follow trading-domain.md (freqtrade filters, our caps). */
-export const VALIDATION_CONFIG = {
-  max_price_deviation: 0.05,
-  min_stop_atr: 1,
-  max_stop_atr: 3,
-  min_risk_reward: 2,
-  max_position_size_pct: 0.3,
-  max_leverage: 10,
-  max_signal_age_bars: 2,
-  cooldown_minutes: 60,
-  max_open_trades: 5,
-  min_quote_volume_24h: 1_000_000,
-  min_passed_rules: 11,
-  critical_rules: [
-    'price_sanity',
-    'exchange_outage',
-    'stop_loss_required_with_leverage',
-    'leverage_cap',
-    'position_size',
-  ],
-} as const;
-
-const rule = (
-  name: string,
-  passed: boolean,
-  value: RuleResult['value'],
-  limit: RuleResult['limit'],
-  reason: string,
-): RuleResult => ({
-  name,
-  passed,
-  critical: (VALIDATION_CONFIG.critical_rules as readonly string[]).includes(name),
-  value,
-  limit,
-  reason,
-});
+/**
+ * Limits of the rules by default (freqtrade-style filters and our caps); the signal validator's settings in
+ * config/agents.yaml replace them.
+ */
+export const VALIDATION_CONFIG: Readonly<SignalValidatorSettings> = DEFAULT_AGENT_SETTINGS.signal_validator;
 
 const round = (x: number, d = 4): number => Number(x.toFixed(d));
 
 /** Every rule, each reported with pass/fail, the value, the limit and why. */
-export function runRules(s: SignalInput, m: MarketFacts): RuleResult[] {
-  const c = VALIDATION_CONFIG;
+export function runRules(
+  s: SignalInput,
+  m: MarketFacts,
+  c: Readonly<SignalValidatorSettings> = VALIDATION_CONFIG,
+): RuleResult[] {
+  const critical = new Set<string>(c.critical_rules);
+  const rule = (
+    name: string,
+    passed: boolean,
+    value: RuleResult['value'],
+    limit: RuleResult['limit'],
+    reason: string,
+  ): RuleResult => ({ name, passed, critical: critical.has(name), value, limit, reason });
   const last = m.candles.at(-1) as Ohlcv;
   const lastClose = last[4];
   const deviation = Math.abs(s.entry_price - lastClose) / lastClose;
@@ -173,9 +154,9 @@ export function runRules(s: SignalInput, m: MarketFacts): RuleResult[] {
     ),
     rule(
       'volatility_band',
-      atrPct <= 0.1 && atrPct >= 0.0005,
+      atrPct <= c.volatility_band.max_atr_pct && atrPct >= c.volatility_band.min_atr_pct,
       round(atrPct, 6),
-      '0.0005–0.1',
+      `${c.volatility_band.min_atr_pct}–${c.volatility_band.max_atr_pct}`,
       `ATR/close ${(atrPct * 100).toFixed(2)}%`,
     ),
     rule(
@@ -219,12 +200,14 @@ export function runRules(s: SignalInput, m: MarketFacts): RuleResult[] {
 export type Verdict = 'APPROVED' | 'REJECTED' | 'NEEDS_REVIEW';
 
 /** REJECTED on any failed critical rule; APPROVED when enough rules pass; NEEDS_REVIEW in between. */
-export function verdictOf(rules: RuleResult[]): { validation_result: Verdict; confidence_score: number } {
+export function verdictOf(
+  rules: RuleResult[],
+  c: Readonly<SignalValidatorSettings> = VALIDATION_CONFIG,
+): { validation_result: Verdict; confidence_score: number } {
   const passed = rules.filter((r) => r.passed).length;
   const criticalFailed = rules.some((r) => r.critical && !r.passed);
   const score = Number((passed / rules.length).toFixed(4));
   if (criticalFailed) return { validation_result: 'REJECTED', confidence_score: score };
-  if (passed >= VALIDATION_CONFIG.min_passed_rules)
-    return { validation_result: 'APPROVED', confidence_score: score };
+  if (passed >= c.min_passed_rules) return { validation_result: 'APPROVED', confidence_score: score };
   return { validation_result: 'NEEDS_REVIEW', confidence_score: score };
 }

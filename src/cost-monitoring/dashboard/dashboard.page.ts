@@ -137,7 +137,27 @@ export const DASHBOARD_SCRIPT = String.raw`
     rowChart($('agent-chart'), names.map((n) => ({ label: n, value: num(agents.agents[n].cost_usd) ? agents.agents[n].cost_usd : 0 })));
   }
 
-  function render(budget, daily, stats, agents, stored) {
+  // The month's whole bill: the LLM spend beside the fixed costs (GPU server, data feeds) of costs.yaml.
+  function renderTco(tco) {
+    $('tco').hidden = !tco;
+    if (!tco) return;
+    setText('tco-total', money(tco.total_usd));
+    setText('tco-llm', money(tco.llm_cost_usd));
+    setText('tco-fixed', money(tco.fixed_cost_usd));
+    const lines = Array.isArray(tco.fixed_costs) ? tco.fixed_costs : [];
+    $('tco-lines').replaceChildren(...(lines.length ? lines.map((l) => {
+      const li = el('li');
+      li.dataset.name = String(l.name);
+      li.append(el('span', String(l.name) + ' (' + String(l.category) + ')'), el('span', money(l.monthly_usd), 'n'));
+      return li;
+    }) : [el('li', 'No fixed costs configured', 'muted')]));
+    const total = num(tco.total_usd) ? tco.total_usd : 0;
+    const share = total > 0 && num(tco.llm_cost_usd) ? (tco.llm_cost_usd / total) * 100 : 0;
+    $('tco-split').firstElementChild.style.width = share + '%';
+    setText('tco-share', 'LLM ' + percent(share) + ' of the bill');
+  }
+
+  function render(budget, daily, stats, agents, stored, tco) {
     setText('today-spend', money(daily.total_cost_usd));
     budgetLine('today', budget.daily_budget, budget.daily_usage_percent);
     setText('today-calls', count(daily.total_calls) + ' upstream calls · ' + count(daily.total_requests) + ' requests today');
@@ -198,6 +218,7 @@ export const DASHBOARD_SCRIPT = String.raw`
     $('alerts').replaceChildren(...(items.length ? items : [el('li', 'No alerts', 'muted')]));
     $('alerts').dataset.count = String(items.length);
 
+    renderTco(tco);
     last = { daily, agents };
     draw();
   }
@@ -206,13 +227,13 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (busy || !sessionStorage.getItem(KEY)) return;
     busy = true;
     try {
-      const [budget, daily, stats, agents, stored] = await Promise.all([
+      const [budget, daily, stats, agents, stored, tco] = await Promise.all([
         api('/ai-cost/budget-alert'), api('/ai-cost/daily?days=30'), api('/ai-cost/stats'),
-        api('/ai-cost/agent-breakdown'), api('/ai-cost/alerts?limit=10', true),
+        api('/ai-cost/agent-breakdown'), api('/ai-cost/alerts?limit=10', true), api('/ai-cost/tco', true),
       ]);
       // Visible first: the charts are drawn at the width the board actually has.
       $('board').hidden = false;
-      render(budget, daily, stats, agents, stored);
+      render(budget, daily, stats, agents, stored, tco);
       refreshes += 1;
       setText('updated', 'Updated ' + new Date().toLocaleTimeString() + ' · every 15 s');
       $('updated').dataset.count = String(refreshes);
@@ -294,6 +315,8 @@ td,th{padding:6px 8px;border-bottom:1px solid #1f2937} .n{text-align:right} th.n
 ul{list-style:none;margin:0;padding:0} #savings{margin-bottom:10px}
 #savings li{display:grid;grid-template-columns:130px 1fr 96px;gap:12px;align-items:center;padding:5px 0;border-bottom:1px solid #1f2937}
 #savings .meter{margin:0} #savings .fill{background:#38bdf8}
+#tco-lines li{display:flex;justify-content:space-between;padding:4px 0;border-bottom:1px solid #1f2937}
+#tco-split{background:#a78bfa} #tco-split .fill{background:#38bdf8}
 .alert{padding:6px 0;border-bottom:1px solid #1f2937} .alert time{display:block;font-size:12px;color:#94a3b8}
 .alert.now{color:#fbbf24}
 form{margin:48px auto;max-width:440px;background:#111827;border:1px solid #1f2937;border-radius:10px;padding:24px}
@@ -339,6 +362,12 @@ export function dashboardHtml(): string {
 <table id="agent-table" data-testid="agent-table"><thead><tr><th>agent</th><th class="n">upstream calls</th><th class="n">requests</th>
 <th class="n">cache hits</th><th class="n">cost</th><th class="n">savings</th><th class="n">share of cost</th></tr></thead><tbody></tbody></table>
 <svg id="agent-chart" data-testid="agent-chart" role="img" aria-label="Cost per agent"></svg></section>
+<section class="card" id="tco" data-testid="tco" hidden><h2>This month's bill (UTC)</h2>
+<div id="tco-total" data-testid="tco-total" class="big">–</div>
+<div class="meter" id="tco-split"><div class="fill"></div></div>
+<div class="muted small"><span id="tco-share"></span></div>
+<div class="muted">LLM <span id="tco-llm" data-testid="tco-llm">–</span> · fixed <span id="tco-fixed" data-testid="tco-fixed">–</span></div>
+<ul id="tco-lines" data-testid="tco-lines"></ul></section>
 <section class="card half"><h2>Savings by layer</h2><ul id="savings" data-testid="savings"></ul>
 <div id="total-savings" class="muted"></div></section>
 <section class="card half"><h2>Recent alerts</h2><ul id="alerts" data-testid="alerts"></ul></section>

@@ -1,0 +1,214 @@
+import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { randomUUID } from 'node:crypto';
+import { Clock } from '../../common/clock.js';
+import { Notifiers, type Delivery } from '../../cost-monitoring/alerts/notifiers.js';
+import { RedisService } from '../../redis/redis.service.js';
+import { AnomalyScanRepository } from '../../redis/repositories/anomaly-scan.repository.js';
+import { TelemetryService } from '../bot-telemetry/telemetry.service.js';
+import { SEVERITY_RANK, type AnomalyDetectorSettings } from '../settings/agent-settings.js';
+import { AgentSettingsService } from '../settings/agent-settings.service.js';
+import type { DetectAnomaliesAnswer } from './anomaly-detector.dto.js';
+import { AnomalyDetectorService } from './anomaly-detector.service.js';
+import type { Anomaly } from './detectors.js';
+
+const JOB = 'anomaly-scan';
+/** Bots scanned at once: enough to finish a scan of hundreds of bots quickly without flooding Redis. */
+const CONCURRENCY = 8;
+
+/** A scheduled scan's answer for one bot, as /agents/anomaly-detector/recent lists it. */
+export interface ScanResult extends DetectAnomaliesAnswer {
+  scanned_at: string;
+  scan_id: string;
+}
+
+/** An anomaly sent to the alert channels, with what each channel did. */
+export interface AnomalyAlert {
+  id: string;
+  at: string;
+  bot_id: string;
+  user_id: number;
+  anomaly_type: Anomaly['anomaly_type'];
+  metric?: Anomaly['metric'];
+  severity: Anomaly['severity'];
+  value: number;
+  threshold: number;
+  recommended_action: Anomaly['recommended_action'];
+  description: string;
+  message: string;
+  deliveries: Delivery[];
+}
+
+/**
+ * Scheduled anomaly scans: every `check_interval_seconds` (a setting, read again on every tick so a change
+ * applies without a restart), one instance — the one that takes the Redis lease — runs the detector for every
+ * bot that reported telemetry in the scan window, keeps each result, and sends each anomaly at or above
+ * `alert_min_severity` once per bot, anomaly type and `alert_window_minutes` (a SET NX marker that expires
+ * with the window).
+ */
+@Injectable()
+export class AnomalyScanService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(AnomalyScanService.name);
+  private intervalMs: number | null = null;
+  private running = false;
+  /** Scans this instance ran (the others skipped the tick): for operations and tests. */
+  scansRun = 0;
+
+  constructor(
+    private readonly scheduler: SchedulerRegistry,
+    private readonly redis: RedisService,
+    private readonly repository: AnomalyScanRepository,
+    private readonly telemetry: TelemetryService,
+    private readonly detector: AnomalyDetectorService,
+    private readonly settings: AgentSettingsService,
+    private readonly notifiers: Notifiers,
+    private readonly clock: Clock,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.settings.onChange((agent) => {
+      if (agent === 'anomaly_detector') void this.reschedule();
+    });
+    await this.reschedule();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.scheduler.doesExist('interval', JOB)) this.scheduler.deleteInterval(JOB);
+    this.intervalMs = null;
+  }
+
+  /** (Re)registers the interval when the setting differs from the one running. */
+  async reschedule(): Promise<void> {
+    const { check_interval_seconds: seconds } = await this.settings.get('anomaly_detector');
+    const ms = seconds * 1000;
+    if (ms === this.intervalMs && this.scheduler.doesExist('interval', JOB)) return;
+    if (this.scheduler.doesExist('interval', JOB)) this.scheduler.deleteInterval(JOB);
+    // SchedulerRegistry owns the handle; the period comes from configuration, so @Interval cannot declare it.
+    this.scheduler.addInterval(
+      JOB,
+      setInterval(() => void this.tick(), ms),
+    );
+    this.intervalMs = ms;
+    this.logger.log(`Anomaly scans every ${seconds} s`);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) return; // the previous scan is still going: skip, never pile up
+    this.running = true;
+    try {
+      await this.reschedule();
+      await this.runScheduledScan();
+    } catch (err) {
+      this.logger.warn(`Anomaly scan failed: ${(err as Error).message}`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  /**
+   * What each tick runs: the scan, by whichever instance takes the lease; null when another instance has it.
+   * The lease is not released: it expires just before the next tick, so one scan runs per interval whatever
+   * the phase of the instances' timers.
+   */
+  async runScheduledScan(): Promise<ScanResult[] | null> {
+    const settings = await this.settings.get('anomaly_detector');
+    const leaseMs = Math.max(500, Math.floor(settings.check_interval_seconds * 1000 * 0.9));
+    const lease = await this.redis.acquireLease(JOB, leaseMs).catch(() => null);
+    if (!lease) return null;
+    this.scansRun++;
+    return this.scan(settings);
+  }
+
+  /** Runs the detector for every bot that reported in the scan window; keeps results, sends alerts. */
+  async scan(settings: AnomalyDetectorSettings): Promise<ScanResult[]> {
+    const now = this.clock.now();
+    const bots = await this.telemetry.activeSince(now - settings.scan_window_minutes * 60_000);
+    const scanId = randomUUID();
+    const results: ScanResult[] = [];
+    for (let i = 0; i < bots.length; i += CONCURRENCY) {
+      const batch = await Promise.all(
+        bots.slice(i, i + CONCURRENCY).map((bot) => this.scanBot(bot, settings, scanId, now)),
+      );
+      results.push(...batch.filter((r): r is ScanResult => r !== null));
+    }
+    return results;
+  }
+
+  private async scanBot(
+    botId: string,
+    settings: AnomalyDetectorSettings,
+    scanId: string,
+    now: number,
+  ): Promise<ScanResult | null> {
+    try {
+      const userId = (await this.telemetry.userOf(botId)) ?? 0;
+      const answer = await this.detector.detect({
+        user_id: userId,
+        bot_id: botId,
+        timeframe_minutes: settings.scan_window_minutes,
+        include_ai: settings.scan_include_ai,
+      });
+      const result: ScanResult = { ...answer, scanned_at: new Date(now).toISOString(), scan_id: scanId };
+      await this.repository.storeResult(botId, JSON.stringify(result));
+      await this.alert(botId, userId, answer.anomalies, settings, now);
+      return result;
+    } catch (err) {
+      // One bot's failure (its telemetry unreadable) must not stop the scan of the others.
+      this.logger.warn(`Anomaly scan of bot ${botId} failed: ${(err as Error).message}`);
+      return null;
+    }
+  }
+
+  private async alert(
+    botId: string,
+    userId: number,
+    anomalies: Anomaly[],
+    settings: AnomalyDetectorSettings,
+    now: number,
+  ): Promise<void> {
+    const floor = SEVERITY_RANK[settings.alert_min_severity];
+    for (const a of anomalies) {
+      if (SEVERITY_RANK[a.severity] < floor) continue;
+      const kind = a.metric ? `${a.anomaly_type}:${a.metric}` : a.anomaly_type;
+      const fresh = await this.repository.claimAlert(botId, kind, settings.alert_window_minutes * 60, now);
+      if (!fresh) continue;
+      const id = randomUUID();
+      const message =
+        `Bot ${botId} (user ${userId}): ${a.severity} ${a.anomaly_type.replaceAll('_', ' ')} anomaly — ` +
+        `${a.description}. Recommended action: ${a.recommended_action}.`;
+      const base = {
+        id,
+        at: new Date(now).toISOString(),
+        bot_id: botId,
+        user_id: userId,
+        anomaly_type: a.anomaly_type,
+        ...(a.metric ? { metric: a.metric } : {}),
+        severity: a.severity,
+        value: a.value,
+        threshold: a.threshold,
+        recommended_action: a.recommended_action,
+        description: a.description,
+        message,
+      };
+      const deliveries = await this.notifiers.send({
+        id,
+        kind: 'anomaly_alert',
+        label: 'anomaly alert',
+        message,
+        payload: base,
+        emoji: ':rotating_light:',
+      });
+      const alert: AnomalyAlert = { ...base, deliveries };
+      await this.repository.recordAlert(JSON.stringify(alert));
+      this.logger.warn(`Anomaly alert: ${message}`);
+    }
+  }
+
+  async recent(botId: string | undefined, limit: number): Promise<ScanResult[]> {
+    return (await this.repository.recent(botId, limit)).map((r) => JSON.parse(r) as ScanResult);
+  }
+
+  async alerts(limit: number): Promise<AnomalyAlert[]> {
+    return (await this.repository.alerts(limit)).map((r) => JSON.parse(r) as AnomalyAlert);
+  }
+}
