@@ -1,6 +1,8 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AiCallDto } from './dto/ai-call.dto.js';
+import type { AuthedRequest } from '../common/auth.js';
+import { ApiJsonBody, JsonSchemaPipe } from '../common/json-schema.js';
+import { AI_CALL_SCHEMA, type AiCallBody } from './dto/ai-call.body.js';
 import { toGatewayRequest } from './dto/to-gateway-request.js';
 import { AiGateway } from './gateway.service.js';
 import type { GatewayResult } from './gateway.types.js';
@@ -16,7 +18,11 @@ export class AiController {
   @ApiOperation({
     summary: "Call the model through Bastion's cache, coalescing and budgets (the seed's call_ai)",
   })
-  call(@Body() body: AiCallDto): Promise<GatewayResult> {
-    return this.gateway.call(toGatewayRequest(body));
+  @ApiJsonBody(AI_CALL_SCHEMA)
+  call(
+    @Body(new JsonSchemaPipe<AiCallBody>(AI_CALL_SCHEMA)) body: AiCallBody,
+    @Req() req: AuthedRequest,
+  ): Promise<GatewayResult> {
+    return this.gateway.call(toGatewayRequest(body, req.caller?.tenant));
   }
 }

@@ -1,8 +1,10 @@
-import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { AuthedRequest } from '../common/auth.js';
 import { Clock } from '../common/clock.js';
 import { DomainError } from '../common/errors.js';
-import { AiEventDto } from './dto/ai-event.dto.js';
+import { ApiJsonBody, JsonSchemaPipe } from '../common/json-schema.js';
+import { AI_EVENT_SCHEMA, type AiEventBody } from './dto/ai-call.body.js';
 import { toGatewayRequest } from './dto/to-gateway-request.js';
 import { BatchQueue, type BatchView } from './events/batch-queue.service.js';
 import { EventGate } from './events/event-gate.service.js';
@@ -23,10 +25,14 @@ export class EventsController {
   @ApiOperation({
     summary: "Event-driven call (the seed's call_ai_with_event): gated by priority, LOW events batched",
   })
-  async event(@Body() body: AiEventDto): Promise<GatewayResult> {
+  @ApiJsonBody(AI_EVENT_SCHEMA)
+  async event(
+    @Body(new JsonSchemaPipe<AiEventBody>(AI_EVENT_SCHEMA)) body: AiEventBody,
+    @Req() req: AuthedRequest,
+  ): Promise<GatewayResult> {
     const { event, ...call } = body;
     try {
-      return await this.gate.handle(toGatewayRequest(call), {
+      return await this.gate.handle(toGatewayRequest(call, req.caller?.tenant), {
         symbol: event.symbol.toUpperCase(),
         eventType: event.event_type,
         priority: event.priority,

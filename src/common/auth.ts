@@ -9,7 +9,7 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -23,8 +23,10 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 export const AdminOnly = (): MethodDecorator & ClassDecorator => SetMetadata(ADMIN, true);
 
 export interface Caller {
-  /** A short, non-secret identity of the key (used to scope caches per tenant). */
+  /** A short, non-secret identity of the key (its position in its list). */
   scope: string;
+  /** Whose caches, last answers and batches the caller shares. */
+  tenant: string;
   admin: boolean;
 }
 
@@ -37,23 +39,46 @@ export function presentedKey(headers: FastifyRequest['headers']): string | undef
   return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey : undefined;
 }
 
-function matches(candidate: string, keys: string[]): number {
-  const a = Buffer.from(candidate);
-  return keys.findIndex((k) => {
-    const b = Buffer.from(k);
-    return a.length === b.length && timingSafeEqual(a, b);
-  });
+const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
+
+interface KnownKey {
+  digest: Buffer;
+  caller: Caller;
+}
+
+/**
+ * The caller a key belongs to, compared in constant time whatever the key's length: every known key's digest
+ * is compared with the presented key's digest (fixed length), with no early exit.
+ */
+function identify(candidate: string, known: KnownKey[]): Caller | undefined {
+  const presented = digest(candidate);
+  let found: Caller | undefined;
+  for (const k of known) {
+    if (timingSafeEqual(presented, k.digest) && found === undefined) found = k.caller;
+  }
+  return found;
 }
 
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly open: boolean;
+  private readonly known: KnownKey[];
 
   constructor(
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.open = config.apiKeys.length + config.adminApiKeys.length === 0;
+    this.known = [
+      ...config.adminApiKeys.map((k, i) => ({
+        digest: digest(k.key),
+        caller: { scope: `admin${i}`, tenant: k.tenant, admin: true },
+      })),
+      ...config.apiKeys.map((k, i) => ({
+        digest: digest(k.key),
+        caller: { scope: `key${i}`, tenant: k.tenant, admin: false },
+      })),
+    ];
     if (this.open) {
       new Logger('Auth').warn(
         '!!! No API_KEYS or ADMIN_API_KEYS configured: the API is OPEN to anyone who can reach it. ' +
@@ -68,7 +93,7 @@ export class ApiKeyGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
     const needsAdmin = this.reflector.getAllAndOverride<boolean>(ADMIN, targets) ?? false;
     if (this.open) {
-      request.caller = { scope: 'open', admin: true };
+      request.caller = { scope: 'open', tenant: 'default', admin: true };
       return true;
     }
     const key = presentedKey(request.headers);
@@ -77,14 +102,10 @@ export class ApiKeyGuard implements CanActivate {
         'Missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
       );
     }
-    const adminIndex = matches(key, this.config.adminApiKeys);
-    const botIndex = adminIndex >= 0 ? -1 : matches(key, this.config.apiKeys);
-    if (adminIndex < 0 && botIndex < 0) throw new UnauthorizedException('Invalid API key');
-    if (needsAdmin && adminIndex < 0) throw new ForbiddenException('This route needs an admin API key');
-    request.caller =
-      adminIndex >= 0
-        ? { scope: `admin${adminIndex}`, admin: true }
-        : { scope: `key${botIndex}`, admin: false };
+    const caller = identify(key, this.known);
+    if (!caller) throw new UnauthorizedException('Invalid API key');
+    if (needsAdmin && !caller.admin) throw new ForbiddenException('This route needs an admin API key');
+    request.caller = caller;
     return true;
   }
 }

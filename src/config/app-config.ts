@@ -15,8 +15,10 @@ export interface AppConfig {
   host: string;
   redisUrl: string | undefined; // undefined = embedded in-process store
   redisKeyPrefix: string;
-  apiKeys: string[];
-  adminApiKeys: string[];
+  /** Bot keys, each with the tenant it belongs to (`tenant:key`, or `default`). */
+  apiKeys: ApiKeyEntry[];
+  /** Keys that may also change configuration and read across tenants. */
+  adminApiKeys: ApiKeyEntry[];
   deepseek: ProviderEndpoint | undefined;
   vllm: (ProviderEndpoint & { modelName: string }) | undefined;
   openai: ProviderEndpoint | undefined;
@@ -49,6 +51,13 @@ export interface AppConfig {
   /** Fixed monthly costs for the total cost of ownership (config/costs.yaml). */
   costsConfigPath: string;
 }
+
+export interface ApiKeyEntry {
+  key: string;
+  tenant: string;
+}
+
+const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 export class ConfigValidationError extends Error {
   constructor(readonly problems: string[]) {
@@ -109,8 +118,22 @@ export function loadAppConfig(env: Env): AppConfig {
   const nodeEnv = str('NODE_ENV') ?? 'development';
   const redisUrlRaw = url('REDIS_URL');
   const redisUrl = redisUrlRaw === undefined || redisUrlRaw.startsWith('memory:') ? undefined : redisUrlRaw;
-  const apiKeys = list('API_KEYS');
-  const adminApiKeys = list('ADMIN_API_KEYS');
+  // An entry is `key` (tenant default) or `tenant:key`: split at the first colon.
+  const keyList = (name: string): ApiKeyEntry[] =>
+    list(name).map((entry, i) => {
+      const colon = entry.indexOf(':');
+      if (colon < 0) return { key: entry, tenant: 'default' };
+      const tenant = entry.slice(0, colon);
+      const key = entry.slice(colon + 1);
+      if (!TENANT_PATTERN.test(tenant) || key.length === 0) {
+        problems.push(
+          `${name} entry ${i + 1} must be "key" or "tenant:key" with a tenant of lower-case letters, digits, - and _ (at most 32)`,
+        );
+      }
+      return { key, tenant };
+    });
+  const apiKeys = keyList('API_KEYS');
+  const adminApiKeys = keyList('ADMIN_API_KEYS');
   if (nodeEnv === 'production') {
     if (redisUrl === undefined) problems.push('REDIS_URL is required when NODE_ENV=production');
     if (apiKeys.length + adminApiKeys.length === 0) {
@@ -242,8 +265,8 @@ function smtpPassword(config: AppConfig): string | undefined {
 /** Values that must never appear in logs, errors or responses. */
 export function secretsOf(config: AppConfig): string[] {
   return [
-    ...config.apiKeys,
-    ...config.adminApiKeys,
+    ...config.apiKeys.map((k) => k.key),
+    ...config.adminApiKeys.map((k) => k.key),
     config.deepseek?.apiKey,
     config.vllm?.apiKey,
     config.openai?.apiKey,

@@ -1,21 +1,22 @@
 import type { GatewayRequest } from '../gateway.types.js';
-import type { AiCallDto } from './ai-call.dto.js';
+import type { AiCallBody } from './ai-call.body.js';
 
-export function toGatewayRequest(dto: AiCallDto): GatewayRequest {
+export function toGatewayRequest(body: AiCallBody, tenant?: string): GatewayRequest {
   return {
-    agentType: dto.agent_type,
-    prompt: dto.prompt,
-    systemPrompt: dto.system_prompt,
-    context: dto.context,
-    responseType: dto.response_type ?? 'general',
-    symbol: dto.symbol?.toUpperCase(),
-    model: dto.model ?? undefined,
-    maxTokens: dto.max_tokens ?? 512,
-    temperature: dto.temperature ?? 0,
-    json: dto.json ?? false,
-    cache: dto.cache ?? true,
-    cacheTtlSeconds: dto.cache_ttl_seconds,
-    samplingFeatures: dto.sampling_features,
-    score: dto.score ?? undefined,
+    tenant,
+    agentType: body.agent_type,
+    prompt: body.prompt,
+    systemPrompt: body.system_prompt,
+    context: body.context,
+    responseType: body.response_type ?? 'general',
+    symbol: body.symbol?.toUpperCase(),
+    model: body.model ?? undefined,
+    maxTokens: body.max_tokens ?? 512,
+    temperature: body.temperature ?? 0,
+    json: body.json ?? false,
+    cache: body.cache ?? true,
+    cacheTtlSeconds: body.cache_ttl_seconds,
+    samplingFeatures: body.sampling_features,
+    score: body.score ?? undefined,
   };
 }

@@ -1,29 +1,42 @@
+import type { SchemaObject } from 'ajv';
 import { DomainError } from '../../common/errors.js';
+import { JsonSchemaPipe } from '../../common/json-schema.js';
 
-type Body = Record<string, unknown>;
-
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
-const bad = (message: string, param?: string): DomainError =>
-  new DomainError('invalid_request_error', message, 400, param ? { param } : {});
-
-/** Minimal checks; everything else passes through to the upstream untouched. */
-export function validateChatBody(body: unknown): Body {
-  if (!isRecord(body)) throw bad('The body must be a JSON object');
-  if (typeof body.model !== 'string' || body.model.length === 0) throw bad('model is required', 'model');
-  if (!Array.isArray(body.messages) || body.messages.length === 0)
-    throw bad('messages must be a non-empty array', 'messages');
-  body.messages.forEach((m: unknown, i: number) => {
-    if (!isRecord(m) || typeof m.role !== 'string')
-      throw bad(`messages[${i}] must be an object with a role`, 'messages');
-  });
-  if (body.stream !== undefined && typeof body.stream !== 'boolean')
-    throw bad('stream must be a boolean', 'stream');
-  for (const f of ['max_tokens', 'max_completion_tokens']) {
-    const v = body[f];
-    if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isInteger(v) || v < 1)) {
-      throw bad(`${f} must be a positive integer`, f);
-    }
-  }
-  return body;
+/** What the door needs of a chat completion request; every other parameter passes through untouched. */
+export interface ChatBody extends Record<string, unknown> {
+  model: string;
+  messages: ({ role: string } & Record<string, unknown>)[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean } | null;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
 }
+
+const tokens: SchemaObject = { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000 };
+
+export const CHAT_BODY_SCHEMA: SchemaObject = {
+  type: 'object',
+  required: ['model', 'messages'],
+  properties: {
+    model: { type: 'string', minLength: 1, maxLength: 200, example: 'deepseek-v4-flash' },
+    messages: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 2000,
+      'x-message': 'messages must be a non-empty array of objects with a role',
+      items: { type: 'object', required: ['role'], properties: { role: { type: 'string', maxLength: 64 } } },
+    },
+    stream: { type: 'boolean' },
+    stream_options: { type: ['object', 'null'] },
+    max_tokens: { ...tokens, 'x-message': 'max_tokens must be a positive integer' },
+    max_completion_tokens: { ...tokens, 'x-message': 'max_completion_tokens must be a positive integer' },
+  },
+  example: { model: 'deepseek-v4-flash', messages: [{ role: 'user', content: 'BTC regime?' }] },
+};
+
+/** The OpenAI error shape names the parameter at fault (`param`). */
+export const chatBodyPipe = new JsonSchemaPipe<ChatBody>(
+  CHAT_BODY_SCHEMA,
+  (messages, field) =>
+    new DomainError('invalid_request_error', messages.join('; '), 400, { param: field.split('.')[0] }),
+);

@@ -1,10 +1,11 @@
 import { Body, Controller, Get, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiJsonBody } from '../../common/json-schema.js';
 import type { FastifyReply } from 'fastify';
 import type { AuthedRequest } from '../../common/auth.js';
 import { MeteredCallPipeline } from '../pipeline/pipeline.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
-import { validateChatBody } from './chat-body.js';
+import { CHAT_BODY_SCHEMA, chatBodyPipe, type ChatBody } from './chat-body.js';
 import { doorAnswer, doorOptions, meteredCallOf } from './openai-door.js';
 import { OpenAiErrorFilter } from './openai-error.filter.js';
 import { openSse, pipeHub, writeReplay } from './sse.js';
@@ -39,12 +40,12 @@ export class OpenAiCompatController {
     summary:
       'OpenAI-compatible chat completions (streaming too) with cache, coalescing, budgets and exact cost',
   })
+  @ApiJsonBody(CHAT_BODY_SCHEMA)
   async chat(
-    @Body() raw: unknown,
+    @Body(chatBodyPipe) body: ChatBody,
     @Req() req: AuthedRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<unknown> {
-    const body = validateChatBody(raw);
     const opts = doorOptions(req.headers, req.caller?.scope ?? 'open');
     const call = meteredCallOf(body, opts);
     // Everything that can refuse the call runs first, so a refusal is still a plain HTTP error.
