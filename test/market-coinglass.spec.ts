@@ -15,6 +15,7 @@ import {
   type CoinglassRange,
 } from '../src/market-data/coinglass/coinglass.source.js';
 import { MarketCache } from '../src/market-data/market-cache.js';
+import { MarketCacheRepository } from '../src/redis/repositories/market-cache.repository.js';
 import { parseSymbol } from '../src/market-data/symbols.js';
 import { VendorError } from '../src/market-data/vendor-http.js';
 import { RedisService } from '../src/redis/redis.service.js';
@@ -75,7 +76,7 @@ beforeAll(async () => {
   });
   redis = new RedisService(config);
   await redis.connect();
-  cache = new MarketCache(redis);
+  cache = new MarketCache(new MarketCacheRepository(redis));
   source = new CoinglassSource(config, cache, { deadlineMs: DEADLINE_MS });
   disabled = new CoinglassSource({ ...config, coinglass: undefined }, cache);
 });

@@ -7,8 +7,9 @@ import { EventStatsService } from './event-stats.service.js';
 import { MetricsController } from './metrics.controller.js';
 import { DashboardController } from './dashboard/dashboard.controller.js';
 import { MetricsService } from './metrics.service.js';
-import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
+import { BudgetAlertsService, budgetCheckSchedule } from './alerts/budget-alerts.service.js';
 import { Notifiers } from './alerts/notifiers.js';
+import { AlertRepository } from '../redis/repositories/alert.repository.js';
 
 @Module({
   controllers: [CostController, MetricsController, DashboardController],
@@ -19,7 +20,9 @@ import { Notifiers } from './alerts/notifiers.js';
     EventStatsService,
     MetricsService,
     Notifiers,
+    AlertRepository,
     BudgetAlertsService,
+    budgetCheckSchedule,
   ],
   exports: [
     CostLedger,

@@ -112,6 +112,12 @@ export class RedisKeys {
     return this.k('lease', name);
   }
 
+  // Market data and budget alerts (store layer)
+  /** Marks one Whale Alert stream alert as handled, so a replay or a second instance skips it. */
+  whaleAlertSeen(id: string): string {
+    return this.market(`whale_alert:seen:${id}`);
+  }
+
   /** Pattern matching every key of this prefix (used by tests and maintenance, never on a hot path). */
   all(): string {
     return `${this.prefix.replace(/([*?[\]])/g, '\\$1')}*`;
