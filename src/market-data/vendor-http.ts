@@ -1,7 +1,8 @@
 import { DomainError } from '../common/errors.js';
 
+/** Why a vendor call failed; `no_data` is an answer with nothing usable for the instrument. */
 export type VendorFailureReason =
-  'timeout' | 'http_error' | 'business_error' | 'malformed' | 'network' | 'disabled';
+  'timeout' | 'http_error' | 'business_error' | 'malformed' | 'network' | 'disabled' | 'no_data';
 
 /**
  * A data vendor call that failed, with a reason safe to show (never a key or a full URL with a key).

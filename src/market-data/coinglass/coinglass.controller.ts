@@ -7,16 +7,18 @@ import {
   COINGLASS_INTERVALS,
   COINGLASS_MAX_LIMIT,
   COINGLASS_RANGES,
-  CoinglassSource,
-  type FundingByExchange,
-  type LiquidationByExchange,
-  type LiquidationPoint,
-  type LongShortPoint,
-  type OhlcPoint,
-  type OpenInterestByExchange,
   parseCoinglassLimit,
   parseCoinglassParam,
-} from './coinglass.source.js';
+} from './coinglass.params.js';
+import type {
+  FundingByExchange,
+  LiquidationByExchange,
+  LiquidationPoint,
+  LongShortPoint,
+  OhlcPoint,
+  OpenInterestByExchange,
+} from './coinglass.parsers.js';
+import { CoinglassSource } from './coinglass.source.js';
 
 export interface CoinglassAnswer<T> {
   source: 'coinglass';
