@@ -251,6 +251,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
     socket.on('open', () => {
       this.state.connected = true;
       this.subscribe(socket);
+      // The keepalive of this one socket, started and cleared with it: not an app-level scheduled job.
       this.pingTimer = setInterval(() => {
         // No pong (nor any frame) since the last ping: the connection is dead without a close; drop it so
         // the close handler reconnects.
