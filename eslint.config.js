@@ -13,6 +13,7 @@ export default tseslint.config(
       'test-output/**',
       'eslint.config.js',
       'jest.config.js',
+      '.dependency-cruiser.cjs',
     ],
   },
   js.configs.recommended,

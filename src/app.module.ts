@@ -13,6 +13,7 @@ import { ApiKeyGuard } from './common/auth.js';
 import { AllExceptionsFilter } from './common/exception.filter.js';
 import { loggerParams } from './common/logging.js';
 import { AiOptimizationModule } from './ai-optimization/ai-optimization.module.js';
+import { MarketEventSinkModule } from './ai-optimization/events/market-event-sink.js';
 import { CostMonitoringModule } from './cost-monitoring/cost-monitoring.module.js';
 import { MarketDataModule } from './market-data/market-data.module.js';
 import { AgentsModule } from './agents/agents.module.js';
@@ -39,6 +40,7 @@ export class AppModule {
         RedisModule,
         CostMonitoringModule,
         AiOptimizationModule,
+        MarketEventSinkModule, // market data's events reach the event gate through it
         MarketDataModule,
         AgentsModule,
         HealthModule,

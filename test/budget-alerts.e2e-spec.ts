@@ -5,6 +5,7 @@ import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { ADMIN_KEY, startTestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { startReceiver } from './support/receiver.js';
+import { waitFor } from './support/redis-server.js';
 
 const TELEGRAM_TOKEN = '123456789:test-token-not-real';
 
@@ -76,6 +77,51 @@ describe('Scheduled budget alerts', () => {
     } finally {
       await b.close({ keepKeys: true });
       await a.close();
+      await webhook.close();
+    }
+  });
+
+  it('runs the check on BUDGET_CHECK_CRON by itself once the app is up, and stops when the app stops', async () => {
+    const webhook = await startReceiver();
+    const app = await startTestApp({
+      env: {
+        ...providerEnv({ deepseek }),
+        ALERT_WEBHOOK_URL: `${webhook.url}/hook`,
+        BUDGET_CHECK_CRON: '* * * * * *', // every second
+      },
+    });
+    let open = true;
+    try {
+      const service = app.app.get(BudgetAlertsService);
+      const scheduled = service.runScheduledCheck.bind(service);
+      let ticks = 0;
+      service.runScheduledCheck = () => {
+        ticks++;
+        return scheduled();
+      };
+      const { body } = await app.request('POST', '/ai/call', {
+        agent_type: 'alert_probe',
+        prompt: 'one question',
+        max_tokens: 32,
+      });
+      await app.request(
+        'PUT',
+        '/ai-cost/budgets',
+        { daily_budget_usd: body.metadata.cost_usd / 0.85 },
+        ADMIN_KEY,
+      );
+      // Nobody calls check(): the schedule does.
+      await waitFor(() => Promise.resolve(webhook.received.length === 1), 5000, 'no scheduled alert');
+      expect(webhook.received[0].body).toMatchObject({ scope: 'global', threshold_percent: 80 });
+      expect(ticks).toBeGreaterThanOrEqual(1);
+
+      await app.close();
+      open = false;
+      const afterStop = ticks;
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(ticks).toBe(afterStop);
+    } finally {
+      if (open) await app.close();
       await webhook.close();
     }
   });

@@ -8,13 +8,15 @@ import { DomainError } from '../src/common/errors.js';
 import { type AppConfig, loadAppConfig } from '../src/config/app-config.js';
 import { APP_CONFIG } from '../src/config/config.module.js';
 import { CoinglassController } from '../src/market-data/coinglass/coinglass.controller.js';
-import {
-  CoinglassSource,
-  type CoinglassExchange,
-  type CoinglassInterval,
-  type CoinglassRange,
-} from '../src/market-data/coinglass/coinglass.source.js';
+import type {
+  CoinglassExchange,
+  CoinglassInterval,
+  CoinglassRange,
+} from '../src/market-data/coinglass/coinglass.params.js';
+import { summarizeCoinglass } from '../src/market-data/coinglass/coinglass.context.js';
+import { CoinglassSource } from '../src/market-data/coinglass/coinglass.source.js';
 import { MarketCache } from '../src/market-data/market-cache.js';
+import { MarketCacheRepository } from '../src/redis/repositories/market-cache.repository.js';
 import { parseSymbol } from '../src/market-data/symbols.js';
 import { VendorError } from '../src/market-data/vendor-http.js';
 import { RedisService } from '../src/redis/redis.service.js';
@@ -75,7 +77,7 @@ beforeAll(async () => {
   });
   redis = new RedisService(config);
   await redis.connect();
-  cache = new MarketCache(redis);
+  cache = new MarketCache(new MarketCacheRepository(redis));
   source = new CoinglassSource(config, cache, { deadlineMs: DEADLINE_MS });
   disabled = new CoinglassSource({ ...config, coinglass: undefined }, cache);
 });
@@ -385,6 +387,36 @@ describe('CoinglassSource', () => {
       fake.reset();
       await expect(source.fundingExchanges(ETH)).resolves.not.toHaveLength(0);
       expect(fake.calls.map((c) => c.path)).toEqual([P.fundingExchanges]);
+    });
+  });
+
+  describe('summarizeCoinglass()', () => {
+    const empty = { status: 'fulfilled' as const, value: [] };
+
+    it('reports no_data when every part answered but none carries a figure for the coin', () => {
+      const parts = { liquidations: empty, open_interest: empty, funding: empty, long_short: empty };
+      expect(() => summarizeCoinglass('DOGE/USDT', parts)).toThrow(
+        expect.objectContaining({
+          name: 'VendorError',
+          reason: 'no_data',
+          message: 'coinglass has no figure for DOGE/USDT',
+        }),
+      );
+    });
+
+    it('keeps a snapshot with one figure, listing the failed parts', () => {
+      const failure = new VendorError('coinglass', 'timeout', 'coinglass /x timed out after 4000 ms');
+      const ctx = summarizeCoinglass('BTC/USDT', {
+        liquidations: { status: 'rejected', reason: failure },
+        open_interest: { status: 'rejected', reason: failure },
+        funding: { status: 'rejected', reason: failure },
+        long_short: {
+          status: 'fulfilled',
+          value: [{ time: 1, long_percent: 40, short_percent: 60, long_short_ratio: 0.67 }],
+        },
+      });
+      expect(ctx).toMatchObject({ long_short_ratio: 0.67, open_interest_usd: null });
+      expect(Object.keys(ctx.partial_errors)).toEqual(['liquidations', 'open_interest', 'funding']);
     });
   });
 

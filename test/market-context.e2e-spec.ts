@@ -131,6 +131,37 @@ describe('Market context', () => {
       expect(text).not.toContain(CG_KEY);
   });
 
+  it('lists Coinglass under errors with the reason when every endpoint fails', async () => {
+    coinglass.mode('http500');
+    const res = await get('BTC');
+    expect(res.status).toBe(200);
+    expect(res.body.errors.coinglass).toEqual({
+      reason: 'http_error',
+      message: expect.stringMatching(/answered HTTP 500/),
+    });
+    expect(res.body.data.coinglass).toBeUndefined();
+    expect(res.body.data_sources).not.toContain('coinglass');
+  });
+
+  it('lists Coinglass under errors, not as an all-null block, when what answered has no figure for the coin', async () => {
+    // Funding answers (its list has no DOGE entry); every other part fails.
+    for (const path of [
+      '/api/futures/liquidation/exchange-list',
+      '/api/futures/open-interest/exchange-list',
+      '/api/futures/global-long-short-account-ratio/history',
+    ])
+      coinglass.mode('http500', path);
+    const res = await get('DOGE');
+    expect(res.status).toBe(200);
+    expect(coinglass.calls.map((c) => c.path)).toContain('/api/futures/funding-rate/exchange-list');
+    expect(res.body.errors.coinglass).toEqual({
+      reason: 'http_error',
+      message: expect.stringMatching(/^coinglass has no figure for DOGE\/USDT \(liquidations: .*HTTP 500/),
+    });
+    expect(res.body.data.coinglass).toBeUndefined();
+    expect(res.body.data_sources).not.toContain('coinglass');
+  });
+
   it.each(['..%2Fadmin', 'BTC%2F..', 'A'.repeat(40), '%20', 'BTC%3Fx%3D1'])(
     'rejects the symbol %s with a 400 and no outbound request',
     async (symbol) => {

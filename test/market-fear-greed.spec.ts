@@ -11,6 +11,7 @@ import { APP_CONFIG } from '../src/config/config.module.js';
 import { FearGreedController } from '../src/market-data/fear-greed/fear-greed.controller.js';
 import { FearGreedSource } from '../src/market-data/fear-greed/fear-greed.source.js';
 import { MarketCache } from '../src/market-data/market-cache.js';
+import { MarketCacheRepository } from '../src/redis/repositories/market-cache.repository.js';
 import { parseSymbol } from '../src/market-data/symbols.js';
 import { VendorError } from '../src/market-data/vendor-http.js';
 import { RedisService } from '../src/redis/redis.service.js';
@@ -46,7 +47,7 @@ beforeAll(async () => {
   });
   redis = new RedisService(config);
   await redis.connect();
-  cache = new MarketCache(redis);
+  cache = new MarketCache(new MarketCacheRepository(redis));
   source = new FearGreedSource(config, cache, { deadlineMs: DEADLINE_MS });
 });
 

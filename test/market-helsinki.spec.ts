@@ -16,6 +16,7 @@ import {
   type HelsinkiSymbolEndpoint,
 } from '../src/market-data/helsinki/helsinki.source.js';
 import { MarketCache } from '../src/market-data/market-cache.js';
+import { MarketCacheRepository } from '../src/redis/repositories/market-cache.repository.js';
 import { parseSymbol } from '../src/market-data/symbols.js';
 import { VendorError } from '../src/market-data/vendor-http.js';
 import { RedisService } from '../src/redis/redis.service.js';
@@ -57,7 +58,7 @@ beforeAll(async () => {
   });
   redis = new RedisService(config);
   await redis.connect();
-  cache = new MarketCache(redis);
+  cache = new MarketCache(new MarketCacheRepository(redis));
   source = new HelsinkiSource(config, cache, { deadlineMs: DEADLINE_MS });
   disabled = new HelsinkiSource({ ...config, helsinkiVmUrl: undefined }, cache);
 });

@@ -8,6 +8,7 @@ import { Logger, type LoggerService, ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import type { EventGate } from '../src/ai-optimization/events/event-gate.service.js';
+import { EventGateSink } from '../src/ai-optimization/events/market-event-sink.js';
 import type { MarketEvent } from '../src/ai-optimization/events/event.types.js';
 import type { GatewayRequest } from '../src/ai-optimization/gateway.types.js';
 import { Clock } from '../src/common/clock.js';
@@ -15,6 +16,7 @@ import { DomainError } from '../src/common/errors.js';
 import { AllExceptionsFilter } from '../src/common/exception.filter.js';
 import { loadAppConfig, type AppConfig } from '../src/config/app-config.js';
 import { MarketCache } from '../src/market-data/market-cache.js';
+import { MarketCacheRepository } from '../src/redis/repositories/market-cache.repository.js';
 import { parseSymbol } from '../src/market-data/symbols.js';
 import { VendorError } from '../src/market-data/vendor-http.js';
 import { WhaleAlertController } from '../src/market-data/whale-alert/whale-alert.controller.js';
@@ -26,6 +28,7 @@ import {
   type WhaleStreamAlert,
 } from '../src/market-data/whale-alert/whale-alert.stream.js';
 import { RedisService } from '../src/redis/redis.service.js';
+import { WhaleAlertRepository } from '../src/redis/repositories/whale-alert.repository.js';
 import { FAKE_WHALE_KEY, startFakeWhaleAlert, type FakeWhaleAlert } from './fakes/whale-alert.js';
 import { TEST_REDIS_URL } from './support/app.js';
 
@@ -90,6 +93,7 @@ let fake: FakeWhaleAlert;
 let config: AppConfig;
 let redis: RedisService;
 let cache: MarketCache;
+let whales: WhaleAlertRepository;
 let source: WhaleAlertSource;
 const logs = new LogSink();
 
@@ -105,8 +109,9 @@ beforeAll(async () => {
   });
   redis = new RedisService(config);
   await redis.connect();
-  cache = new MarketCache(redis);
-  source = new WhaleAlertSource(config, cache, redis);
+  cache = new MarketCache(new MarketCacheRepository(redis));
+  whales = new WhaleAlertRepository(redis);
+  source = new WhaleAlertSource(config, cache, whales);
 });
 
 afterAll(async () => {
@@ -125,7 +130,7 @@ describe('WhaleAlertSource (REST v1)', () => {
 
   it('is enabled by the key and keeps a 4000 ms deadline', () => {
     expect(source).toMatchObject({ name: 'whale_alert', enabled: true, deadlineMs: 4000 });
-    expect(new WhaleAlertSource(loadAppConfig({}), cache, redis).enabled).toBe(false);
+    expect(new WhaleAlertSource(loadAppConfig({}), cache, whales).enabled).toBe(false);
   });
 
   it('follows the cursor to the empty page, which has no `transactions` key', async () => {
@@ -188,7 +193,7 @@ describe('WhaleAlertSource (REST v1)', () => {
         REDIS_URL: TEST_REDIS_URL,
       }),
       cache,
-      redis,
+      whales,
     );
     const err = await wrong.transactions({ start: windowStart(60) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(VendorError);
@@ -202,7 +207,7 @@ describe('WhaleAlertSource (REST v1)', () => {
   });
 
   it('a disabled source never calls the vendor', async () => {
-    const off = new WhaleAlertSource(loadAppConfig({ REDIS_URL: TEST_REDIS_URL }), cache, redis);
+    const off = new WhaleAlertSource(loadAppConfig({ REDIS_URL: TEST_REDIS_URL }), cache, whales);
     await expect(off.transactions({ start: windowStart(60) })).rejects.toMatchObject({ reason: 'disabled' });
     await expect(off.healthy()).resolves.toBe(false);
     expect(fake.restCalls).toEqual([]);
@@ -250,7 +255,12 @@ describe('WhaleAlertStream', () => {
   beforeAll(async () => {
     await redis.deleteAllWithPrefix();
     gate = new RecordingGate();
-    stream = new WhaleAlertStream(config, redis, gate as unknown as EventGate, new Clock());
+    stream = new WhaleAlertStream(
+      config,
+      whales,
+      new EventGateSink(gate as unknown as EventGate),
+      new Clock(),
+    );
     stream.setBackoff(20, 200);
     stream.setFilters({ symbols: ['btc', 'eth'], min_value_usd: 2_000_000 });
     stream.onApplicationBootstrap();
@@ -262,7 +272,12 @@ describe('WhaleAlertStream', () => {
   });
 
   it('starts with the default filters and the configured event threshold', () => {
-    const fresh = new WhaleAlertStream(config, redis, gate as unknown as EventGate, new Clock());
+    const fresh = new WhaleAlertStream(
+      config,
+      whales,
+      new EventGateSink(gate as unknown as EventGate),
+      new Clock(),
+    );
     expect(fresh.getFilters()).toEqual(DEFAULT_WHALE_FILTERS);
     expect(fresh.getFilters()).toEqual({
       blockchains: ['bitcoin', 'ethereum'],
@@ -271,7 +286,12 @@ describe('WhaleAlertStream', () => {
       min_value_usd: 1_000_000,
     });
     expect(fresh.status()).toMatchObject({ enabled: true, connected: false, subscribed: false });
-    const off = new WhaleAlertStream(loadAppConfig({}), redis, gate as unknown as EventGate, new Clock());
+    const off = new WhaleAlertStream(
+      loadAppConfig({}),
+      whales,
+      new EventGateSink(gate as unknown as EventGate),
+      new Clock(),
+    );
     expect(off.enabled).toBe(false);
   });
 
@@ -394,8 +414,8 @@ describe('WhaleAlertStream', () => {
         WHALE_ALERT_API_KEY: WRONG_KEY,
         WHALE_ALERT_WS_URL: fake.wsUrl,
       }),
-      redis,
-      gate as unknown as EventGate,
+      whales,
+      new EventGateSink(gate as unknown as EventGate),
       new Clock(),
     );
     wrong.setBackoff(20, 40);
@@ -433,8 +453,8 @@ describe('WhaleAlertController', () => {
     // routes only read its status.
     stream = new WhaleAlertStream(
       { ...config, whaleAlert: config.whaleAlert && { ...config.whaleAlert, wsUrl: undefined } },
-      redis,
-      new RecordingGate() as unknown as EventGate,
+      whales,
+      new EventGateSink(new RecordingGate() as unknown as EventGate),
       new Clock(),
     );
     const moduleRef = await Test.createTestingModule({
@@ -514,7 +534,7 @@ describe('WhaleAlertController', () => {
 
   it('maps a disabled source to 503 and a vendor failure to 502', async () => {
     const off = new WhaleAlertController(
-      new WhaleAlertSource(loadAppConfig({ REDIS_URL: TEST_REDIS_URL }), cache, redis),
+      new WhaleAlertSource(loadAppConfig({ REDIS_URL: TEST_REDIS_URL }), cache, whales),
       stream,
     );
     for (const work of [off.transactions(), off.alerts(), off.status()]) {
@@ -524,7 +544,7 @@ describe('WhaleAlertController', () => {
       new WhaleAlertSource(
         loadAppConfig({ WHALE_ALERT_API_KEY: WRONG_KEY, WHALE_ALERT_BASE_URL: fake.restUrl }),
         cache,
-        redis,
+        whales,
       ),
       stream,
     );

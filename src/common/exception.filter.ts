@@ -13,7 +13,10 @@ export interface ErrorBody {
   [extra: string]: unknown;
 }
 
-/** Turns any thrown value into the `{statusCode, error, message}` contract (DESIGN 4). */
+/**
+ * Turns any thrown value into the error body every route answers with: `{statusCode, error, message}`, plus a
+ * stable `code` (and its details) for a DomainError, and an `error_id` to quote for an unexpected 500.
+ */
 export function toErrorBody(exception: unknown, logger: Logger): ErrorBody {
   if (exception instanceof DomainError) {
     return {

@@ -1,11 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import {
-  applyAgentSettings,
-  defaultAgentSettings,
-  isAgentName,
-  type AgentSettingsMap,
-} from '../agents/settings/agent-settings.js';
 
 /** USD per million tokens, the unit genai-prices uses. */
 export interface PriceOverride {
@@ -51,13 +45,18 @@ export interface AgentEntry {
 }
 
 export interface AgentsConfig {
+  /** The file these came from (named in every problem). */
+  path: string;
   agents: Map<string, AgentEntry>;
-  /** Every agent's settings in the seed's shape: the defaults with the file's values applied. */
-  settings: AgentSettingsMap;
+  /**
+   * Each agent's own settings (every key but the gateway's), in the seed's shape; the agents check them at
+   * boot against their own schema.
+   */
+  settingsBlocks: Record<string, Record<string, unknown>>;
 }
 
 /** The keys of an agent entry that are not agent settings (the gateway reads them). */
-const GATEWAY_KEYS = ['enable_ai', 'model', 'sampling_strategy', 'sampling_config'];
+export const GATEWAY_KEYS = ['enable_ai', 'model', 'sampling_strategy', 'sampling_config'];
 
 type Yaml = Record<string, unknown>;
 
@@ -159,7 +158,7 @@ export function loadAgentsConfig(path: string): AgentsConfig {
   const doc = readYaml(path);
   const problems: string[] = [];
   const agents = new Map<string, AgentEntry>();
-  const settings = defaultAgentSettings();
+  const settingsBlocks: Record<string, Record<string, unknown>> = {};
   for (const [name, raw] of Object.entries(isRecord(doc.agents) ? doc.agents : {})) {
     const entry = isRecord(raw) ? raw : {};
     const strategy = (entry.sampling_strategy ?? 'ALWAYS') as SamplingStrategyName;
@@ -180,19 +179,12 @@ export function loadAgentsConfig(path: string): AgentsConfig {
       samplingStrategy: strategy,
       samplingConfig,
     });
-    const own = Object.fromEntries(Object.entries(entry).filter(([k]) => !GATEWAY_KEYS.includes(k)));
-    if (isAgentName(name)) {
-      const applied = applyAgentSettings(name, settings[name], own, `agents.${name}`);
-      problems.push(...applied.problems);
-      Object.assign(settings, { [name]: applied.settings });
-    } else {
-      for (const key of Object.keys(own)) {
-        problems.push(`agents.${name}.${key} is not a setting (${name} has only ${GATEWAY_KEYS.join(', ')})`);
-      }
-    }
+    settingsBlocks[name] = Object.fromEntries(
+      Object.entries(entry).filter(([k]) => !GATEWAY_KEYS.includes(k)),
+    );
   }
   if (problems.length > 0) throw new Error(`Invalid ${path}:\n  - ${problems.join('\n  - ')}`);
-  return { agents, settings };
+  return { path, agents, settingsBlocks };
 }
 
 export const COST_CATEGORIES = ['compute', 'data', 'other'] as const;

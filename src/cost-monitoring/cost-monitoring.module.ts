@@ -7,10 +7,11 @@ import { EventStatsService } from './event-stats.service.js';
 import { MetricsController } from './metrics.controller.js';
 import { DashboardController } from './dashboard/dashboard.controller.js';
 import { MetricsService } from './metrics.service.js';
-import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
+import { BudgetAlertsService, budgetCheckSchedule } from './alerts/budget-alerts.service.js';
 import { Notifiers } from './alerts/notifiers.js';
 import { TcoController } from './tco/tco.controller.js';
 import { TcoService } from './tco/tco.service.js';
+import { AlertRepository } from '../redis/repositories/alert.repository.js';
 
 @Module({
   controllers: [CostController, MetricsController, DashboardController, TcoController],
@@ -21,8 +22,10 @@ import { TcoService } from './tco/tco.service.js';
     EventStatsService,
     MetricsService,
     Notifiers,
+    AlertRepository,
     BudgetAlertsService,
     TcoService,
+    budgetCheckSchedule,
   ],
   exports: [
     Notifiers,

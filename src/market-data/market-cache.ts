@@ -1,43 +1,34 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { RedisService } from '../redis/redis.service.js';
+import { Injectable } from '@nestjs/common';
+import { MarketCacheRepository } from '../redis/repositories/market-cache.repository.js';
 
 /**
  * Short-lived cache of vendor answers in Redis, with identical concurrent fetches coalesced in process,
- * so a burst of bots asking for the same context costs one vendor request.
+ * so a burst of bots asking for the same context costs one vendor request. Without Redis every request
+ * reaches the vendor (the repository fails open); concurrent ones are still coalesced.
  */
 @Injectable()
 export class MarketCache {
-  private readonly logger = new Logger(MarketCache.name);
   private readonly inflight = new Map<string, Promise<unknown>>();
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly store: MarketCacheRepository) {}
 
   async getOrFetch<T>(
     key: string,
     ttlSeconds: number,
     fetcher: () => Promise<T>,
   ): Promise<{ value: T; cached: boolean }> {
-    const redisKey = this.redis.keys.market(key);
-    try {
-      const hit = await this.redis.client.get(redisKey);
-      if (hit !== null) return { value: JSON.parse(hit) as T, cached: true };
-    } catch (err) {
-      this.logger.debug(`Market cache read skipped: ${(err as Error).message}`);
-    }
-    const existing = this.inflight.get(redisKey) as Promise<T> | undefined;
+    const hit = await this.store.read(key);
+    if (hit !== null) return { value: hit.value as T, cached: true };
+    const existing = this.inflight.get(key) as Promise<T> | undefined;
     if (existing) return { value: await existing, cached: false };
     const promise = fetcher();
-    this.inflight.set(redisKey, promise);
+    this.inflight.set(key, promise);
     try {
       const value = await promise;
-      try {
-        await this.redis.client.set(redisKey, JSON.stringify(value), 'EX', ttlSeconds);
-      } catch (err) {
-        this.logger.debug(`Market cache write skipped: ${(err as Error).message}`);
-      }
+      await this.store.write(key, value, ttlSeconds);
       return { value, cached: false };
     } finally {
-      this.inflight.delete(redisKey);
+      this.inflight.delete(key);
     }
   }
 }

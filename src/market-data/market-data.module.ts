@@ -17,11 +17,15 @@ import { MarketController } from './market.controller.js';
 import { WhaleAlertController } from './whale-alert/whale-alert.controller.js';
 import { WhaleAlertSource } from './whale-alert/whale-alert.source.js';
 import { WhaleAlertStream } from './whale-alert/whale-alert.stream.js';
-import { AiOptimizationModule } from '../ai-optimization/ai-optimization.module.js';
+import { MarketCacheRepository } from '../redis/repositories/market-cache.repository.js';
+import { WhaleAlertRepository } from '../redis/repositories/whale-alert.repository.js';
 
-/** Market data vendors behind one MarketSource interface; a new vendor is one class added to MARKET_SOURCES. */
+/**
+ * Market data vendors behind one MarketSource interface; a new vendor is one class added to MARKET_SOURCES.
+ * The Whale Alert stream raises its events through MARKET_EVENT_SINK (provided globally by the AI layer),
+ * so this module imports nothing from it.
+ */
 @Module({
-  imports: [AiOptimizationModule], // the Whale Alert stream feeds the event gate
   controllers: [
     MarketController,
     HelsinkiController,
@@ -30,6 +34,8 @@ import { AiOptimizationModule } from '../ai-optimization/ai-optimization.module.
     WhaleAlertController,
   ],
   providers: [
+    MarketCacheRepository,
+    WhaleAlertRepository,
     MarketCache,
     HelsinkiSource,
     FearGreedSource,

@@ -1,8 +1,8 @@
 import type { MarketSymbol } from './symbols.js';
 
 /**
- * One data vendor behind the market context (STYLE habit 2): the context service iterates every source
- * registered under MARKET_SOURCES, so a new vendor is one class.
+ * One data vendor behind the market context, one interface for all of them: the context service iterates
+ * every source registered under MARKET_SOURCES, so a new vendor is one class.
  */
 export interface MarketSource {
   /** Stable name used in `data_sources`, `errors` and health details: `helsinki`, `coinglass`, … */

@@ -1,15 +1,46 @@
 import { DomainError } from '../common/errors.js';
 
-/** A data vendor call that failed, with a reason safe to show (never a key or a full URL with a key). */
+/** Why a vendor call failed; `no_data` is an answer with nothing usable for the instrument. */
+export type VendorFailureReason =
+  'timeout' | 'http_error' | 'business_error' | 'malformed' | 'network' | 'disabled' | 'no_data';
+
+/**
+ * A data vendor call that failed, with a reason safe to show (never a key or a full URL with a key).
+ * `status` is the vendor's HTTP status when it answered one; what Bastion answers is `toDomainError()`.
+ */
 export class VendorError extends Error {
   constructor(
     readonly source: string,
-    readonly reason: 'timeout' | 'http_error' | 'business_error' | 'malformed' | 'network' | 'disabled',
+    readonly reason: VendorFailureReason,
     message: string,
     readonly status?: number,
   ) {
     super(message);
     this.name = 'VendorError';
+  }
+
+  /**
+   * The one mapping of a vendor failure to HTTP: an unconfigured source is 503 `source_disabled`, a timeout
+   * 504 `vendor_error`, anything else 502 `vendor_error` with the source and the reason.
+   */
+  toDomainError(): DomainError {
+    if (this.reason === 'disabled') return new DomainError('source_disabled', this.message, 503);
+    return new DomainError('vendor_error', this.message, this.reason === 'timeout' ? 504 : 502, {
+      source: this.source,
+      reason: this.reason,
+    });
+  }
+}
+
+/**
+ * Runs a per-source route's vendor work and answers its failures through VendorError.toDomainError, so no
+ * controller catches on its own. Other errors (a 400 on bad input, a 503 store_unavailable) pass unchanged.
+ */
+export async function fromVendor<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw err instanceof VendorError ? err.toDomainError() : err;
   }
 }
 
@@ -68,16 +99,6 @@ export function toNumber(value: unknown): number | null {
 
 export const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Maps a vendor failure to HTTP for the per-source routes: disabled → 503, timeout → 504, else 502. */
-export function vendorFailureToHttp(err: unknown): unknown {
-  if (!(err instanceof VendorError)) return err;
-  if (err.reason === 'disabled') return new DomainError('source_disabled', err.message, 503);
-  return new DomainError('vendor_error', err.message, err.reason === 'timeout' ? 504 : 502, {
-    source: err.source,
-    reason: err.reason,
-  });
-}
 
 /** A vendor field as text: strings as they are, numbers printed, anything else empty. */
 export function text(value: unknown): string {

@@ -75,6 +75,33 @@ export const FAILURE_POLICIES = {
   },
   'anomaly_alert.record': { policy: 'open', effect: 'the alert is sent but not listed' },
   'anomaly_alert.list': { policy: 'unavailable', effect: '503 store_unavailable' },
+
+  // Market data and budget alerts
+  'market_cache.read': { policy: 'open', effect: 'a miss: the vendor is asked' },
+  'market_cache.write': { policy: 'open', effect: 'the vendor answer is served, not cached' },
+  'whale_alert.mark_seen': {
+    policy: 'open',
+    effect: 'the alert is processed as new: a duplicate event is better than a lost whale',
+  },
+  'whale_alert.store': {
+    policy: 'open',
+    effect: 'the alert still reaches the event gate; it is missing from the recent list',
+  },
+  'whale_alert.recent': {
+    policy: 'unavailable',
+    effect: '503 store_unavailable; the market context answers without recent alerts',
+  },
+  'alert.claim': {
+    policy: 'closed',
+    effect:
+      'no alert this tick; the first check after Redis returns claims the marker and sends it once ' +
+      '(sending without a marker would repeat the alert on every tick)',
+  },
+  'alert.record': {
+    policy: 'open',
+    effect: 'the claimed alert is still delivered (it would otherwise be lost); it is missing from the list',
+  },
+  'alert.list': { policy: 'unavailable', effect: '503 store_unavailable' },
 } as const satisfies Record<string, { policy: FailurePolicy; effect: string }>;
 
 export type StoreOperation = keyof typeof FAILURE_POLICIES;

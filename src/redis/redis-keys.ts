@@ -150,6 +150,11 @@ export class RedisKeys {
   anomalyAlertList(): string {
     return this.k('anomaly', 'alerts');
   }
+  // Market data and budget alerts (store layer)
+  /** Marks one Whale Alert stream alert as handled, so a replay or a second instance skips it. */
+  whaleAlertSeen(id: string): string {
+    return this.market(`whale_alert:seen:${id}`);
+  }
 
   /** Pattern matching every key of this prefix (used by tests and maintenance, never on a hot path). */
   all(): string {

@@ -1,8 +1,8 @@
 /**
  * Fake Binance spot public API: the endpoints ccxt's `binance` calls to fetch candles
- * (`GET /api/v3/exchangeInfo` on loadMarkets, then `GET /api/v3/klines`), with the wire shapes of
- * /work/shared/reference/external-apis.md §7: klines are arrays of 12 fields with prices as strings,
- * errors are `{"code":-1121,"msg":"Invalid symbol."}`, 429/418 carry `Retry-After`.
+ * (`GET /api/v3/exchangeInfo` on loadMarkets, then `GET /api/v3/klines`), with the real API's wire shapes:
+ * klines are arrays of 12 fields with prices as strings, errors are `{"code":-1121,"msg":"Invalid symbol."}`,
+ * 429/418 carry `Retry-After`.
  *
  * Point ccxt at it with `new ccxt.binance({ urls: { api: { public: fake.apiBase } } })`.
  */

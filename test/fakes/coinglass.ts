@@ -1,5 +1,5 @@
 /**
- * Fake Coinglass v4 (external-apis.md §4) with the quirks of the real service rather than its docs:
+ * Fake Coinglass v4 (`open-api-v4.coinglass.com`) with the quirks of the real service rather than its docs:
  *
  * - envelope `{"code":"0","msg":"success","data":...}` with a STRING code; errors use the same envelope;
  * - auth by the `CG-API-KEY` header only: a missing or wrong key is `{"code":"400",...}` over HTTP 200;

@@ -1,5 +1,5 @@
 /**
- * Fake alternative.me Fear & Greed API (external-apis.md §6): `GET /fng/?limit=N` answers
+ * Fake alternative.me Fear & Greed API (`api.alternative.me/fng/`): `GET /fng/?limit=N` answers
  * `{"name","data":[…],"metadata":{"error":null}}` with every value a STRING, newest first, daily readings at
  * 00:00 UTC, and `time_until_update` on the latest entry only. `limit` defaults to 1; `0` is the whole
  * history. Classifications come from fixed value/label pairs (the vendor's bands are undocumented, so the

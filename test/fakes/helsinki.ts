@@ -1,5 +1,5 @@
 /**
- * Fake Helsinki quant server. The real one has no key and no published schema (external-apis.md §8), so
+ * Fake Helsinki quant server. The real one has no key and publishes no schema (a private service), so
  * this fake serves what a drifting private schema looks like: some numbers as strings, different field
  * spellings per symbol, and fields missing altogether:
  *

@@ -1,6 +1,6 @@
 /**
  * Fake Whale Alert: the legacy REST v1 API (node:http) and the custom-alert WebSocket (ws), with the shapes
- * and quirks of external-apis.md §5 — `owner` omitted when unknown, mixed symbol case, cursor paging that ends
+ * and quirks of the real service — `owner` omitted when unknown, mixed symbol case, cursor paging that ends
  * with an empty page WITHOUT a `transactions` key, `{"result":"error","message":"invalid api_key"}` with
  * HTTP 401, `subscribed_alerts` echoing the filter, errors as JSON with an `error` field.
  */

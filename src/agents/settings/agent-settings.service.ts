@@ -6,6 +6,7 @@ import {
   AGENT_NAMES,
   applyAgentSettings,
   isAgentName,
+  settingsFromFile,
   type AgentName,
   type AgentSettingsMap,
 } from './agent-settings.js';
@@ -18,15 +19,19 @@ import {
 export class AgentSettingsService {
   private readonly logger = new Logger(AgentSettingsService.name);
   private readonly listeners: ((agent: AgentName) => void)[] = [];
+  /** config/agents.yaml's settings, checked when the app is built (a bad file stops the boot). */
+  private readonly file: AgentSettingsMap;
 
   constructor(
-    @Inject(AGENTS_CONFIG) private readonly config: AgentsConfig,
+    @Inject(AGENTS_CONFIG) config: AgentsConfig,
     private readonly repository: AgentSettingsRepository,
-  ) {}
+  ) {
+    this.file = settingsFromFile(config);
+  }
 
   /** The file's settings of one agent (what a reset returns to). */
   configured<A extends AgentName>(agent: A): AgentSettingsMap[A] {
-    return this.config.settings[agent];
+    return this.file[agent];
   }
 
   async get<A extends AgentName>(agent: A): Promise<AgentSettingsMap[A]> {

@@ -7,6 +7,7 @@ import {
   defaultAgentSettings,
   DEFAULT_AGENT_SETTINGS,
   levelCap,
+  settingsFromFile,
 } from './agent-settings.js';
 
 const yamlFile = (text: string): string => {
@@ -17,7 +18,7 @@ const yamlFile = (text: string): string => {
 
 describe('agent settings', () => {
   it('the shipped config/agents.yaml gives the defaults, with the guide’s 0.3 position cap', () => {
-    const { settings } = loadAgentsConfig('config/agents.yaml');
+    const settings = settingsFromFile(loadAgentsConfig('config/agents.yaml'));
     expect(settings).toEqual(DEFAULT_AGENT_SETTINGS);
     expect(settings.portfolio_optimizer.max_position_size).toBe(0.3);
     expect(settings.anomaly_detector.check_interval_seconds).toBe(60);
@@ -121,7 +122,7 @@ describe('agent settings', () => {
         '    min_passed_rules: 3',
       ].join('\n'),
     );
-    expect(() => loadAgentsConfig(path)).toThrow(
+    expect(() => settingsFromFile(loadAgentsConfig(path))).toThrow(
       [
         `Invalid ${path}:`,
         '  - agents.anomaly_detector.check_interval_seconds must be an integer at least 1 and at most 86400, got 0',
@@ -130,8 +131,10 @@ describe('agent settings', () => {
         '  - agents.bastion_query.min_passed_rules is not a setting (bastion_query has only enable_ai, model, sampling_strategy, sampling_config)',
       ].join('\n'),
     );
-    const ok = loadAgentsConfig(yamlFile('agents:\n  portfolio_optimizer:\n    max_position_size: 0.2\n'));
-    expect(ok.settings.portfolio_optimizer.max_position_size).toBe(0.2);
-    expect(ok.settings.signal_validator).toEqual(DEFAULT_AGENT_SETTINGS.signal_validator);
+    const ok = settingsFromFile(
+      loadAgentsConfig(yamlFile('agents:\n  portfolio_optimizer:\n    max_position_size: 0.2\n')),
+    );
+    expect(ok.portfolio_optimizer.max_position_size).toBe(0.2);
+    expect(ok.signal_validator).toEqual(DEFAULT_AGENT_SETTINGS.signal_validator);
   });
 });

@@ -6,6 +6,7 @@
  * Why a small schema walker of our own: updates are partial and nested (one threshold of one agent), must be
  * merged onto the settings in force, and every problem must be named with its full path in one answer.
  */
+import { GATEWAY_KEYS, type AgentsConfig } from '../../config/yaml-config.js';
 import { TIMEFRAMES, type Timeframe } from '../../market-data/candles/candle-source.js';
 
 export const SIGNAL_RULES = [
@@ -511,6 +512,28 @@ export function applyAgentSettings<A extends AgentName>(
 }
 
 export const defaultAgentSettings = (): AgentSettingsMap => clone(DEFAULT_AGENT_SETTINGS as AgentSettingsMap);
+
+/**
+ * Every agent's settings from config/agents.yaml: the defaults with the file's values applied. Throws at boot
+ * with one line per problem (the file and the full path of each setting named).
+ */
+export function settingsFromFile(config: AgentsConfig): AgentSettingsMap {
+  const settings = defaultAgentSettings();
+  const problems: string[] = [];
+  for (const [name, own] of Object.entries(config.settingsBlocks)) {
+    if (isAgentName(name)) {
+      const applied = applyAgentSettings(name, settings[name], own, `agents.${name}`);
+      problems.push(...applied.problems);
+      Object.assign(settings, { [name]: applied.settings });
+    } else {
+      for (const key of Object.keys(own)) {
+        problems.push(`agents.${name}.${key} is not a setting (${name} has only ${GATEWAY_KEYS.join(', ')})`);
+      }
+    }
+  }
+  if (problems.length > 0) throw new Error(`Invalid ${config.path}:\n  - ${problems.join('\n  - ')}`);
+  return settings;
+}
 
 /** The cap a risk level applies: its own when tighter, never above the agent's max_position_size. */
 export function levelCap(

@@ -1,16 +1,11 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
-import { CronJob } from 'cron';
+import { type FactoryProvider, Inject, Injectable, Logger } from '@nestjs/common';
+import { Cron } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { Clock, utcDay, utcMonth } from '../../common/clock.js';
 import { RedisService } from '../../redis/redis.service.js';
+import { AlertRepository } from '../../redis/repositories/alert.repository.js';
 import { BudgetService } from '../budget.service.js';
 import { CostLedger } from '../cost-ledger.js';
 import { Notifiers, type BudgetAlert, type Delivery } from './notifiers.js';
@@ -19,38 +14,27 @@ const LEASE_MS = 50_000;
 const KEEP_ALERTS = 500;
 
 /**
- * Scheduled budget checks (BUDGET_CHECK_CRON). Each tick is run by the one instance holding the Redis lease;
- * each (scope, period, threshold) alerts once: the first instance to SET NX its marker sends it, and the
- * marker names the UTC day or month, so the next period starts clean. Restarts change nothing.
+ * Scheduled budget checks (BUDGET_CHECK_CRON, run by @nestjs/schedule through budgetCheckSchedule below).
+ * Each tick is run by the one instance holding the Redis lease; each (scope, period, threshold) alerts once:
+ * the first instance to SET NX its marker sends it, and the marker names the UTC day or month, so the next
+ * period starts clean. Restarts change nothing.
  */
 @Injectable()
-export class BudgetAlertsService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class BudgetAlertsService {
   private readonly logger = new Logger(BudgetAlertsService.name);
-  private job: CronJob | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
+    private readonly alerts: AlertRepository,
     private readonly budgets: BudgetService,
     private readonly ledger: CostLedger,
     private readonly notifiers: Notifiers,
     private readonly clock: Clock,
   ) {}
 
-  onApplicationBootstrap(): void {
-    this.job = CronJob.from({
-      cronTime: this.config.budgetCheckCron,
-      onTick: () => void this.tick(),
-      start: true,
-      utcOffset: 0,
-    });
-  }
-
-  onApplicationShutdown(): void {
-    void this.job?.stop();
-  }
-
-  private async tick(): Promise<void> {
+  /** One scheduled tick: a failed check is logged and the next tick tries again. */
+  async tick(): Promise<void> {
     try {
       await this.runScheduledCheck();
     } catch (err) {
@@ -117,11 +101,8 @@ export class BudgetAlertsService implements OnApplicationBootstrap, OnApplicatio
       // Only the highest threshold crossed is sent; lower ones are marked so they never fire late.
       const crossed = this.config.budgetAlertThresholds.filter((t) => usage >= t).sort((a, b) => b - a);
       if (crossed.length === 0) continue;
-      const markers = crossed.map((t) => this.redis.keys.alertMarker(w.scope, w.periodId, t));
       const ttl = w.period === 'daily' ? 2 * 86_400 : 40 * 86_400;
-      const fresh = await this.redis.client.set(markers[0], now, 'EX', ttl, 'NX');
-      for (const m of markers.slice(1)) await this.redis.client.set(m, now, 'EX', ttl, 'NX');
-      if (fresh !== 'OK') continue;
+      if (!(await this.alerts.claim(w, crossed, now, ttl))) continue;
       const alert = this.describe(
         w.scope,
         w.period,
@@ -144,12 +125,8 @@ export class BudgetAlertsService implements OnApplicationBootstrap, OnApplicatio
   }
 
   async list(limit = 50): Promise<(BudgetAlert & { deliveries: Delivery[] })[]> {
-    const ids = await this.redis.client.lrange(this.redis.keys.alertList(), 0, limit - 1);
-    if (ids.length === 0) return [];
-    const raws = await this.redis.client.hmget(this.redis.keys.alertRecords(), ...ids);
-    return raws
-      .filter((r): r is string => r !== null)
-      .map((r) => JSON.parse(r) as BudgetAlert & { deliveries: Delivery[] });
+    const records = await this.alerts.list(limit);
+    return records.map((r) => JSON.parse(r) as BudgetAlert & { deliveries: Delivery[] });
   }
 
   private async store(
@@ -157,12 +134,7 @@ export class BudgetAlertsService implements OnApplicationBootstrap, OnApplicatio
     deliveries: Delivery[],
     { list }: { list: boolean },
   ): Promise<void> {
-    const k = this.redis.keys;
-    const pipeline = this.redis
-      .pipeline()
-      .hset(k.alertRecords(), alert.id, JSON.stringify({ ...alert, deliveries }));
-    if (list) pipeline.lpush(k.alertList(), alert.id).ltrim(k.alertList(), 0, KEEP_ALERTS - 1);
-    await pipeline.exec();
+    await this.alerts.record(alert.id, JSON.stringify({ ...alert, deliveries }), { list, keep: KEEP_ALERTS });
   }
 
   private describe(
@@ -200,3 +172,22 @@ export class BudgetAlertsService implements OnApplicationBootstrap, OnApplicatio
     };
   }
 }
+
+/**
+ * Runs BudgetAlertsService.tick on BUDGET_CHECK_CRON (UTC) through @nestjs/schedule, which starts the job
+ * when the app has booted and stops it before the app shuts down. The expression comes from configuration,
+ * known only when the app is built, so the `@Cron` sits on a class made per app here.
+ */
+export const budgetCheckSchedule: FactoryProvider = {
+  provide: Symbol('BUDGET_CHECK_SCHEDULE'),
+  inject: [APP_CONFIG, BudgetAlertsService],
+  useFactory: (config: AppConfig, alerts: BudgetAlertsService): object => {
+    class BudgetCheckSchedule {
+      @Cron(config.budgetCheckCron, { name: 'budget-check', utcOffset: 0 })
+      run(): Promise<void> {
+        return alerts.tick();
+      }
+    }
+    return new BudgetCheckSchedule();
+  },
+};

@@ -1,6 +1,9 @@
 import { DomainError } from '../../common/errors.js';
 
-/** One ccxt OHLCV row (DESIGN 4.3): `[timestamp_ms, open, high, low, close, volume]`, timestamp = bar open. */
+/**
+ * One OHLCV row as ccxt's fetchOHLCV returns it: `[timestamp_ms, open, high, low, close, volume]`, the
+ * timestamp being the bar's open.
+ */
 export type Ohlcv = [number, number, number, number, number, number];
 
 export const TIMEFRAMES = ['1m', '5m', '15m', '30m', '1h', '4h', '1d'] as const;

@@ -1,23 +1,24 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { DomainError } from '../../common/errors.js';
 import { parseSymbol } from '../symbols.js';
-import { vendorFailureToHttp } from '../vendor-http.js';
+import { fromVendor } from '../vendor-http.js';
 import {
   COINGLASS_EXCHANGES,
   COINGLASS_INTERVALS,
   COINGLASS_MAX_LIMIT,
   COINGLASS_RANGES,
-  CoinglassSource,
-  type FundingByExchange,
-  type LiquidationByExchange,
-  type LiquidationPoint,
-  type LongShortPoint,
-  type OhlcPoint,
-  type OpenInterestByExchange,
   parseCoinglassLimit,
   parseCoinglassParam,
-} from './coinglass.source.js';
+} from './coinglass.params.js';
+import type {
+  FundingByExchange,
+  LiquidationByExchange,
+  LiquidationPoint,
+  LongShortPoint,
+  OhlcPoint,
+  OpenInterestByExchange,
+} from './coinglass.parsers.js';
+import { CoinglassSource } from './coinglass.source.js';
 
 export interface CoinglassAnswer<T> {
   source: 'coinglass';
@@ -40,7 +41,7 @@ const optionalLimit = (value: string | undefined): number | undefined =>
 
 /**
  * Coinglass per-source routes: thin, everything is validated before the source is asked, and vendor
- * failures become 502/504 with the vendor's reason (never its key).
+ * failures become 502/504 with the vendor's reason (never its key) through fromVendor.
  */
 @ApiTags('market')
 @ApiBearerAuth()
@@ -146,18 +147,12 @@ export class CoinglassController {
   }
 
   /**
-   * Runs after the input checks, so a bad request is a 400 even when the source is not configured.
-   * The two parts of a route run one after the other: both are usually cache hits, and a plan error on the
-   * first should not spend the key's per-minute quota on the second.
+   * Runs after the input checks, so a bad request is a 400 even when the source is not configured (the
+   * source then refuses before any call: 503 source_disabled). The two parts of a route run one after the
+   * other: both are usually cache hits, and a plan error on the first should not spend the key's per-minute
+   * quota on the second.
    */
-  private async answer<T>(symbol: string, work: () => Promise<T>): Promise<CoinglassAnswer<T>> {
-    if (!this.coinglass.enabled) {
-      throw new DomainError('source_disabled', 'coinglass is not configured (set COINGLASS_API_KEY)', 503);
-    }
-    try {
-      return { source: 'coinglass', symbol, data: await work() };
-    } catch (err) {
-      throw vendorFailureToHttp(err);
-    }
+  private answer<T>(symbol: string, work: () => Promise<T>): Promise<CoinglassAnswer<T>> {
+    return fromVendor(async () => ({ source: 'coinglass', symbol, data: await work() }));
   }
 }

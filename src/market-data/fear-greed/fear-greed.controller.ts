@@ -2,7 +2,7 @@ import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
-import { vendorFailureToHttp } from '../vendor-http.js';
+import { fromVendor } from '../vendor-http.js';
 import { FEAR_GREED_MAX_LIMIT, type FearGreedReading, FearGreedSource } from './fear-greed.source.js';
 
 export class FearGreedQueryDto {
@@ -23,11 +23,10 @@ export class FearGreedController {
 
   @Get()
   @ApiOperation({ summary: 'The last `limit` daily Fear & Greed readings (alternative.me), newest first' })
-  async index(@Query() query: FearGreedQueryDto): Promise<{ source: string; data: FearGreedReading[] }> {
-    try {
-      return { source: this.fearGreed.name, data: await this.fearGreed.index(query.limit ?? 1) };
-    } catch (err) {
-      throw vendorFailureToHttp(err);
-    }
+  index(@Query() query: FearGreedQueryDto): Promise<{ source: string; data: FearGreedReading[] }> {
+    return fromVendor(async () => ({
+      source: this.fearGreed.name,
+      data: await this.fearGreed.index(query.limit ?? 1),
+    }));
   }
 }

@@ -10,7 +10,7 @@ import {
   isHelsinkiStaticEndpoint,
   isHelsinkiSymbolEndpoint,
 } from './helsinki.source.js';
-import { vendorFailureToHttp } from '../vendor-http.js';
+import { fromVendor } from '../vendor-http.js';
 
 /**
  * Pass-through to the Helsinki quant server (answers cached 30 s per symbol, 60 s market-wide).
@@ -33,22 +33,18 @@ export class HelsinkiController {
   @Get('static/:endpoint')
   @ApiOperation({ summary: 'A market-wide Helsinki endpoint (funding, OI, dominance, gas, …)' })
   @ApiParam({ name: 'endpoint', enum: HELSINKI_STATIC_ENDPOINTS })
-  async staticEndpoint(@Param('endpoint') endpoint: string): Promise<HelsinkiAnswer> {
+  staticEndpoint(@Param('endpoint') endpoint: string): Promise<HelsinkiAnswer> {
     if (!isHelsinkiStaticEndpoint(endpoint)) {
       throw new BadRequestException(`endpoint must be one of: ${HELSINKI_STATIC_ENDPOINTS.join(', ')}`);
     }
-    try {
-      return await this.helsinki.staticEndpoint(endpoint);
-    } catch (err) {
-      throw vendorFailureToHttp(err);
-    }
+    return fromVendor(() => this.helsinki.staticEndpoint(endpoint));
   }
 
   @Get(':endpoint/:symbol')
   @ApiOperation({ summary: 'A per-symbol Helsinki quant endpoint (CVD, order book, smart money, …)' })
   @ApiParam({ name: 'endpoint', enum: HELSINKI_SYMBOL_ENDPOINTS })
   @ApiParam({ name: 'symbol', example: 'BTCUSDT' })
-  async symbolEndpoint(
+  symbolEndpoint(
     @Param('endpoint') endpoint: string,
     @Param('symbol') symbol: string,
   ): Promise<HelsinkiAnswer> {
@@ -59,10 +55,6 @@ export class HelsinkiController {
       );
     }
     const parsed = parseSymbol(symbol);
-    try {
-      return await this.helsinki.symbolEndpoint(endpoint, parsed);
-    } catch (err) {
-      throw vendorFailureToHttp(err);
-    }
+    return fromVendor(() => this.helsinki.symbolEndpoint(endpoint, parsed));
   }
 }

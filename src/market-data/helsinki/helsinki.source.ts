@@ -16,7 +16,7 @@ import {
 
 /**
  * Per-symbol endpoints of the Helsinki quant server, by the last segment of their path
- * (`cvd` → `/quant/cvd/{BASE}`). The server has no published schema (external-apis.md §8), so this list is
+ * (`cvd` → `/quant/cvd/{BASE}`). The server publishes no schema (it is a private service), so this list is
  * the contract: URLs are only ever built from it, never from caller input.
  */
 export const HELSINKI_SYMBOL_ENDPOINTS = [

@@ -1,7 +1,6 @@
 import { BadRequestException, Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { DomainError } from '../../common/errors.js';
-import { vendorFailureToHttp } from '../vendor-http.js';
+import { fromVendor } from '../vendor-http.js';
 import {
   WHALE_ALERTS_KEPT,
   WHALE_DEFAULT_MIN_VALUE,
@@ -25,6 +24,7 @@ const MIN_VALUE_CEILING = 10_000_000_000;
 /** The plans behind the v1 API serve about an hour of history. */
 const MAX_MINUTES = 60;
 
+/** An unconfigured source is a 503 naming the variable to set; vendor failures are 502 (504 on timeout). */
 @ApiTags('market')
 @ApiBearerAuth()
 @Controller('market/whale-alert')
@@ -33,21 +33,6 @@ export class WhaleAlertController {
     private readonly whales: WhaleAlertSource,
     private readonly stream: WhaleAlertStream,
   ) {}
-
-  /** Disabled is a 503 with the variable to set; vendor failures become 502 (504 on timeout). */
-  private async run<T>(work: () => Promise<T>): Promise<T> {
-    if (!this.whales.enabled)
-      throw new DomainError(
-        'source_disabled',
-        'whale_alert is not configured (set WHALE_ALERT_API_KEY)',
-        503,
-      );
-    try {
-      return await work();
-    } catch (err) {
-      throw vendorFailureToHttp(err);
-    }
-  }
 
   @Get('transactions')
   @ApiOperation({ summary: 'Large on-chain transfers of the last `minutes` (REST v1, all pages)' })
@@ -63,7 +48,7 @@ export class WhaleAlertController {
     const window = intIn('minutes', minutes, 1, MAX_MINUTES, MAX_MINUTES);
     if (currency !== undefined && !/^[a-zA-Z0-9]{1,15}$/.test(currency))
       throw new BadRequestException('currency must be 1–15 letters or digits, like btc');
-    return this.run(async () => ({
+    return fromVendor(async () => ({
       source: 'whale_alert',
       data: await this.whales.transactions({
         start: windowStart(window),
@@ -78,7 +63,7 @@ export class WhaleAlertController {
   @ApiQuery({ name: 'limit', required: false, description: `1–${WHALE_ALERTS_KEPT} (default 50)` })
   alerts(@Query('limit') limit?: string) {
     const n = intIn('limit', limit, 1, WHALE_ALERTS_KEPT, 50);
-    return this.run(async () => ({
+    return fromVendor(async () => ({
       source: 'whale_alert',
       stream: this.stream.status(),
       data: await this.whales.recentAlerts(n),
@@ -88,7 +73,7 @@ export class WhaleAlertController {
   @Get('status')
   @ApiOperation({ summary: 'Whale Alert REST status (chains followed) and the live stream state' })
   status() {
-    return this.run(async () => ({
+    return fromVendor(async () => ({
       source: 'whale_alert',
       rest: await this.whales.status(),
       stream: this.stream.status(),

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { DomainError } from '../../common/errors.js';
-import { RedisService } from '../../redis/redis.service.js';
+import { WhaleAlertRepository } from '../../redis/repositories/whale-alert.repository.js';
 import { MarketCache } from '../market-cache.js';
 import type { MarketSource } from '../market-source.js';
 import type { MarketSymbol } from '../symbols.js';
@@ -131,9 +131,20 @@ export class WhaleAlertSource implements MarketSource {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly cache: MarketCache,
-    private readonly redis: RedisService,
+    private readonly alerts: WhaleAlertRepository,
   ) {
     this.enabled = Boolean(config.whaleAlert?.apiKey);
+  }
+
+  /**
+   * The configured key and base URL. Every public read asks for them first, so an unconfigured source
+   * refuses before touching the cache or the vendor (503 source_disabled on the routes).
+   */
+  private endpoint(): { apiKey: string; baseUrl: string } {
+    const wa = this.config.whaleAlert;
+    if (!wa?.apiKey)
+      throw new VendorError(SOURCE, 'disabled', 'whale_alert is not configured (set WHALE_ALERT_API_KEY)');
+    return { apiKey: wa.apiKey, baseUrl: wa.baseUrl };
   }
 
   /** GET a v1 endpoint; any answer other than `result: success` becomes a VendorError without the key. */
@@ -142,9 +153,7 @@ export class WhaleAlertSource implements MarketSource {
     params: Record<string, string>,
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
-    const wa = this.config.whaleAlert;
-    if (!wa?.apiKey)
-      throw new VendorError(SOURCE, 'disabled', 'whale_alert is not configured (set WHALE_ALERT_API_KEY)');
+    const wa = this.endpoint();
     const key = wa.apiKey;
     const url = new URL(`${wa.baseUrl.replace(/\/+$/, '')}${path}`);
     for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
@@ -181,6 +190,7 @@ export class WhaleAlertSource implements MarketSource {
 
   /** GET /status: the chains Whale Alert follows and whether each is connected (cached 60 s). */
   async status(signal?: AbortSignal): Promise<WhaleStatus> {
+    this.endpoint();
     const { value } = await this.cache.getOrFetch('whale_alert:status', STATUS_TTL_SECONDS, async () => {
       const body = await this.get('/status', {}, signal);
       const chains = Array.isArray(body.blockchains) ? body.blockchains.filter(isRecord) : [];
@@ -201,6 +211,7 @@ export class WhaleAlertSource implements MarketSource {
    * no `transactions` key at all) or WHALE_MAX_PAGES pages were read. Cached 60 s per query.
    */
   async transactions(query: WhaleTransactionsQuery, signal?: AbortSignal): Promise<WhaleTransfer[]> {
+    this.endpoint();
     const minValue = query.minValue ?? WHALE_DEFAULT_MIN_VALUE;
     const limit = query.limit ?? 100;
     if (!Number.isInteger(query.start) || query.start < 0)
@@ -248,10 +259,14 @@ export class WhaleAlertSource implements MarketSource {
     return value;
   }
 
-  /** The newest alerts of the live stream, newest first (at most WHALE_ALERTS_KEPT are kept). */
+  /**
+   * The newest alerts of the live stream, newest first (at most WHALE_ALERTS_KEPT are kept). Without Redis
+   * this throws StoreUnavailableError (503 store_unavailable): an empty list would claim no whale moved.
+   */
   async recentAlerts(limit = 50): Promise<WhaleStreamAlert[]> {
+    this.endpoint();
     const n = Math.max(1, Math.min(Math.floor(limit), WHALE_ALERTS_KEPT));
-    const rows = await this.redis.client.lrange(this.redis.keys.whaleAlerts(), 0, n - 1);
+    const rows = await this.alerts.recent(n);
     const out: WhaleStreamAlert[] = [];
     for (const row of rows) {
       try {

@@ -10,8 +10,8 @@ import WebSocket from 'ws';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/app-config.js';
 import { Clock } from '../../common/clock.js';
-import { RedisService } from '../../redis/redis.service.js';
-import { EventGate } from '../../ai-optimization/events/event-gate.service.js';
+import { WhaleAlertRepository } from '../../redis/repositories/whale-alert.repository.js';
+import { MARKET_EVENT_SINK, type MarketEventSink } from '../../common/market-events.js';
 import { isRecord, text, toNumber } from '../vendor-http.js';
 
 /** One `alert` message of the Whale Alert custom-alert stream, normalised. */
@@ -140,8 +140,8 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly redis: RedisService,
-    private readonly eventGate: EventGate,
+    private readonly alerts: WhaleAlertRepository,
+    @Inject(MARKET_EVENT_SINK) private readonly events: MarketEventSink,
     private readonly clock: Clock,
   ) {
     this.eventThreshold = config.whaleAlertEventMinUsd;
@@ -251,6 +251,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
     socket.on('open', () => {
       this.state.connected = true;
       this.subscribe(socket);
+      // The keepalive of this one socket, started and cleared with it: not an app-level scheduled job.
       this.pingTimer = setInterval(() => {
         // No pong (nor any frame) since the last ping: the connection is dead without a close; drop it so
         // the close handler reconnects.
@@ -335,7 +336,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     this.state.alerts_received++;
-    await this.store(alert);
+    await this.alerts.store(JSON.stringify(alert), KEEP_ALERTS);
     for (const listener of this.listeners) {
       try {
         listener(alert);
@@ -356,31 +357,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
       .update(JSON.stringify([alert.blockchain, alert.hash, alert.timestamp, alert.amounts, alert.text]))
       .digest('hex')
       .slice(0, 32);
-    try {
-      const set = await this.redis.client.set(
-        this.redis.keys.market(`whale_alert:seen:${id}`),
-        '1',
-        'EX',
-        SEEN_TTL_SECONDS,
-        'NX',
-      );
-      return set === 'OK';
-    } catch {
-      return true;
-    }
-  }
-
-  private async store(alert: WhaleStreamAlert): Promise<void> {
-    const key = this.redis.keys.whaleAlerts();
-    try {
-      await this.redis
-        .pipeline()
-        .lpush(key, JSON.stringify(alert))
-        .ltrim(key, 0, KEEP_ALERTS - 1)
-        .exec();
-    } catch (err) {
-      this.logger.warn(`Whale alert not stored: ${(err as Error).message}`);
-    }
+    return this.alerts.markSeen(id, SEEN_TTL_SECONDS);
   }
 
   private async raiseEvent(alert: WhaleStreamAlert): Promise<void> {
@@ -390,30 +367,19 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
     if (symbol === '') return;
     const said = alert.text.slice(0, PROMPT_TEXT_MAX).replace(/[.\s]+$/, '');
     try {
-      await this.eventGate.handle(
-        {
-          agentType: 'whale_watcher',
-          prompt: `Whale transfer: ${said}. What does it mean for ${symbol}?`,
-          responseType: 'whale_alert',
-          symbol,
-          maxTokens: 256,
-          temperature: 0,
-          json: false,
-          cache: true,
+      await this.events.raise({
+        symbol,
+        eventType: 'WHALE_TRANSACTION',
+        priority: alert.total_value_usd >= 4 * threshold ? 'HIGH' : 'MEDIUM',
+        data: {
+          value_usd: alert.total_value_usd,
+          from: alert.from,
+          to: alert.to,
+          blockchain: alert.blockchain,
         },
-        {
-          symbol,
-          eventType: 'WHALE_TRANSACTION',
-          priority: alert.total_value_usd >= 4 * threshold ? 'HIGH' : 'MEDIUM',
-          data: {
-            value_usd: alert.total_value_usd,
-            from: alert.from,
-            to: alert.to,
-            blockchain: alert.blockchain,
-          },
-          timestamp: this.clock.now(),
-        },
-      );
+        timestamp: this.clock.now(),
+        question: `Whale transfer: ${said}. What does it mean for ${symbol}?`,
+      });
       this.state.events_sent++;
     } catch (err) {
       this.logger.warn(`Whale alert event not handled: ${(err as Error).message}`);
