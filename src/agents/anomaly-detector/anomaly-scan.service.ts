@@ -1,5 +1,5 @@
-import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { SchedulerRegistry } from '@nestjs/schedule';
+import { Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
 import { Notifiers, type Delivery } from '../../cost-monitoring/alerts/notifiers.js';
@@ -13,6 +13,7 @@ import { AnomalyDetectorService } from './anomaly-detector.service.js';
 import type { Anomaly } from './detectors.js';
 
 const JOB = 'anomaly-scan';
+const TICK_MS = 1000;
 /** Bots scanned at once: enough to finish a scan of hundreds of bots quickly without flooding Redis. */
 const CONCURRENCY = 8;
 
@@ -47,15 +48,14 @@ export interface AnomalyAlert {
  * with the window).
  */
 @Injectable()
-export class AnomalyScanService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AnomalyScanService {
   private readonly logger = new Logger(AnomalyScanService.name);
-  private intervalMs: number | null = null;
+  private lastAttempt = -Infinity;
   private running = false;
   /** Scans this instance ran (the others skipped the tick): for operations and tests. */
   scansRun = 0;
 
   constructor(
-    private readonly scheduler: SchedulerRegistry,
     private readonly redis: RedisService,
     private readonly repository: AnomalyScanRepository,
     private readonly telemetry: TelemetryService,
@@ -65,38 +65,20 @@ export class AnomalyScanService implements OnApplicationBootstrap, OnApplication
     private readonly clock: Clock,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.settings.onChange((agent) => {
-      if (agent === 'anomaly_detector') void this.reschedule();
-    });
-    await this.reschedule();
-  }
-
-  onApplicationShutdown(): void {
-    if (this.scheduler.doesExist('interval', JOB)) this.scheduler.deleteInterval(JOB);
-    this.intervalMs = null;
-  }
-
-  /** (Re)registers the interval when the setting differs from the one running. */
-  async reschedule(): Promise<void> {
-    const { check_interval_seconds: seconds } = await this.settings.get('anomaly_detector');
-    const ms = seconds * 1000;
-    if (ms === this.intervalMs && this.scheduler.doesExist('interval', JOB)) return;
-    if (this.scheduler.doesExist('interval', JOB)) this.scheduler.deleteInterval(JOB);
-    // SchedulerRegistry owns the handle; the period comes from configuration, so @Interval cannot declare it.
-    this.scheduler.addInterval(
-      JOB,
-      setInterval(() => void this.tick(), ms),
-    );
-    this.intervalMs = ms;
-    this.logger.log(`Anomaly scans every ${seconds} s`);
-  }
-
-  private async tick(): Promise<void> {
+  /**
+   * Every second each instance looks whether `check_interval_seconds` has passed since its last attempt (the
+   * setting is read each time, so a change applies at once); the lease then lets one instance scan per
+   * interval.
+   */
+  @Interval(JOB, TICK_MS)
+  async tick(): Promise<void> {
     if (this.running) return; // the previous scan is still going: skip, never pile up
     this.running = true;
     try {
-      await this.reschedule();
+      const { check_interval_seconds: seconds } = await this.settings.get('anomaly_detector');
+      const now = performance.now();
+      if (now - this.lastAttempt < seconds * 1000 - TICK_MS / 2) return;
+      this.lastAttempt = now;
       await this.runScheduledScan();
     } catch (err) {
       this.logger.warn(`Anomaly scan failed: ${(err as Error).message}`);
