@@ -27,7 +27,7 @@ function overall(t: ScopeTotals) {
   };
 }
 
-/** Read side of the ledger: the /ai-cost/* figures (DESIGN 4.2). */
+/** Read side of the ledger: the /ai-cost/* figures (stats, daily, budget-alert, agent-breakdown). */
 @Injectable()
 export class CostStatsService {
   constructor(

@@ -122,3 +122,18 @@ export class StoreUnavailableError extends DomainError {
     this.name = 'StoreUnavailableError';
   }
 }
+
+const POLICY_WORDS: Record<FailurePolicy, string> = {
+  open: 'fail open',
+  closed: 'fail closed',
+  queue: 'queue in memory',
+  unavailable: '503',
+};
+
+/** The README's table of these policies (a test keeps the README's copy equal to this). */
+export function failurePolicyTable(): string {
+  const rows = Object.entries(FAILURE_POLICIES).map(
+    ([op, { policy, effect }]) => `| \`${op}\` | ${POLICY_WORDS[policy]} | ${effect} |`,
+  );
+  return ['| operation | when Redis fails | what happens |', '| --- | --- | --- |', ...rows].join('\n');
+}

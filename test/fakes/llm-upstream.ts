@@ -1,6 +1,6 @@
 /**
  * Fake OpenAI-compatible LLM upstream with three "personalities" (DeepSeek, OpenAI, vLLM) that reproduce the
- * wire-level quirks documented in /work/shared/reference/external-apis.md (§1, §2, §3, §9):
+ * wire-level differences listed in docs/upstream-wire-formats.md:
  * id formats, where usage appears in SSE streams, usage field shapes, prefix-cache hit accounting,
  * error body shapes (nested string codes vs vLLM integer codes vs vLLM's bare 401), DeepSeek keep-alives.
  *

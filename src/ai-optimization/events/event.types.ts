@@ -23,7 +23,7 @@ export interface MarketEvent {
   timestamp: number;
 }
 
-/** Runtime-tunable thresholds of the event gate (DESIGN 4.2), kept in Redis. */
+/** Runtime-tunable thresholds of the event gate (GET|POST /ai-cost/event-thresholds), kept in Redis. */
 export interface EventThresholds {
   price_change_pct: number;
   volume_spike_multiplier: number;
