@@ -51,6 +51,8 @@ interface TargetResult {
   measurement: Measurement;
   warmup: Measurement;
   checks: Record<string, number | string | boolean>;
+  /** Resident memory of this process (which hosts Bastion) right after the load, before the target stops. */
+  rssAfterLoadMb: number;
 }
 
 async function benchTarget(target: BenchTarget, seconds: number, connections: number): Promise<TargetResult> {
@@ -68,12 +70,13 @@ async function benchTarget(target: BenchTarget, seconds: number, connections: nu
       onProgress: (elapsed, responses) => say(`  ${elapsed}/${seconds} s: ${responses} req/s`),
     });
     assertClean(`${target.id} measurement`, measurement);
+    const rssAfterLoadMb = Math.round(process.memoryUsage().rss / 2 ** 20);
     const checks = await started.verify();
     say(
       `done: ${measurement.rps} req/s, p50 ${measurement.p50} ms, p99 ${measurement.p99} ms, ` +
         `${measurement.requests} responses, ${measurement.non2xx} non-2xx`,
     );
-    return { id: target.id, label: target.label, connections, measurement, warmup, checks };
+    return { id: target.id, label: target.label, connections, measurement, warmup, checks, rssAfterLoadMb };
   } finally {
     say('stopping …');
     await started.stop();
@@ -184,14 +187,18 @@ async function main(): Promise<void> {
   log('');
   log('Cache hits against the floor (a):');
   log('');
-  log('| path | req/s ÷ floor | p50 ÷ floor | p99 ÷ floor | goal: req/s ≥ 0.6 × floor |');
+  log('| path | req/s ÷ floor | p50 ÷ floor | p99 ÷ floor | goal: req/s ≥ 0.5 × floor |');
   log('|---|---:|---:|---:|---|');
   for (const [id, r] of Object.entries(cacheHits)) {
     log(
       `| ${id} | ${r.throughput.toFixed(3)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ` +
-        `${r.throughput >= 0.6 ? 'met' : 'missed'} |`,
+        `${r.throughput >= 0.5 ? 'met' : 'missed'} |`,
     );
   }
+  log('');
+  // Bastion runs in this process (the load comes from a child process), so this is Bastion's memory.
+  const rss = Math.max(...results.filter(([k]) => k.includes('cache-hit')).map(([, r]) => r.rssAfterLoadMb));
+  log(`Bastion RSS after load: ${rss} MB (goal < 200 MB: ${rss < 200 ? 'met' : 'missed'})`);
   log('');
   log(
     `Miss path (d): Bastion's /ai/call miss vs the same fake upstream (answering after ${UPSTREAM_DELAY_MS} ms) called directly:`,
@@ -211,8 +218,8 @@ async function main(): Promise<void> {
   log('');
   const quiet = missPath[0];
   log(
-    `Goal: added p50 ≤ 2 ms on the miss path: ${quiet.addedP50Ms <= 2 ? 'met' : 'missed'} ` +
-      `(+${ms(quiet.addedP50Ms)} ms at ${quiet.connections} connection${quiet.connections === 1 ? '' : 's'}).`,
+    `Goal: added p50 ≤ 1 ms on the miss path at ${quiet.connections} connection${quiet.connections === 1 ? '' : 's'}: ` +
+      `${quiet.addedP50Ms <= 1 ? 'met' : 'missed'} (+${ms(quiet.addedP50Ms)} ms).`,
   );
   if (portkeyScript) {
     log('');
@@ -231,6 +238,15 @@ async function main(): Promise<void> {
       log(
         `| ${m.connections} | ${p.rps.toFixed(0)} | ${ms(p.p50)} / ${ms(p.p99)} | ${p.throughputRatio.toFixed(3)} | ` +
           `+${ms(p.addedP50Ms)} ms | +${ms(p.addedP99Ms)} ms | +${ms(m.addedP50Ms)} / +${ms(m.addedP99Ms)} ms |`,
+      );
+    }
+    log('');
+    for (const m of missPath.slice(1)) {
+      if (!m.portkey) continue;
+      const met = m.addedP50Ms <= m.portkey.addedP50Ms;
+      log(
+        `Goal: at ${m.connections} connections Bastion adds no more than Portkey (p50): ${met ? 'met' : 'missed'} ` +
+          `(Bastion +${ms(m.addedP50Ms)} ms, Portkey +${ms(m.portkey.addedP50Ms)} ms).`,
       );
     }
     log('');
@@ -262,6 +278,7 @@ async function main(): Promise<void> {
     targets: Object.fromEntries(results),
     ratios: cacheHits,
     missPath,
+    bastionRssAfterLoadMb: rss,
     portkey: portkeyScript ? { version: portkeyVersion() } : { skipped: true, reason: PORTKEY_MISSING },
     wallSeconds,
   };

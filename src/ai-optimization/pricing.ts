@@ -45,6 +45,8 @@ const fromOverride = (p: PriceOverride): Rates => ({
 export class PriceBook {
   private readonly logger = new Logger(PriceBook.name);
   private readonly warned = new Set<string>();
+  /** Rates by model and UTC minute: looked up once a minute, not on every request (prices change by the minute at most). */
+  private readonly memo = new Map<string, Rates | null>();
 
   constructor(@Inject(PRICE_LOOKUP) private readonly lookup: PriceLookup) {}
 
@@ -52,7 +54,12 @@ export class PriceBook {
     if (model.price) return fromOverride(model.price);
     // A self-hosted model has no vendor price; never borrow one from a vendor model of the same name.
     if (model.provider === 'vllm') return null;
+    const key = `${model.provider}\u0000${upstreamModel}\u0000${Math.floor(at.getTime() / 60_000)}`;
+    const known = this.memo.get(key);
+    if (known !== undefined) return known;
     const rates = this.lookup(upstreamModel, model.provider, at);
+    if (this.memo.size >= 1000) this.memo.clear();
+    this.memo.set(key, rates);
     if (rates === null && !this.warned.has(model.name)) {
       this.warned.add(model.name);
       this.logger.warn(

@@ -59,30 +59,66 @@ function ledgerFields(entry: LedgerEntry, call: UpstreamCallRecord): string[] {
   ];
 }
 
-/** Counters and rows gathered in memory until the next write. */
-class PendingBatch {
-  readonly counters = new Map<string, Map<string, bigint>>();
-  readonly rows: string[][] = [];
-  readonly agents = new Set<string>();
-  readonly models = new Set<string>();
+/** Counters of one (day, agent, model) group, spread over its scopes only when the batch is sealed. */
+interface Group {
+  at: number;
+  agent: string;
+  model: string | undefined;
+  fields: Map<string, bigint>;
+}
 
-  add(hash: string, field: string, by: bigint): void {
-    let fields = this.counters.get(hash);
-    if (!fields) this.counters.set(hash, (fields = new Map<string, bigint>()));
-    fields.set(field, (fields.get(field) ?? 0n) + by);
+const addTo = (fields: Map<string, bigint>, field: string, by: bigint): void => {
+  fields.set(field, (fields.get(field) ?? 0n) + by);
+};
+
+/**
+ * Counters and rows gathered in memory until the next write. A request adds to one group (its day, agent and
+ * model); the seven scopes of the ledger (total, day, month, agent, …) are derived from the groups once per
+ * batch, not once per request.
+ */
+class PendingBatch {
+  readonly groups = new Map<string, Group>();
+  /** Counters kept outside the scopes (the event gate's). */
+  readonly extra = new Map<string, Map<string, bigint>>();
+  readonly rows: string[][] = [];
+
+  group(at: number, agent: string, model: string | undefined): Map<string, bigint> {
+    const key = `${utcDay(at)}\u0000${agent}\u0000${model ?? ''}`;
+    let g = this.groups.get(key);
+    if (!g) this.groups.set(key, (g = { at, agent, model, fields: new Map<string, bigint>() }));
+    return g.fields;
+  }
+
+  addExtra(hash: string, field: string, by: bigint): void {
+    let fields = this.extra.get(hash);
+    if (!fields) this.extra.set(hash, (fields = new Map<string, bigint>()));
+    addTo(fields, field, by);
   }
 
   get empty(): boolean {
-    return this.counters.size === 0 && this.rows.length === 0;
+    return this.groups.size === 0 && this.extra.size === 0 && this.rows.length === 0;
   }
 
-  seal(ledger: LedgerRepository): LedgerBatch {
+  seal(ledger: LedgerRepository, scopesFor: (g: Group) => string[]): LedgerBatch {
+    const counters = new Map<string, Map<string, bigint>>(this.extra);
+    const agents = new Set<string>();
+    const models = new Set<string>();
+    for (const g of this.groups.values()) {
+      agents.add(g.agent);
+      if (g.model) models.add(g.model);
+      for (const scope of scopesFor(g)) {
+        const hash = ledger.statsHash(scope);
+        let fields = counters.get(hash);
+        if (!fields) counters.set(hash, (fields = new Map<string, bigint>()));
+        for (const [field, by] of g.fields) addTo(fields, field, by);
+      }
+    }
     return {
       id: randomUUID(),
-      counters: [...this.counters].map(([hash, fields]) => ({ hash, fields })),
+      counters: [...counters].map(([hash, fields]) => ({ hash, fields })),
       indexes: [
-        { set: ledger.indexSet('agents'), members: this.agents },
-        { set: ledger.indexSet('models'), members: this.models },
+        { set: ledger.indexSet('agents'), members: agents },
+        { set: ledger.indexSet('models'), members: models },
       ].filter((i) => i.members.size > 0),
       rows: this.rows,
     };
@@ -128,32 +164,28 @@ export class CostLedger implements BeforeApplicationShutdown {
   /** Adds the request to the batch in memory; it is written within FLUSH_INTERVAL_MS. */
   record(entry: LedgerEntry): void {
     this.metrics.observe(entry);
-    const inc: Record<string, bigint> = { requests: 1n, [`reason:${entry.reason}`]: 1n };
-    for (const [field, by] of Object.entries(entry.counters ?? {})) inc[field] = BigInt(by);
-    if (entry.cacheHit === true) inc.cache_hits = 1n;
-    if (entry.cacheHit === false) inc.cache_misses = 1n;
-    if (entry.savedUsd !== null && entry.savedLayer !== null && entry.savedUsd > 0) {
-      inc[`saved_pico:${entry.savedLayer}`] = toPico(entry.savedUsd);
-    }
     const call = entry.call;
+    const fields = this.pending.group(entry.at, entry.agent, call?.model);
+    addTo(fields, 'requests', 1n);
+    addTo(fields, `reason:${entry.reason}`, 1n);
+    for (const [field, by] of Object.entries(entry.counters ?? {})) addTo(fields, field, BigInt(by));
+    if (entry.cacheHit === true) addTo(fields, 'cache_hits', 1n);
+    if (entry.cacheHit === false) addTo(fields, 'cache_misses', 1n);
+    if (entry.savedUsd !== null && entry.savedLayer !== null && entry.savedUsd > 0) {
+      addTo(fields, `saved_pico:${entry.savedLayer}`, toPico(entry.savedUsd));
+    }
     if (call) {
-      inc.calls = 1n;
-      inc.prompt_tokens = BigInt(call.promptTokens ?? 0);
-      inc.cached_tokens = BigInt(call.cachedPromptTokens ?? 0);
-      inc.completion_tokens = BigInt(call.completionTokens ?? 0);
-      if (call.costUsd === null) inc.unpriced_calls = 1n;
-      else inc.cost_pico = toPico(call.costUsd);
+      addTo(fields, 'calls', 1n);
+      addTo(fields, 'prompt_tokens', BigInt(call.promptTokens ?? 0));
+      addTo(fields, 'cached_tokens', BigInt(call.cachedPromptTokens ?? 0));
+      addTo(fields, 'completion_tokens', BigInt(call.completionTokens ?? 0));
+      if (call.costUsd === null) addTo(fields, 'unpriced_calls', 1n);
+      else addTo(fields, 'cost_pico', toPico(call.costUsd));
       if (call.costUsd !== null && call.uncachedCostUsd !== null) {
         const promptSaving = toPico(call.uncachedCostUsd) - toPico(call.costUsd);
-        if (promptSaving > 0n) inc['saved_pico:prompt_cache'] = promptSaving;
+        if (promptSaving > 0n) addTo(fields, 'saved_pico:prompt_cache', promptSaving);
       }
       this.pending.rows.push(ledgerFields(entry, call));
-      this.pending.models.add(call.model);
-    }
-    this.pending.agents.add(entry.agent);
-    for (const scope of this.scopesFor({ at: entry.at, agent: entry.agent, model: call?.model })) {
-      const hash = this.store.statsHash(scope);
-      for (const [field, by] of Object.entries(inc)) this.pending.add(hash, field, by);
     }
     this.schedule(FLUSH_INTERVAL_MS);
   }
@@ -162,16 +194,14 @@ export class CostLedger implements BeforeApplicationShutdown {
   recordSaving(at: number, agent: string, layer: SavingLayer, usd: number): void {
     if (!(usd > 0)) return;
     this.metrics.saving(layer, usd);
-    for (const scope of this.scopesFor({ at, agent })) {
-      this.pending.add(this.store.statsHash(scope), `saved_pico:${layer}`, toPico(usd));
-    }
+    addTo(this.pending.group(at, agent, undefined), `saved_pico:${layer}`, toPico(usd));
     this.schedule(FLUSH_INTERVAL_MS);
   }
 
   /** Counters of the event gate, written with the same batch. */
   countEvent(fields: Record<string, number>): void {
     const hash = this.store.eventsHash();
-    for (const [field, by] of Object.entries(fields)) this.pending.add(hash, field, BigInt(by));
+    for (const [field, by] of Object.entries(fields)) this.pending.addExtra(hash, field, BigInt(by));
     this.schedule(FLUSH_INTERVAL_MS);
   }
 
@@ -266,7 +296,7 @@ export class CostLedger implements BeforeApplicationShutdown {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.pending.empty) {
-      this.sealed.push(this.pending.seal(this.store));
+      this.sealed.push(this.pending.seal(this.store, (g) => this.scopesFor(g)));
       this.pending = new PendingBatch();
     }
     while (this.sealed.length > 0) {
