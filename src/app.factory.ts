@@ -2,19 +2,21 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
-import type { AppConfig } from './config/app-config.js';
+import type { Env } from './config/app-config.js';
 import { AppModule, type AppOptions } from './app.module.js';
 import { setupDocs } from './docs.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
-/** Builds the whole application (used by main.ts, the e2e tests and the benchmarks alike). */
-export async function createApp(
-  config: AppConfig,
-  options: AppOptions = {},
-): Promise<NestFastifyApplication> {
+/**
+ * Builds the whole application from an environment (process.env in main.ts, a plain object in the tests and
+ * the benchmarks alike). Rejects with ConfigValidationError, listing every problem, on a bad environment.
+ */
+export async function createApp(env: Env, options: AppOptions = {}): Promise<NestFastifyApplication> {
+  // Validation runs here, before Nest builds anything: a bad environment is one error, not an aborted boot.
+  const module = await AppModule.forRoot(env, options);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, options),
+    module,
     new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: true }),
     { bufferLogs: true },
   );

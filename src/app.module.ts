@@ -4,8 +4,20 @@ import { ValidationPipe } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
-import type { AppConfig } from './config/app-config.js';
+import type { Env } from './config/app-config.js';
 import { AppConfigModule } from './config/config.module.js';
+import {
+  type AlertsConfig,
+  alertsConfig,
+  type AuthConfig,
+  authConfig,
+  type MarketConfig,
+  marketConfig,
+  type ProvidersConfig,
+  providersConfig,
+  type ServerConfig,
+  serverConfig,
+} from './config/namespaces.js';
 import { RedisModule } from './redis/redis.module.js';
 import { CommonModule } from './common/common.module.js';
 import { Clock } from './common/clock.js';
@@ -28,12 +40,23 @@ export interface AppOptions {
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, options: AppOptions = {}): DynamicModule {
+  /** Rejects with ConfigValidationError, listing every problem, when `env` is not a valid configuration. */
+  static async forRoot(env: Env, options: AppOptions = {}): Promise<DynamicModule> {
     return {
       module: AppModule,
       imports: [
-        AppConfigModule.forRoot(config),
-        LoggerModule.forRoot(loggerParams(config, options.logStream)),
+        await AppConfigModule.forRoot(env),
+        // The logger scrubs every secret, so it reads each namespace that holds one.
+        LoggerModule.forRootAsync({
+          inject: [serverConfig.KEY, authConfig.KEY, providersConfig.KEY, marketConfig.KEY, alertsConfig.KEY],
+          useFactory: (
+            server: ServerConfig,
+            auth: AuthConfig,
+            providers: ProvidersConfig,
+            market: MarketConfig,
+            alerts: AlertsConfig,
+          ) => loggerParams({ ...server, ...auth, ...providers, ...market, ...alerts }, options.logStream),
+        }),
         // Scheduled jobs (batch drain, budget checks, anomaly scans) start and stop with the app.
         ScheduleModule.forRoot(),
         CommonModule.forRoot(options.clock),

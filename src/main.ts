@@ -1,10 +1,11 @@
 import { createApp } from './app.factory.js';
-import { ConfigValidationError, loadAppConfig } from './config/app-config.js';
+import { ConfigValidationError } from './config/app-config.js';
+import { type ServerConfig, serverConfig } from './config/namespaces.js';
 
 async function bootstrap(): Promise<void> {
-  let config;
+  let app;
   try {
-    config = loadAppConfig(process.env);
+    app = await createApp(process.env);
   } catch (err) {
     if (err instanceof ConfigValidationError) {
       process.stderr.write(`${err.message}\n`);
@@ -12,8 +13,8 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
-  const app = await createApp(config);
-  await app.listen(config.port, config.host);
+  const server = app.get<ServerConfig>(serverConfig.KEY);
+  await app.listen(server.port, server.host);
 }
 
 void bootstrap();

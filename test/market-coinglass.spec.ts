@@ -6,7 +6,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { DomainError } from '../src/common/errors.js';
 import { type AppConfig, loadAppConfig } from '../src/config/app-config.js';
-import { APP_CONFIG } from '../src/config/config.module.js';
+import { marketConfig } from '../src/config/namespaces.js';
 import { CoinglassController } from '../src/market-data/coinglass/coinglass.controller.js';
 import type {
   CoinglassExchange,
@@ -106,7 +106,7 @@ describe('CoinglassSource', () => {
       providers: [
         CoinglassSource,
         { provide: MarketCache, useValue: cache },
-        { provide: APP_CONFIG, useValue: config },
+        { provide: marketConfig.KEY, useValue: config },
       ],
     }).compile();
     expect(moduleRef.get(CoinglassSource)).toMatchObject({ enabled: true, deadlineMs: 4000 });

@@ -7,7 +7,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import { AllExceptionsFilter } from '../src/common/exception.filter.js';
 import { loadAppConfig } from '../src/config/app-config.js';
-import { APP_CONFIG } from '../src/config/config.module.js';
+import { marketConfig } from '../src/config/namespaces.js';
 import { FearGreedController } from '../src/market-data/fear-greed/fear-greed.controller.js';
 import { FearGreedSource } from '../src/market-data/fear-greed/fear-greed.source.js';
 import { MarketCache } from '../src/market-data/market-cache.js';
@@ -73,7 +73,7 @@ describe('FearGreedSource', () => {
       providers: [
         FearGreedSource,
         { provide: MarketCache, useValue: cache },
-        { provide: APP_CONFIG, useValue: loadAppConfig({}) },
+        { provide: marketConfig.KEY, useValue: loadAppConfig({}) },
       ],
     }).compile();
     expect(moduleRef.get(FearGreedSource)).toMatchObject({ enabled: true, deadlineMs: 3000 });

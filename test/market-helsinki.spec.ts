@@ -6,7 +6,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { DomainError } from '../src/common/errors.js';
 import { loadAppConfig } from '../src/config/app-config.js';
-import { APP_CONFIG } from '../src/config/config.module.js';
+import { marketConfig } from '../src/config/namespaces.js';
 import { HelsinkiController } from '../src/market-data/helsinki/helsinki.controller.js';
 import {
   HELSINKI_STATIC_ENDPOINTS,
@@ -87,7 +87,7 @@ describe('HelsinkiSource', () => {
       providers: [
         HelsinkiSource,
         { provide: MarketCache, useValue: cache },
-        { provide: APP_CONFIG, useValue: loadAppConfig({ HELSINKI_VM_URL: fake.url }) },
+        { provide: marketConfig.KEY, useValue: loadAppConfig({ HELSINKI_VM_URL: fake.url }) },
       ],
     }).compile();
     expect(moduleRef.get(HelsinkiSource)).toMatchObject({ enabled: true, deadlineMs: 3000 });

@@ -18,7 +18,6 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import { createApp } from '../../src/app.factory.js';
 import { ManualClock } from '../../src/common/clock.js';
-import { loadAppConfig } from '../../src/config/app-config.js';
 import { BatchFlusher } from '../../src/ai-optimization/events/batch-flusher.service.js';
 import { EventGate } from '../../src/ai-optimization/events/event-gate.service.js';
 import { EventThresholdsService } from '../../src/ai-optimization/events/event-thresholds.service.js';
@@ -150,7 +149,7 @@ async function boot(settings: RunSettings, name: string): Promise<Booted> {
   const namespace = `${settings.runId}-${name}`;
   const clock = new ManualClock(settings.bars[0].closeTime);
   const logs = logSink();
-  const config = loadAppConfig({
+  const env = {
     NODE_ENV: 'test',
     REDIS_URL: settings.redisUrl,
     REDIS_KEY_PREFIX: `bench:replay:${settings.runId}:${name}:`,
@@ -162,8 +161,8 @@ async function boot(settings: RunSettings, name: string): Promise<Booted> {
     // OpenAI models (--model gpt-…) reach the same fake; it answers in DeepSeek's usage shape.
     OPENAI_API_KEY: UPSTREAM_KEY,
     OPENAI_BASE_URL: settings.fake.baseUrl(namespace),
-  });
-  const app = await createApp(config, { clock, logStream: logs.stream });
+  };
+  const app = await createApp(env, { clock, logStream: logs.stream });
   try {
     app.get(ProviderRegistry).chain(settings.model); // an unknown model fails here, before any request
   } catch (err) {

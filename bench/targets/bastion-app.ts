@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory.js';
-import { loadAppConfig } from '../../src/config/app-config.js';
 import { CostLedger } from '../../src/cost-monitoring/cost-ledger.js';
 import { RedisService } from '../../src/redis/redis.service.js';
 import { startFakeDeepSeekWorker, type FakeDeepSeekOptions } from '../fake-deepseek.js';
@@ -30,7 +29,7 @@ export async function startBastion(
   log: Log,
 ): Promise<StartedBastion> {
   const prefix = `bench:${randomUUID().slice(0, 8)}:`;
-  const config = loadAppConfig({
+  const env = {
     NODE_ENV: 'test',
     REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
@@ -38,8 +37,8 @@ export async function startBastion(
     LOG_LEVEL: 'warn',
     DEEPSEEK_API_KEY: UPSTREAM_KEY,
     DEEPSEEK_BASE_URL: upstreamBaseUrl,
-  });
-  const app = await createApp(config);
+  };
+  const app = await createApp(env);
   const stop = async (): Promise<void> => {
     // The ledger writes its last batch first, so nothing lands under the prefix after it is deleted.
     await app.get(CostLedger).flushSafely();

@@ -11,8 +11,8 @@ import {
 import { Reflector } from '@nestjs/core';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig } from '../config/app-config.js';
+import type { ConfigType } from '@nestjs/config';
+import { authConfig } from '../config/namespaces.js';
 
 const PUBLIC = 'bastion:public';
 const ADMIN = 'bastion:admin';
@@ -66,7 +66,7 @@ export class ApiKeyGuard implements CanActivate {
 
   constructor(
     private readonly reflector: Reflector,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
   ) {
     this.open = config.apiKeys.length + config.adminApiKeys.length === 0;
     this.known = [

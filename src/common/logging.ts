@@ -2,7 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { IncomingMessage } from 'node:http';
-import { type AppConfig, secretsOf } from '../config/app-config.js';
+import { type AppConfig, type SecretSources, secretsOf } from '../config/app-config.js';
 
 /** Replaces every configured secret in a string by [REDACTED]. */
 export function scrubber(secrets: string[]): (text: string) => string {
@@ -13,7 +13,10 @@ export function scrubber(secrets: string[]): (text: string) => string {
 const QUIET_PATHS = /^\/(health|metrics|docs)/;
 
 /** JSON logs; auth headers redacted by path and any configured secret scrubbed from every line. */
-export function loggerParams(config: AppConfig, stream?: DestinationStream): Params {
+export function loggerParams(
+  config: Pick<AppConfig, 'logLevel'> & SecretSources,
+  stream?: DestinationStream,
+): Params {
   const scrub = scrubber(secretsOf(config));
   const options = {
     level: config.logLevel,

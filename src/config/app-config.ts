@@ -1,5 +1,6 @@
 /**
- * Environment configuration, validated once at boot into one typed object.
+ * Environment configuration, validated once at boot into one typed object (ConfigModule's validate step,
+ * see config.module.ts, which then splits it into namespaces).
  * Every problem is collected so the operator sees all of them in a single message.
  */
 export type BudgetEnforcement = 'off' | 'soft' | 'hard';
@@ -66,7 +67,8 @@ export class ConfigValidationError extends Error {
   }
 }
 
-type Env = Record<string, string | undefined>;
+/** The environment, as in process.env (given explicitly, so tests build apps from plain objects). */
+export type Env = Record<string, string | undefined>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -251,8 +253,22 @@ function emailConfig(
   return { smtpUrl: smtpUrl as string, from: from as string, to };
 }
 
+/** Every field that can hold a secret (the auth, providers, market and alerts namespaces carry them). */
+export type SecretSources = Pick<
+  AppConfig,
+  | 'apiKeys'
+  | 'adminApiKeys'
+  | 'deepseek'
+  | 'vllm'
+  | 'openai'
+  | 'coinglass'
+  | 'whaleAlert'
+  | 'telegramBotToken'
+  | 'email'
+>;
+
 /** The password of an smtp(s):// URL, if it has one. */
-function smtpPassword(config: AppConfig): string | undefined {
+function smtpPassword(config: SecretSources): string | undefined {
   if (!config.email) return undefined;
   try {
     const password = new URL(config.email.smtpUrl).password;
@@ -263,7 +279,7 @@ function smtpPassword(config: AppConfig): string | undefined {
 }
 
 /** Values that must never appear in logs, errors or responses. */
-export function secretsOf(config: AppConfig): string[] {
+export function secretsOf(config: SecretSources): string[] {
   return [
     ...config.apiKeys.map((k) => k.key),
     ...config.adminApiKeys.map((k) => k.key),

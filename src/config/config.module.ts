@@ -1,5 +1,13 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
-import type { AppConfig } from './app-config.js';
+import { ConfigModule, registerAs } from '@nestjs/config';
+import { type Env, loadAppConfig } from './app-config.js';
+import {
+  type ConfigNamespaces,
+  type FilesConfig,
+  filesConfig,
+  NAMESPACE_NAMES,
+  toNamespaces,
+} from './namespaces.js';
 import {
   loadAgentsConfig,
   loadCostsConfig,
@@ -9,25 +17,55 @@ import {
   type ModelsConfig,
 } from './yaml-config.js';
 
-export const APP_CONFIG = Symbol('APP_CONFIG');
 export const MODELS_CONFIG = Symbol('MODELS_CONFIG');
 export const AGENTS_CONFIG = Symbol('AGENTS_CONFIG');
 export const COSTS_CONFIG = Symbol('COSTS_CONFIG');
 
-/** Provides the validated environment and the YAML files as typed values to every module. */
+/**
+ * @nestjs/config's ConfigModule validates the given environment once (loadAppConfig, one message listing
+ * every problem) into the typed namespaces of ./namespaces.ts; the YAML files are read from their paths.
+ */
 @Global()
 @Module({})
 export class AppConfigModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /** Rejects with ConfigValidationError before any provider is built when the environment is invalid. */
+  static async forRoot(env: Env): Promise<DynamicModule> {
+    let validated: ConfigNamespaces | undefined;
+    const config = await ConfigModule.forRoot({
+      isGlobal: true,
+      // The environment is the one given (main.ts passes process.env; each test app its own object): no .env
+      // file, process.env not merged in, and ConfigService never falls back to it.
+      ignoreEnvFile: true,
+      validatePredefined: false,
+      skipProcessEnv: true,
+      // ConfigModule hands validate only what it gathered (nothing, above), so the given env is validated.
+      // The result holds objects only: ConfigModule copies top-level strings and numbers into process.env,
+      // which would leak one app's settings into the next app built in the same process.
+      validate: () => (validated = toNamespaces(loadAppConfig(env))),
+      // validate has run by the time Nest calls these; each reads this app's values, never a shared one.
+      load: NAMESPACE_NAMES.map((name) => registerAs(name, () => (validated as ConfigNamespaces)[name])),
+    });
     return {
       module: AppConfigModule,
+      imports: [config],
       providers: [
-        { provide: APP_CONFIG, useValue: config },
-        { provide: MODELS_CONFIG, useFactory: (): ModelsConfig => loadModelsConfig(config.modelsConfigPath) },
-        { provide: AGENTS_CONFIG, useFactory: (): AgentsConfig => loadAgentsConfig(config.agentsConfigPath) },
-        { provide: COSTS_CONFIG, useFactory: (): CostsConfig => loadCostsConfig(config.costsConfigPath) },
+        {
+          provide: MODELS_CONFIG,
+          inject: [filesConfig.KEY],
+          useFactory: (files: FilesConfig): ModelsConfig => loadModelsConfig(files.modelsConfigPath),
+        },
+        {
+          provide: AGENTS_CONFIG,
+          inject: [filesConfig.KEY],
+          useFactory: (files: FilesConfig): AgentsConfig => loadAgentsConfig(files.agentsConfigPath),
+        },
+        {
+          provide: COSTS_CONFIG,
+          inject: [filesConfig.KEY],
+          useFactory: (files: FilesConfig): CostsConfig => loadCostsConfig(files.costsConfigPath),
+        },
       ],
-      exports: [APP_CONFIG, MODELS_CONFIG, AGENTS_CONFIG, COSTS_CONFIG],
+      exports: [MODELS_CONFIG, AGENTS_CONFIG, COSTS_CONFIG],
     };
   }
 }

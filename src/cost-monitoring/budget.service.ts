@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig, BudgetEnforcement } from '../config/app-config.js';
+import type { ConfigType } from '@nestjs/config';
+import type { BudgetEnforcement } from '../config/app-config.js';
+import { budgetsConfig } from '../config/namespaces.js';
 import { utcDay, utcMonth } from '../common/clock.js';
 import { fromPico, toPico } from '../common/money.js';
 import { BudgetRepository } from '../redis/repositories/budget.repository.js';
@@ -45,7 +46,7 @@ export class BudgetService {
   constructor(
     private readonly settingsStore: SettingsRepository,
     private readonly counters: BudgetRepository,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(budgetsConfig.KEY) private readonly config: ConfigType<typeof budgetsConfig>,
   ) {}
 
   defaults(): BudgetSettings {

@@ -5,8 +5,7 @@ import { FearGreedController } from './fear-greed/fear-greed.controller.js';
 import { FearGreedSource } from './fear-greed/fear-greed.source.js';
 import { HelsinkiController } from './helsinki/helsinki.controller.js';
 import { HelsinkiSource } from './helsinki/helsinki.source.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig } from '../config/app-config.js';
+import { marketConfig, type MarketConfig } from '../config/namespaces.js';
 import { Clock } from '../common/clock.js';
 import { CANDLE_SOURCE, type CandleSource } from './candles/candle-source.js';
 import { CcxtCandleSource } from './candles/ccxt-candle-source.js';
@@ -51,8 +50,8 @@ import { WhaleAlertRepository } from '../redis/repositories/whale-alert.reposito
     {
       // Candles from the exchange through ccxt (public endpoints, no keys); requests may also carry candles.
       provide: CANDLE_SOURCE,
-      inject: [APP_CONFIG, Clock],
-      useFactory: (config: AppConfig, clock: Clock): CandleSource =>
+      inject: [marketConfig.KEY, Clock],
+      useFactory: (config: MarketConfig, clock: Clock): CandleSource =>
         new CcxtCandleSource({ exchangeId: config.exchangeId }, clock),
     },
   ],

@@ -1,6 +1,5 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig } from '../config/app-config.js';
+import { redisConfig, type RedisConfig } from '../config/namespaces.js';
 import { RedisService } from './redis.service.js';
 import { BatchRepository } from './repositories/batch.repository.js';
 import { BudgetRepository } from './repositories/budget.repository.js';
@@ -24,8 +23,8 @@ const REPOSITORIES = [
   providers: [
     {
       provide: RedisService,
-      inject: [APP_CONFIG],
-      useFactory: async (config: AppConfig): Promise<RedisService> => {
+      inject: [redisConfig.KEY],
+      useFactory: async (config: RedisConfig): Promise<RedisService> => {
         const service = new RedisService(config);
         await service.connect();
         return service;

@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import { randomUUID } from 'node:crypto';
 import { type ChainableCommander, Redis } from 'ioredis';
 import RedisMock from 'ioredis-mock';
-import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig } from '../config/app-config.js';
+import type { ConfigType } from '@nestjs/config';
+import { redisConfig } from '../config/namespaces.js';
 import { RedisKeys } from './redis-keys.js';
 import { policyOf, StoreUnavailableError, type StoreOperation } from './failure-policy.js';
 import {
@@ -45,7 +45,7 @@ export class RedisService implements OnApplicationShutdown {
   readonly embedded: boolean;
   private lastErrorLog = 0;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@Inject(redisConfig.KEY) config: ConfigType<typeof redisConfig>) {
     this.keys = new RedisKeys(config.redisKeyPrefix);
     this.embedded = config.redisUrl === undefined;
     const client = this.embedded

@@ -3,7 +3,6 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import { AppModule } from '../../src/app.module.js';
 import type { Clock } from '../../src/common/clock.js';
-import { loadAppConfig } from '../../src/config/app-config.js';
 import { CcxtCandleSource } from '../../src/market-data/candles/ccxt-candle-source.js';
 import { CANDLE_SOURCE } from '../../src/market-data/candles/candle-source.js';
 import { RedisService } from '../../src/redis/redis.service.js';
@@ -25,7 +24,7 @@ export async function startAppWithFakeExchange(opts: {
   env?: Record<string, string>;
 }): Promise<CandleApp> {
   const prefix = `bastion-test:${randomUUID().slice(0, 8)}:`;
-  const config = loadAppConfig({
+  const env = {
     NODE_ENV: 'test',
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
@@ -34,9 +33,9 @@ export async function startAppWithFakeExchange(opts: {
     BUDGET_CHECK_CRON: '0 0 0 1 1 *',
     FEAR_GREED_URL: 'http://127.0.0.1:9/fng/',
     ...opts.env,
-  });
+  };
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot(config, { clock: opts.clock, logStream: new LogCapture() })],
+    imports: [AppModule.forRoot(env, { clock: opts.clock, logStream: new LogCapture() })],
   })
     .overrideProvider(CANDLE_SOURCE)
     .useValue(

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createApp } from '../../src/app.factory.js';
-import { loadAppConfig } from '../../src/config/app-config.js';
 import { Clock } from '../../src/common/clock.js';
 import { RedisService } from '../../src/redis/redis.service.js';
 
@@ -49,7 +48,7 @@ export interface TestAppOptions {
 /** Boots the real application on a random port against real Redis, under a fresh key prefix. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const prefix = options.prefix ?? `bastion-test:${randomUUID().slice(0, 8)}:`;
-  const config = loadAppConfig({
+  const env = {
     NODE_ENV: 'test',
     REDIS_URL: TEST_REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
@@ -61,9 +60,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     // Tests never reach the real vendor: a closed local port answers "refused" at once.
     FEAR_GREED_URL: 'http://127.0.0.1:9/fng/',
     ...options.env,
-  });
+  };
   const logs = new LogCapture();
-  const app = await createApp(config, { logStream: logs, clock: options.clock });
+  const app = await createApp(env, { logStream: logs, clock: options.clock });
   await app.listen(0, '127.0.0.1');
   const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   const redis = app.get(RedisService);

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import OpenAI from 'openai';
-import { APP_CONFIG, MODELS_CONFIG } from '../../config/config.module.js';
-import type { AppConfig } from '../../config/app-config.js';
+import type { ConfigType } from '@nestjs/config';
+import { MODELS_CONFIG } from '../../config/config.module.js';
+import { providersConfig } from '../../config/namespaces.js';
 import type { ModelEntry, ModelsConfig, ProviderName } from '../../config/yaml-config.js';
 import { DomainError, ProviderUnavailableError } from '../../common/errors.js';
 
@@ -32,7 +33,7 @@ export class ProviderRegistry {
   private readonly clients = new Map<ProviderName, ProviderClient>();
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(providersConfig.KEY) private readonly config: ConfigType<typeof providersConfig>,
     @Inject(MODELS_CONFIG) private readonly models: ModelsConfig,
   ) {
     const endpoints: [ProviderName, { baseUrl: string; apiKey: string | undefined } | undefined][] = [

@@ -1,8 +1,8 @@
 import { type FactoryProvider, Inject, Injectable, Logger } from '@nestjs/common';
 import { Cron } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
-import { APP_CONFIG } from '../../config/config.module.js';
-import type { AppConfig } from '../../config/app-config.js';
+import type { ConfigType } from '@nestjs/config';
+import { budgetsConfig, type BudgetsConfig } from '../../config/namespaces.js';
 import { Clock, utcDay, utcMonth } from '../../common/clock.js';
 import { RedisService } from '../../redis/redis.service.js';
 import { AlertRepository } from '../../redis/repositories/alert.repository.js';
@@ -24,7 +24,7 @@ export class BudgetAlertsService {
   private readonly logger = new Logger(BudgetAlertsService.name);
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(budgetsConfig.KEY) private readonly config: ConfigType<typeof budgetsConfig>,
     private readonly redis: RedisService,
     private readonly alerts: AlertRepository,
     private readonly budgets: BudgetService,
@@ -180,8 +180,8 @@ export class BudgetAlertsService {
  */
 export const budgetCheckSchedule: FactoryProvider = {
   provide: Symbol('BUDGET_CHECK_SCHEDULE'),
-  inject: [APP_CONFIG, BudgetAlertsService],
-  useFactory: (config: AppConfig, alerts: BudgetAlertsService): object => {
+  inject: [budgetsConfig.KEY, BudgetAlertsService],
+  useFactory: (config: BudgetsConfig, alerts: BudgetAlertsService): object => {
     class BudgetCheckSchedule {
       @Cron(config.budgetCheckCron, { name: 'budget-check', utcOffset: 0 })
       run(): Promise<void> {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { createTransport, type Transporter } from 'nodemailer';
-import { APP_CONFIG } from '../../config/config.module.js';
-import type { AppConfig } from '../../config/app-config.js';
+import type { ConfigType } from '@nestjs/config';
+import { alertsConfig } from '../../config/namespaces.js';
 
 export interface BudgetAlert {
   id: string;
@@ -109,7 +109,7 @@ export class Notifiers implements OnApplicationShutdown {
   private readonly mailer: Transporter | undefined;
   private backoffMs = 500;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@Inject(alertsConfig.KEY) config: ConfigType<typeof alertsConfig>) {
     const webhook = config.alertWebhookUrl;
     if (webhook) {
       this.channels.push({

@@ -1,8 +1,9 @@
 import { BadRequestException, Inject, Injectable } from '@nestjs/common';
 import { fromPico, toPico } from '../../common/money.js';
 import { Clock, utcMonth } from '../../common/clock.js';
-import type { AppConfig } from '../../config/app-config.js';
-import { APP_CONFIG, COSTS_CONFIG } from '../../config/config.module.js';
+import type { ConfigType } from '@nestjs/config';
+import { COSTS_CONFIG } from '../../config/config.module.js';
+import { marketConfig, providersConfig } from '../../config/namespaces.js';
 import type { CostCategory, CostSource, CostsConfig, FixedCost } from '../../config/yaml-config.js';
 import { CostLedger } from '../cost-ledger.js';
 
@@ -30,7 +31,8 @@ export function hoursInMonth(month: string): number {
 export class TcoService {
   constructor(
     @Inject(COSTS_CONFIG) private readonly costs: CostsConfig,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(providersConfig.KEY) private readonly providers: ConfigType<typeof providersConfig>,
+    @Inject(marketConfig.KEY) private readonly market: ConfigType<typeof marketConfig>,
     private readonly ledger: CostLedger,
     private readonly clock: Clock,
   ) {}
@@ -63,17 +65,17 @@ export class TcoService {
   private configured(source: CostSource): boolean {
     switch (source) {
       case 'vllm':
-        return this.config.vllm !== undefined;
+        return this.providers.vllm !== undefined;
       case 'deepseek':
-        return this.config.deepseek !== undefined;
+        return this.providers.deepseek !== undefined;
       case 'openai':
-        return this.config.openai !== undefined;
+        return this.providers.openai !== undefined;
       case 'coinglass':
-        return this.config.coinglass !== undefined;
+        return this.market.coinglass !== undefined;
       case 'whale_alert':
-        return this.config.whaleAlert !== undefined;
+        return this.market.whaleAlert !== undefined;
       case 'helsinki':
-        return this.config.helsinkiVmUrl !== undefined;
+        return this.market.helsinkiVmUrl !== undefined;
     }
   }
 }

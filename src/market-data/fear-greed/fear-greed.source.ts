@@ -1,7 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DomainError } from '../../common/errors.js';
-import type { AppConfig } from '../../config/app-config.js';
-import { APP_CONFIG } from '../../config/config.module.js';
+import type { ConfigType } from '@nestjs/config';
+import { marketConfig } from '../../config/namespaces.js';
 import { MarketCache } from '../market-cache.js';
 import type { MarketSource } from '../market-source.js';
 import type { MarketSymbol } from '../symbols.js';
@@ -45,7 +45,7 @@ export class FearGreedSource implements MarketSource {
   private readonly baseUrl: string;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(marketConfig.KEY) config: ConfigType<typeof marketConfig>,
     private readonly cache: MarketCache,
     @Optional() @Inject(FEAR_GREED_SOURCE_OPTIONS) options: FearGreedSourceOptions = {},
   ) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG } from '../../config/config.module.js';
-import type { AppConfig } from '../../config/app-config.js';
+import type { ConfigType } from '@nestjs/config';
+import { marketConfig } from '../../config/namespaces.js';
 import { DomainError } from '../../common/errors.js';
 import { WhaleAlertRepository } from '../../redis/repositories/whale-alert.repository.js';
 import { MarketCache } from '../market-cache.js';
@@ -129,7 +129,7 @@ export class WhaleAlertSource implements MarketSource {
   readonly deadlineMs = 4000;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
     private readonly cache: MarketCache,
     private readonly alerts: WhaleAlertRepository,
   ) {

@@ -7,8 +7,8 @@ import {
 } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import WebSocket from 'ws';
-import { APP_CONFIG } from '../../config/config.module.js';
-import type { AppConfig } from '../../config/app-config.js';
+import type { ConfigType } from '@nestjs/config';
+import { marketConfig } from '../../config/namespaces.js';
 import { Clock } from '../../common/clock.js';
 import { WhaleAlertRepository } from '../../redis/repositories/whale-alert.repository.js';
 import { MARKET_EVENT_SINK, type MarketEventSink } from '../../common/market-events.js';
@@ -139,7 +139,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
   };
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(marketConfig.KEY) private readonly config: ConfigType<typeof marketConfig>,
     private readonly alerts: WhaleAlertRepository,
     @Inject(MARKET_EVENT_SINK) private readonly events: MarketEventSink,
     private readonly clock: Clock,
