@@ -6,18 +6,8 @@ import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { Env } from './config/app-config.js';
 import { AppConfigModule } from './config/config.module.js';
-import {
-  type AlertsConfig,
-  alertsConfig,
-  type AuthConfig,
-  authConfig,
-  type MarketConfig,
-  marketConfig,
-  type ProvidersConfig,
-  providersConfig,
-  type ServerConfig,
-  serverConfig,
-} from './config/namespaces.js';
+import { type ServerConfig, serverConfig } from './config/namespaces.js';
+import { Scrubber } from './common/secrets.js';
 import { RedisModule } from './redis/redis.module.js';
 import { CommonModule } from './common/common.module.js';
 import { Clock } from './common/clock.js';
@@ -46,16 +36,11 @@ export class AppModule {
       module: AppModule,
       imports: [
         await AppConfigModule.forRoot(env),
-        // The logger scrubs every secret, so it reads each namespace that holds one.
+        // Every log line goes through the scrubber: no configured secret or credential is ever written.
         LoggerModule.forRootAsync({
-          inject: [serverConfig.KEY, authConfig.KEY, providersConfig.KEY, marketConfig.KEY, alertsConfig.KEY],
-          useFactory: (
-            server: ServerConfig,
-            auth: AuthConfig,
-            providers: ProvidersConfig,
-            market: MarketConfig,
-            alerts: AlertsConfig,
-          ) => loggerParams({ ...server, ...auth, ...providers, ...market, ...alerts }, options.logStream),
+          inject: [serverConfig.KEY, Scrubber],
+          useFactory: (server: ServerConfig, scrubber: Scrubber) =>
+            loggerParams(server, scrubber, options.logStream),
         }),
         // Scheduled jobs (batch drain, budget checks, anomaly scans) start and stop with the app.
         ScheduleModule.forRoot(),

@@ -6,6 +6,7 @@ import { ValidationPipe } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { AllExceptionsFilter } from '../src/common/exception.filter.js';
+import { Scrubber } from '../src/common/secrets.js';
 import { loadAppConfig } from '../src/config/app-config.js';
 import { marketConfig } from '../src/config/namespaces.js';
 import { FearGreedController } from '../src/market-data/fear-greed/fear-greed.controller.js';
@@ -178,7 +179,7 @@ describe('FearGreedController', () => {
       providers: [{ provide: FearGreedSource, useValue: source }],
     }).compile();
     app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
-    app.useGlobalFilters(new AllExceptionsFilter());
+    app.useGlobalFilters(new AllExceptionsFilter(new Scrubber([])));
     app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
     // Over a real socket: fastify.inject() needs an ESM-only dependency that Jest's ESM mode cannot require.
     await app.listen(0, '127.0.0.1');

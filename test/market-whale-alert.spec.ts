@@ -14,6 +14,7 @@ import type { GatewayRequest } from '../src/ai-optimization/gateway.types.js';
 import { Clock } from '../src/common/clock.js';
 import { DomainError } from '../src/common/errors.js';
 import { AllExceptionsFilter } from '../src/common/exception.filter.js';
+import { Scrubber } from '../src/common/secrets.js';
 import { loadAppConfig, type AppConfig } from '../src/config/app-config.js';
 import { MarketCache } from '../src/market-data/market-cache.js';
 import { MarketCacheRepository } from '../src/redis/repositories/market-cache.repository.js';
@@ -465,7 +466,7 @@ describe('WhaleAlertController', () => {
       ],
     }).compile();
     app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
-    app.useGlobalFilters(new AllExceptionsFilter());
+    app.useGlobalFilters(new AllExceptionsFilter(new Scrubber([])));
     app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
     // Over a real socket: fastify.inject() needs an ESM-only dependency that Jest's ESM mode cannot require.
     await app.listen(0, '127.0.0.1');

@@ -1,8 +1,9 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { DomainError } from './errors.js';
+import { Scrubber } from './secrets.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -64,34 +65,20 @@ export function toErrorBody(exception: unknown, logger: Logger): ErrorBody {
   };
 }
 
+/** An error body with every secret and credential-shaped value removed, wherever it sits (messages, details). */
+export function scrubbedErrorBody(exception: unknown, logger: Logger, scrubber: Scrubber): ErrorBody {
+  return JSON.parse(scrubber.scrub(JSON.stringify(toErrorBody(exception, logger)))) as ErrorBody;
+}
+
 @Catch()
 export class AllExceptionsFilter implements ExceptionFilter {
   private readonly logger = new Logger('Errors');
 
+  constructor(private readonly scrubber: Scrubber) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
-    const http = host.switchToHttp();
-    const reply = http.getResponse<FastifyReply>();
-    const request = http.getRequest<FastifyRequest>();
-    const body = toErrorBody(exception, this.logger);
-    // The OpenAI-compatible door answers in OpenAI's error shape so SDKs parse it.
-    if (request.url.startsWith('/v1/')) {
-      // A refused budget is final: tell OpenAI SDKs not to retry it.
-      if (body.code === 'budget_exceeded') void reply.header('x-should-retry', 'false');
-      void reply.status(body.statusCode).send({
-        error: {
-          message: Array.isArray(body.message) ? body.message.join('; ') : body.message,
-          type:
-            body.statusCode >= 500
-              ? 'server_error'
-              : body.statusCode === 429
-                ? 'rate_limit_error'
-                : 'invalid_request_error',
-          param: typeof body.param === 'string' ? body.param : null,
-          code: body.code ?? null,
-        },
-      });
-      return;
-    }
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const body = scrubbedErrorBody(exception, this.logger, this.scrubber);
     void reply.status(body.statusCode).send(body);
   }
 }

@@ -2,22 +2,18 @@ import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import type { IncomingMessage } from 'node:http';
-import { type AppConfig, type SecretSources, secretsOf } from '../config/app-config.js';
-
-/** Replaces every configured secret in a string by [REDACTED]. */
-export function scrubber(secrets: string[]): (text: string) => string {
-  const sorted = [...secrets].sort((a, b) => b.length - a.length);
-  return (text) => sorted.reduce((out, s) => out.split(s).join('[REDACTED]'), text);
-}
+import type { AppConfig } from '../config/app-config.js';
+import type { Scrubber } from './secrets.js';
 
 const QUIET_PATHS = /^\/(health|metrics|docs)/;
 
 /** JSON logs; auth headers redacted by path and any configured secret scrubbed from every line. */
 export function loggerParams(
-  config: Pick<AppConfig, 'logLevel'> & SecretSources,
+  config: Pick<AppConfig, 'logLevel'>,
+  scrubber: Scrubber,
   stream?: DestinationStream,
 ): Params {
-  const scrub = scrubber(secretsOf(config));
+  const scrub = (line: string): string => scrubber.scrub(line);
   const options = {
     level: config.logLevel,
     redact: {

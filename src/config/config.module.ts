@@ -1,10 +1,19 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule, registerAs } from '@nestjs/config';
-import { type Env, loadAppConfig } from './app-config.js';
+import { Scrubber } from '../common/secrets.js';
+import { type Env, loadAppConfig, secretsOf } from './app-config.js';
 import {
+  type AlertsConfig,
+  alertsConfig,
+  type AuthConfig,
+  authConfig,
   type ConfigNamespaces,
   type FilesConfig,
   filesConfig,
+  type MarketConfig,
+  marketConfig,
+  type ProvidersConfig,
+  providersConfig,
   NAMESPACE_NAMES,
   toNamespaces,
 } from './namespaces.js';
@@ -64,8 +73,15 @@ export class AppConfigModule {
           inject: [filesConfig.KEY],
           useFactory: (files: FilesConfig): CostsConfig => loadCostsConfig(files.costsConfigPath),
         },
+        {
+          // Every namespace that holds a secret: what the scrubber keeps out of answers, alerts and logs.
+          provide: Scrubber,
+          inject: [authConfig.KEY, providersConfig.KEY, marketConfig.KEY, alertsConfig.KEY],
+          useFactory: (a: AuthConfig, p: ProvidersConfig, m: MarketConfig, al: AlertsConfig): Scrubber =>
+            new Scrubber(secretsOf({ ...a, ...p, ...m, ...al })),
+        },
       ],
-      exports: [MODELS_CONFIG, AGENTS_CONFIG, COSTS_CONFIG],
+      exports: [MODELS_CONFIG, AGENTS_CONFIG, COSTS_CONFIG, Scrubber],
     };
   }
 }

@@ -6,6 +6,7 @@ import { ValidationPipe, type Type } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { AllExceptionsFilter } from '../../src/common/exception.filter.js';
+import { Scrubber } from '../../src/common/secrets.js';
 
 export async function startControllerApp(
   controller: Type,
@@ -18,7 +19,7 @@ export async function startControllerApp(
   const nest = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), {
     logger: false,
   });
-  nest.useGlobalFilters(new AllExceptionsFilter());
+  nest.useGlobalFilters(new AllExceptionsFilter(new Scrubber([])));
   nest.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   // Over a real socket: fastify.inject() needs an ESM-only dependency that Jest's ESM mode cannot require.
   await nest.listen(0, '127.0.0.1');

@@ -2,6 +2,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import { Interval } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
+import { Scrubber } from '../../common/secrets.js';
 import { DEFAULT_TENANT } from '../../common/tenant.js';
 import { canonicalJson } from '../response-cache.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
@@ -50,6 +51,7 @@ export class BatchFlusher implements BeforeApplicationShutdown {
     private readonly stats: EventStatsService,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
+    private readonly scrubber: Scrubber,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -136,7 +138,7 @@ export class BatchFlusher implements BeforeApplicationShutdown {
         this.ledger.recordSaving(now, agent, 'batching', avoided * (events.length - 1));
       return true;
     } catch (err) {
-      const message = (err as Error).message;
+      const message = this.scrubber.scrub((err as Error).message);
       this.logger.warn(
         `Batch ${id} not answered (${message}); retried in ${RETRY_AFTER_FAILURE_MS / 1000} s`,
       );

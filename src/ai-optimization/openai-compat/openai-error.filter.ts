@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { toErrorBody, type ErrorBody } from '../../common/exception.filter.js';
+import { scrubbedErrorBody, type ErrorBody } from '../../common/exception.filter.js';
+import { Scrubber } from '../../common/secrets.js';
 
 /** OpenAI's error body, so OpenAI SDKs raise their usual errors. */
 export function openAiError(body: ErrorBody): { error: Record<string, unknown> } {
@@ -20,8 +21,13 @@ export function openAiError(body: ErrorBody): { error: Record<string, unknown> }
 }
 
 /** Writes an error on the OpenAI wire; a refused budget is final, so SDKs are told not to retry it. */
-export function sendOpenAiError(reply: FastifyReply, exception: unknown, logger: Logger): void {
-  const body = toErrorBody(exception, logger);
+export function sendOpenAiError(
+  reply: FastifyReply,
+  exception: unknown,
+  logger: Logger,
+  scrubber: Scrubber,
+): void {
+  const body = scrubbedErrorBody(exception, logger, scrubber);
   if (body.code === 'budget_exceeded') void reply.header('x-should-retry', 'false');
   void reply.status(body.statusCode).send(openAiError(body));
 }
@@ -31,7 +37,9 @@ export function sendOpenAiError(reply: FastifyReply, exception: unknown, logger:
 export class OpenAiErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('OpenAiDoor');
 
+  constructor(private readonly scrubber: Scrubber) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
-    sendOpenAiError(host.switchToHttp().getResponse<FastifyReply>(), exception, this.logger);
+    sendOpenAiError(host.switchToHttp().getResponse<FastifyReply>(), exception, this.logger, this.scrubber);
   }
 }

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { Clock } from '../../common/clock.js';
+import { Scrubber } from '../../common/secrets.js';
 import type { UpstreamCallRecord } from '../../cost-monitoring/ledger-entry.js';
 import { MetricsService } from '../../cost-monitoring/metrics.service.js';
 import {
@@ -57,6 +58,7 @@ export class MeteredCallPipeline {
     private readonly coalescer: Coalescer,
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
+    private readonly scrubber: Scrubber,
   ) {}
 
   /** Runs one call; with `enqueue` (a LOW event) what would call the model is queued into a batch instead. */
@@ -359,7 +361,7 @@ export class MeteredCallPipeline {
         hub.publish(chunk as unknown as Record<string, unknown>);
       }
     } catch (err) {
-      failed = aborted.aborted ? 'client disconnected' : (err as Error).message;
+      failed = aborted.aborted ? 'client disconnected' : this.scrubber.scrub((err as Error).message);
       if (!aborted.aborted) {
         hub.publish({
           error: {

@@ -9,6 +9,7 @@ import type {
 import { MODELS_CONFIG } from '../../config/config.module.js';
 import type { ModelsConfig } from '../../config/yaml-config.js';
 import { ProviderUnavailableError } from '../../common/errors.js';
+import { Scrubber } from '../../common/secrets.js';
 import type { ResolvedModel } from './provider-registry.js';
 
 /** A completed upstream call: the model that answered (after fallbacks), its completion, how long it took. */
@@ -49,7 +50,10 @@ const retryable = (status: number | null): boolean => status === null || status 
 export class UpstreamCaller {
   private readonly logger = new Logger(UpstreamCaller.name);
 
-  constructor(@Inject(MODELS_CONFIG) private readonly models: ModelsConfig) {}
+  constructor(
+    @Inject(MODELS_CONFIG) private readonly models: ModelsConfig,
+    private readonly scrubber: Scrubber,
+  ) {}
 
   /** A completion with every parameter of `body` passed through to the upstream. */
   async complete(
@@ -130,7 +134,9 @@ export class UpstreamCaller {
         } catch (err) {
           const status = err instanceof APIError && typeof err.status === 'number' ? err.status : null;
           const timedOut = deadlineSignal.aborted || err instanceof DeadlineError;
-          const message = timedOut ? `timed out after ${attemptMs} ms` : describe(err, model);
+          const message = timedOut
+            ? `timed out after ${attemptMs} ms`
+            : this.scrubber.scrub(describe(err, model));
           failures.push({ model: model.entry.name, status, message });
           this.logger.warn(`Upstream ${model.entry.name} attempt ${n} failed: ${status ?? ''} ${message}`);
           if (!retryable(status) || n === this.models.maxAttempts) break;
@@ -162,10 +168,21 @@ class DeadlineError extends Error {
 
 class MalformedAnswerError extends Error {}
 
+/**
+ * An upstream failure summarised for the caller: provider, status, error type and the first line of its
+ * message (scrubbed by the caller — a provider may quote the request's Authorization header back).
+ */
 function describe(err: unknown, model: ResolvedModel): string {
   if (err instanceof APIConnectionTimeoutError) return 'timed out';
   if (err instanceof MalformedAnswerError) return `malformed answer from ${model.provider}: ${err.message}`;
   if (err instanceof SyntaxError) return `malformed answer from ${model.provider}: not JSON`;
-  const message = err instanceof Error ? err.message : String(err);
-  return message.slice(0, 300);
+  if (err instanceof APIError) {
+    const body = err.error as { type?: unknown; message?: unknown } | undefined;
+    const type = typeof body?.type === 'string' ? ` ${body.type}` : '';
+    const said = typeof body?.message === 'string' ? body.message : err.message;
+    return `${model.provider} answered ${err.status ?? 'an error'}${type}: ${firstLine(said)}`;
+  }
+  return firstLine(err instanceof Error ? err.message : String(err));
 }
+
+const firstLine = (text: string): string => text.split('\n')[0].slice(0, 200);
