@@ -272,16 +272,19 @@ export class FakeLedger implements Pick<CostLedger, 'record' | 'averageCallCost'
 
 // --- upstream ----------------------------------------------------------------------------------------
 
-/** Chunks a test pushes into a stream while the pipeline reads it; ends early when the reader aborts. */
+/**
+ * Chunks a test pushes into a stream while the pipeline reads it. Aborting fails the stream, as the OpenAI
+ * SDK does (it throws an abort error from the iterator).
+ */
 export class ChunkFeed implements AsyncIterable<ChatCompletionChunk> {
   private readonly queue: (ChatCompletionChunk | Error | null)[] = [];
   private wake: (() => void) | null = null;
   aborted = false;
 
-  constructor(private readonly abort?: AbortSignal) {
+  constructor(abort?: AbortSignal) {
     abort?.addEventListener('abort', () => {
       this.aborted = true;
-      this.end();
+      this.fail(new Error('Request was aborted.'));
     });
   }
 
