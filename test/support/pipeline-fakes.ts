@@ -382,3 +382,8 @@ export function chunk(
     ...over,
   };
 }
+
+/** The last chunk of a stream asked for its usage: no choices, the usage as the provider reports it. */
+export function usageChunk(usage: Record<string, number>): ChatCompletionChunk {
+  return { ...chunk({}), choices: [], usage: usage as unknown as ChatCompletionChunk['usage'] };
+}

@@ -1,5 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { chainOf, chunk, FakeUpstream } from '../../../test/support/pipeline-fakes.js';
+import {
+  chainOf,
+  chunk,
+  completion,
+  FakeUpstream,
+  usageChunk,
+} from '../../../test/support/pipeline-fakes.js';
 import { assemble, CallStage } from './call.stage.js';
 import type { UpstreamBody } from './metered-call.js';
 
@@ -69,11 +75,7 @@ describe('assemble: the completion a stream would have been', () => {
   });
 
   it('reads the usage from a final chunk without choices, as OpenAI sends it', () => {
-    const completion = assemble(
-      [chunk({ content: 'ok' }, 'stop'), { ...chunk({}), choices: [], usage: USAGE }],
-      USAGE,
-      'gpt-4o-mini',
-    );
+    const completion = assemble([chunk({ content: 'ok' }, 'stop'), usageChunk(USAGE)], USAGE, 'gpt-4o-mini');
     expect(completion.choices[0].message.content).toBe('ok');
     expect(completion.usage).toEqual(USAGE);
   });
@@ -130,7 +132,7 @@ describe('CallStage', () => {
     const seen: string[][] = [];
     upstream.answer = (c) => {
       seen.push(c.map((m) => m.entry.name));
-      return new FakeUpstream().answer(c, body);
+      return Promise.resolve({ model: c[0], completion: completion('An answer'), latencyMs: 5, attempts: 1 });
     };
     const answer = await new CallStage(upstream).complete(chain, body);
     expect(seen).toEqual([['deepseek-v4-flash', 'gpt-4o-mini']]);

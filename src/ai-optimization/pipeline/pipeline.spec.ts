@@ -15,6 +15,7 @@ import {
   meteredCall,
   MODELS,
   NOON,
+  usageChunk,
 } from '../../../test/support/pipeline-fakes.js';
 import { ManualClock } from '../../common/clock.js';
 import { BudgetService, type BudgetSettings } from '../../cost-monitoring/budget.service.js';
@@ -427,7 +428,7 @@ describe('MeteredCallPipeline', () => {
       expect(client.text).toBe('BTC ');
       expect(t.conversations.writes).toEqual([]);
       feed.push(chunk({ content: 'is up.' }, 'stop'));
-      feed.push({ ...chunk({}), choices: [], usage: USAGE as never });
+      feed.push(usageChunk(USAGE));
       feed.end();
       await finished(hub);
       expect(client.text).toBe('BTC is up.');
@@ -488,7 +489,7 @@ describe('MeteredCallPipeline', () => {
       follower.hub.subscribe(new StreamClient());
       const feed = t.upstream.feeds[0];
       feed.push(chunk({ content: 'done' }, 'stop'));
-      feed.push({ ...chunk({}), choices: [], usage: USAGE as never });
+      feed.push(usageChunk(USAGE));
       feed.end();
       await finished(leader.hub);
       await settle();

@@ -5,6 +5,7 @@ import {
   agentsConfig,
   FakeConversations,
   meteredCall,
+  MODELS,
   modelsConfig,
   NOWHERE,
   registry,
@@ -22,7 +23,7 @@ const AGENTS = agentsConfig({
   portfolio_optimizer: { model: 'deepseek-v4-pro' },
 });
 
-function stage(env: Record<string, string> = {}, models = undefined as Parameters<typeof registry>[1]) {
+function stage(env: Record<string, string> = {}, models = MODELS) {
   return new ScreenStage(registry(env, models), new FakeConversations().asRepository(), AGENTS);
 }
 
@@ -164,9 +165,9 @@ describe('ScreenStage', () => {
     const system = `You are a trading assistant. ${'Answer in the fixed format with entry, stop and target. '.repeat(30)}`;
 
     it('is at least what an upstream counting 4 characters a token bills for an English prompt', () => {
-      const messages: ChatCompletionMessageParam[] = [
-        { role: 'system', content: system },
-        { role: 'user', content: 'Analyze BTC/USDT on the 4h chart: RSI 71, ADX 32, price 97,450.' },
+      const messages = [
+        { role: 'system' as const, content: system },
+        { role: 'user' as const, content: 'Analyze BTC/USDT on the 4h chart: RSI 71, ADX 32, price 97,450.' },
       ];
       expect(estimate(messages)).toBeGreaterThanOrEqual(countPromptTokens(messages));
     });
