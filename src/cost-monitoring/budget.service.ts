@@ -29,8 +29,10 @@ export interface BudgetWindow {
   counter: string;
   /** The budget in USD (null: none set). */
   budgetUsd: number | null;
-  /** How a refusal names the window. */
+  /** Which window: daily, monthly, or an agent's ("daily budget of agent x"). */
   scope: string;
+  /** How a refusal names the window: "daily budget", "monthly budget of agent x". */
+  label: string;
 }
 
 /**
@@ -98,21 +100,29 @@ export class BudgetService {
     const month = `month:${utcMonth(at)}`;
     const agentBudget = settings.agents[agent];
     return [
-      { counter: this.counters.counter(day, 'global'), budgetUsd: settings.daily_budget_usd, scope: 'daily' },
+      {
+        counter: this.counters.counter(day, 'global'),
+        budgetUsd: settings.daily_budget_usd,
+        scope: 'daily',
+        label: 'daily budget',
+      },
       {
         counter: this.counters.counter(month, 'global'),
         budgetUsd: settings.monthly_budget_usd,
         scope: 'monthly',
+        label: 'monthly budget',
       },
       {
         counter: this.counters.counter(day, `agent:${agent}`),
         budgetUsd: agentBudget?.daily_budget_usd ?? null,
         scope: `daily budget of agent ${agent}`,
+        label: `daily budget of agent ${agent}`,
       },
       {
         counter: this.counters.counter(month, `agent:${agent}`),
         budgetUsd: agentBudget?.monthly_budget_usd ?? null,
         scope: `monthly budget of agent ${agent}`,
+        label: `monthly budget of agent ${agent}`,
       },
     ];
   }

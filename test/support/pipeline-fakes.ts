@@ -3,6 +3,7 @@
  * run without Redis or HTTP. Each fake records what the stage asked of it, so a test can check the effect a
  * user would notice (what was cached, settled, recorded) rather than which method was called.
  */
+import { Scrubber } from '../../src/common/secrets.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -332,7 +333,7 @@ export class FakeUpstream extends UpstreamCaller {
   openError: Error | null = null;
 
   constructor(models: ModelsConfig = MODELS) {
-    super(models);
+    super(models, new Scrubber([]));
   }
 
   get calls(): number {

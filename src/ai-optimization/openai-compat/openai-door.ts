@@ -108,11 +108,13 @@ export function doorAnswer(outcome: Outcome, opts: DoorOptions): DoorAnswer {
       overheadMs: Math.max(0, elapsed - (outcome.upstreamMs ?? 0)),
     };
   }
+  // A coalesced answer waited on the leader's upstream call: that wait is not Bastion's overhead.
+  const waited = outcome.source === 'coalesced' ? (outcome.upstreamMs ?? 0) : 0;
   return {
     kind: 'completion',
     completion,
     cache: outcome.source === 'response_cache' ? 'HIT' : 'COALESCED',
     costUsd: 0,
-    overheadMs: elapsed,
+    overheadMs: Math.max(0, elapsed - waited),
   };
 }

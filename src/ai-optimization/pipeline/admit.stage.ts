@@ -59,7 +59,10 @@ export class AdmitStage {
 
   refusal(plan: AdmitPlan, counter: number): string {
     const w = plan.windows[counter];
-    return `The ${w.scope} budget of $${w.budgetUsd} would be exceeded by this call (enforcement: hard)`;
+    const window = w.label.includes(' of agent ')
+      ? `${w.label} ($${w.budgetUsd})`
+      : `${w.label} of $${w.budgetUsd}`;
+    return `The ${window} would be exceeded by this call (enforcement: hard)`;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { Scrubber } from '../../common/secrets.js';
 import { Logger } from '@nestjs/common';
 import {
   agentsConfig,
@@ -79,6 +80,7 @@ function build(setup: Setup = {}) {
     new Coalescer(),
     new ManualClock(NOON),
     metrics,
+    new Scrubber([]),
   );
   const overhead = async (): Promise<{ count: number; sum: number }> => {
     const values = (await metrics.overhead.get()).values;
@@ -124,7 +126,7 @@ class StreamClient implements HubSubscriber {
   }
 }
 
-const finished = (hub: StreamHub): Promise<void> => new Promise((resolve) => hub.onFinish(resolve));
+const finished = (hub: StreamHub): Promise<void> => new Promise((resolve) => hub.onFinish(() => resolve()));
 
 /** Lets the pipeline's pending promise callbacks run (the stream pump reads chunk by chunk). */
 const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

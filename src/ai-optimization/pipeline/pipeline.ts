@@ -93,7 +93,8 @@ export class MeteredCallPipeline {
   private finish(call: MeteredCall, led: Led): void {
     this.recorder.record(call, led.outcome, led);
     const o = led.outcome;
-    const upstream = o.kind === 'answered' && o.source === 'called' ? (o.upstreamMs ?? 0) : 0;
+    // A coalesced request waited on the leader's upstream call: that wait is the upstream's, not Bastion's.
+    const upstream = o.kind === 'answered' && o.source !== 'response_cache' ? (o.upstreamMs ?? 0) : 0;
     this.metrics.overhead.observe(Math.max(0, performance.now() - o.trace.started - upstream) / 1000);
   }
 
@@ -295,8 +296,13 @@ export class MeteredCallPipeline {
     if (existing) {
       const led = await existing;
       const outcome = follow(led.outcome, trace);
-      if (outcome.kind === 'streaming') this.recorder.recordJoin(call, trace.requestId, trace.now);
-      else this.finish(call, { outcome });
+      if (outcome.kind === 'streaming') {
+        // Joining costs Bastion what it took to get here; the saving is the shared stream's cost, known at its end.
+        this.metrics.overhead.observe((performance.now() - trace.started) / 1000);
+        outcome.hub.onFinish(({ costUsd }) =>
+          this.recorder.recordJoin(call, trace.requestId, trace.now, costUsd),
+        );
+      } else this.finish(call, { outcome });
       return outcome;
     }
     const leading = this.lead(call, screened, trace, undefined, true);
@@ -311,7 +317,7 @@ export class MeteredCallPipeline {
       forget();
       throw err;
     }
-    if (led.outcome.kind === 'streaming') led.outcome.hub.onFinish(forget);
+    if (led.outcome.kind === 'streaming') led.outcome.hub.onFinish(() => forget());
     else {
       forget();
       this.finish(call, led);

@@ -242,14 +242,14 @@ describe('RecordStage', () => {
       }
     });
 
-    it('a stream is not recorded when it opens: its leader when it ends, its followers when they join', () => {
+    it('a stream is not recorded when it opens: its leader and its followers when it ends', () => {
       const { stage, ledger } = record();
       stage.record(call, { kind: 'streaming', source: 'called', trace, hub: new StreamHub(() => undefined) });
       expect(ledger.entries).toEqual([]);
-      stage.recordJoin(call, 'req-10', NOON);
+      stage.recordJoin(call, 'req-10', NOON, 0.0002);
       stage.recordStream(call, 'req-9', NOON, callRecord);
       expect(ledger.entries).toMatchObject([
-        { requestId: 'req-10', reason: 'coalesced', cacheHit: false, call: null },
+        { requestId: 'req-10', reason: 'coalesced', cacheHit: false, savedUsd: 0.0002, call: null },
         { requestId: 'req-9', reason: 'called', cacheHit: false, call: callRecord },
       ]);
     });
@@ -257,7 +257,7 @@ describe('RecordStage', () => {
     it('a request that did not read the cache is neither a hit nor a miss', () => {
       const noRead = meteredCall({ cache: cacheOf({ read: false }) });
       const { stage, ledger } = record();
-      stage.recordJoin(noRead, 'req-10', NOON);
+      stage.recordJoin(noRead, 'req-10', NOON, null);
       stage.recordStream(noRead, 'req-9', NOON, callRecord);
       expect(ledger.entries.map((e) => e.cacheHit)).toEqual([null, null]);
     });

@@ -133,8 +133,8 @@ export class RecordStage {
     this.ledger.record(entry);
   }
 
-  /** A follower of a shared upstream stream: counted as coalesced when it joins. */
-  recordJoin(call: MeteredCall, requestId: string, now: number): void {
+  /** A follower of a shared upstream stream, when the stream has ended: it saved what the stream cost. */
+  recordJoin(call: MeteredCall, requestId: string, now: number, savedUsd: number | null): void {
     this.ledger.record({
       requestId,
       at: now,
@@ -142,8 +142,8 @@ export class RecordStage {
       symbol: call.symbol,
       reason: 'coalesced',
       cacheHit: call.cache.read ? false : null,
-      savedUsd: null,
-      savedLayer: null,
+      savedUsd,
+      savedLayer: 'coalescing',
       call: null,
     });
   }

@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AGENTS_CONFIG } from '../../config/config.module.js';
 import type { AgentsConfig } from '../../config/yaml-config.js';
 import {
@@ -8,7 +7,7 @@ import {
 } from '../../redis/repositories/conversation.repository.js';
 import { ProviderRegistry, type ResolvedModel } from '../providers/provider-registry.js';
 import { requestHash } from '../response-cache.js';
-import type { MeteredCall } from './metered-call.js';
+import type { MeteredCall, UpstreamBody } from './metered-call.js';
 
 /** A call the pipeline may make: where it goes, how it is keyed, what its prompt weighs. */
 export interface Screened {
@@ -21,9 +20,21 @@ export interface Screened {
   promptTokens: number;
 }
 
-/** Rough upper bound of a prompt's tokens (real tokenizers average ~4 characters a token; this counts 3). */
-export const estimateTokens = (messages: ChatCompletionMessageParam[]): number =>
-  messages.reduce((sum, m) => sum + 8 + Math.ceil(JSON.stringify(m.content ?? '').length / 3), 0);
+/**
+ * An upper bound of what the upstream bills as prompt tokens: everything sent (messages with their tool calls,
+ * tool definitions, response schemas), a token per 3 ASCII characters (tokenizers average about 4) and one per
+ * other character (DeepSeek documents about 0.6 for a Chinese character), plus a few per message.
+ */
+export function estimateTokens(body: UpstreamBody): number {
+  const text = JSON.stringify(body);
+  let ascii = text.length;
+  // eslint-disable-next-line no-control-regex -- the fast path: an all-ASCII body needs no count
+  if (/[^\x00-\x7f]/.test(text)) {
+    ascii = 0;
+    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) < 128) ascii++;
+  }
+  return Math.ceil(ascii / 3) + (text.length - ascii) + 8 * body.messages.length;
+}
 
 export const conversationOf = (call: Pick<MeteredCall, 'tenant' | 'agent' | 'symbol'>): ConversationRef => ({
   tenant: call.tenant,
@@ -63,7 +74,7 @@ export class ScreenStage {
       chain,
       conversation,
       cacheKey: this.conversations.cacheKey(conversation, call.responseType, hash),
-      promptTokens: estimateTokens(call.body.messages),
+      promptTokens: estimateTokens(call.body),
     };
   }
 }

@@ -17,7 +17,7 @@ export interface HubSubscriber {
 export class StreamHub {
   private readonly chunks: Record<string, unknown>[] = [];
   private readonly subscribers = new Set<HubSubscriber>();
-  private readonly finishListeners: (() => void)[] = [];
+  private readonly finishListeners: ((summary: StreamSummary) => void)[] = [];
   private summary: StreamSummary | null = null;
 
   constructor(private readonly onEmpty: () => void) {}
@@ -44,12 +44,12 @@ export class StreamHub {
     this.summary = summary;
     for (const s of this.subscribers) s.end(summary);
     this.subscribers.clear();
-    for (const listener of this.finishListeners.splice(0)) listener();
+    for (const listener of this.finishListeners.splice(0)) listener(summary);
   }
 
   /** Runs `listener` when the stream ends (at once if it has). */
-  onFinish(listener: () => void): void {
-    if (this.summary) listener();
+  onFinish(listener: (summary: StreamSummary) => void): void {
+    if (this.summary) listener(this.summary);
     else this.finishListeners.push(listener);
   }
 

@@ -98,7 +98,7 @@ export function describeSampling(
       return skipped ? `called less than ${seconds} s ago` : `interval ${seconds} s elapsed`;
     }
     case 'CHANGE_BASED': {
-      const threshold = `${(s.threshold ?? 0.1) * 100}%`;
+      const threshold = `${Number(((s.threshold ?? 0.1) * 100).toPrecision(12))}%`;
       if (change === null) return 'first call';
       return skipped ? `features changed ${pct(change)} < ${threshold}` : `features changed ${pct(change)}`;
     }
