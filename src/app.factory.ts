@@ -5,6 +5,7 @@ import { Logger } from 'nestjs-pino';
 import type { Env } from './config/app-config.js';
 import { AppModule, type AppOptions } from './app.module.js';
 import { setupDocs } from './docs.js';
+import { RequestContext } from './common/request-context.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -21,6 +22,13 @@ export async function createApp(env: Env, options: AppOptions = {}): Promise<Nes
     { bufferLogs: true },
   );
   app.useLogger(app.get(Logger));
+  // Each request runs in its own context (who is calling); registered after the body is read, since a
+  // context entered earlier does not follow the socket's events that deliver the body.
+  const context = app.get(RequestContext);
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addHook('preHandler', (_req, _reply, done) => context.run(done));
   app.enableShutdownHooks();
   setupDocs(app);
   return app;

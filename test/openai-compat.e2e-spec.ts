@@ -6,6 +6,8 @@ import { waitFor } from './support/redis-server.js';
 
 const SYSTEM = `You are a trading assistant. ${'Answer in the fixed format. '.repeat(40)}`;
 
+const OTHER_TENANT_KEY = 'test-beta-tenant-key-0001';
+
 describe('OpenAI-compatible door with the official openai SDK', () => {
   let deepseek: FakeLlm;
   let bastion: TestApp;
@@ -13,7 +15,9 @@ describe('OpenAI-compatible door with the official openai SDK', () => {
 
   beforeAll(async () => {
     deepseek = await startFakeLlm({ personality: 'deepseek', apiKey: DEEPSEEK_TEST_KEY, chunkDelayMs: 40 });
-    bastion = await startTestApp({ env: providerEnv({ deepseek }) });
+    bastion = await startTestApp({
+      env: { ...providerEnv({ deepseek }), API_KEYS: `${BOT_KEY},beta:${OTHER_TENANT_KEY}` },
+    });
     client = new OpenAI({ apiKey: BOT_KEY, baseURL: `${bastion.url}/v1`, maxRetries: 0 });
   });
   afterAll(async () => {
@@ -193,7 +197,7 @@ describe('OpenAI-compatible door with the official openai SDK', () => {
     await bastion.request('PUT', '/ai-cost/budgets', { enforcement: 'soft' }, ADMIN_KEY);
   });
 
-  it('keeps caches apart per API key scope and answers bad requests in the OpenAI error shape', async () => {
+  it('keeps caches apart per tenant and answers bad requests in the OpenAI error shape', async () => {
     await expect(
       client.chat.completions.create({ model: 'deepseek-v4-flash', messages: [] }),
     ).rejects.toMatchObject({ status: 400 });
@@ -211,9 +215,13 @@ describe('OpenAI-compatible door with the official openai SDK', () => {
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/X-Cache must be/);
-    const admin = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${bastion.url}/v1`, maxRetries: 0 });
+    const other = new OpenAI({ apiKey: OTHER_TENANT_KEY, baseURL: `${bastion.url}/v1`, maxRetries: 0 });
     await client.chat.completions.create(ask('tenant question'));
-    const other = await admin.chat.completions.create(ask('tenant question')).withResponse();
-    expect(other.response.headers.get('x-bastion-cache')).toBe('MISS');
+    const elsewhere = await other.chat.completions.create(ask('tenant question')).withResponse();
+    expect(elsewhere.response.headers.get('x-bastion-cache')).toBe('MISS');
+    // Keys of one tenant share: the admin key of the default tenant gets the bot key's answer.
+    const admin = new OpenAI({ apiKey: ADMIN_KEY, baseURL: `${bastion.url}/v1`, maxRetries: 0 });
+    const shared = await admin.chat.completions.create(ask('tenant question')).withResponse();
+    expect(shared.response.headers.get('x-bastion-cache')).toBe('HIT');
   });
 });

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Req } 
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthedRequest } from '../common/auth.js';
 import { Clock } from '../common/clock.js';
-import { DomainError } from '../common/errors.js';
+import { DEFAULT_TENANT } from '../common/tenant.js';
 import { ApiJsonBody, JsonSchemaPipe } from '../common/json-schema.js';
 import { AI_EVENT_SCHEMA, type AiEventBody } from './dto/ai-call.body.js';
 import { toGatewayRequest } from './dto/to-gateway-request.js';
@@ -31,30 +31,24 @@ export class EventsController {
     @Req() req: AuthedRequest,
   ): Promise<GatewayResult> {
     const { event, ...call } = body;
-    try {
-      return await this.gate.handle(toGatewayRequest(call, req.caller?.tenant), {
-        symbol: event.symbol.toUpperCase(),
-        eventType: event.event_type,
-        priority: event.priority,
-        data: event.data ?? {},
-        timestamp: event.timestamp ? Date.parse(event.timestamp) : this.clock.now(),
-      });
-    } catch (err) {
-      if (err instanceof DomainError) throw err;
-      throw new DomainError(
-        'event_store_unavailable',
-        `The event could not be handled: ${(err as Error).message}`,
-        503,
-      );
-    }
+    return this.gate.handle(toGatewayRequest(call, req.caller?.tenant), {
+      symbol: event.symbol.toUpperCase(),
+      eventType: event.event_type,
+      priority: event.priority,
+      data: event.data ?? {},
+      timestamp: event.timestamp ? Date.parse(event.timestamp) : this.clock.now(),
+    });
   }
 
   @Get('batches/:id')
   @ApiOperation({ summary: 'A batch of LOW events: its events, status and answer' })
-  async batch(@Param('id') id: string): Promise<BatchView> {
+  async batch(@Param('id') id: string, @Req() req: AuthedRequest): Promise<BatchView> {
     if (!/^[0-9a-f-]{36}$/.test(id)) throw new NotFoundException(`No batch ${id}`);
     const view = await this.batches.view(id);
-    if (!view) throw new NotFoundException(`No batch ${id}`);
+    // Another tenant's batch (its prompts and answer) does not exist for this caller; admin keys see every one.
+    const caller = req.caller;
+    const visible = view && (caller?.admin === true || view.tenant === (caller?.tenant ?? DEFAULT_TENANT));
+    if (!visible) throw new NotFoundException(`No batch ${id}`);
     return view;
   }
 }

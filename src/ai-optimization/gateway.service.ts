@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { RequestContext } from '../common/request-context.js';
 import { DEFAULT_TENANT } from '../common/tenant.js';
 import type { GatewayMetadata, GatewayRequest, GatewayResult } from './gateway.types.js';
 import { MeteredCallPipeline, type Enqueue } from './pipeline/pipeline.js';
@@ -19,9 +20,9 @@ export function buildMessages(request: GatewayRequest): ChatCompletionMessagePar
 }
 
 /** The pipeline's view of a gateway request (/ai/call, an event lane, a batch, an agent). */
-export function meteredCall(request: GatewayRequest): MeteredCall {
+export function meteredCall(request: GatewayRequest, tenant = DEFAULT_TENANT): MeteredCall {
   return {
-    tenant: request.tenant ?? DEFAULT_TENANT,
+    tenant: request.tenant ?? tenant,
     agent: request.agentType,
     symbol: request.symbol,
     responseType: request.responseType,
@@ -107,10 +108,14 @@ export function gatewayResult(outcome: Outcome): GatewayResult {
  */
 @Injectable()
 export class AiGateway {
-  constructor(private readonly pipeline: MeteredCallPipeline) {}
+  constructor(
+    private readonly pipeline: MeteredCallPipeline,
+    private readonly context: RequestContext,
+  ) {}
 
+  /** A request without a tenant of its own runs as its caller's tenant (an agent's request, say). */
   async call(request: GatewayRequest): Promise<GatewayResult> {
-    return gatewayResult(await this.pipeline.run(meteredCall(request)));
+    return gatewayResult(await this.pipeline.run(meteredCall(request, this.context.tenant)));
   }
 
   /** A LOW event: answered from the cache or skipped by the sampler when it can be, otherwise queued. */
@@ -118,7 +123,7 @@ export class AiGateway {
     request: GatewayRequest,
     enqueue: Enqueue,
   ): Promise<{ result: GatewayResult; outcome: Outcome }> {
-    const outcome = await this.pipeline.run(meteredCall(request), enqueue);
+    const outcome = await this.pipeline.run(meteredCall(request, this.context.tenant), enqueue);
     return { result: gatewayResult(outcome), outcome };
   }
 }

@@ -9,6 +9,8 @@ import {
   UnauthorizedException,
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import type { Caller } from './caller.js';
+import { RequestContext } from './request-context.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import type { ConfigType } from '@nestjs/config';
@@ -21,14 +23,6 @@ const ADMIN = 'bastion:admin';
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC, true);
 /** Route that changes configuration: needs a key from ADMIN_API_KEYS. */
 export const AdminOnly = (): MethodDecorator & ClassDecorator => SetMetadata(ADMIN, true);
-
-export interface Caller {
-  /** A short, non-secret identity of the key (its position in its list). */
-  scope: string;
-  /** Whose caches, last answers and batches the caller shares. */
-  tenant: string;
-  admin: boolean;
-}
 
 export type AuthedRequest = FastifyRequest & { caller?: Caller };
 
@@ -67,6 +61,7 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
+    private readonly context: RequestContext,
   ) {
     this.open = config.apiKeys.length + config.adminApiKeys.length === 0;
     this.known = [
@@ -94,6 +89,7 @@ export class ApiKeyGuard implements CanActivate {
     const needsAdmin = this.reflector.getAllAndOverride<boolean>(ADMIN, targets) ?? false;
     if (this.open) {
       request.caller = { scope: 'open', tenant: 'default', admin: true };
+      this.context.setCaller(request.caller);
       return true;
     }
     const key = presentedKey(request.headers);
@@ -106,6 +102,7 @@ export class ApiKeyGuard implements CanActivate {
     if (!caller) throw new UnauthorizedException('Invalid API key');
     if (needsAdmin && !caller.admin) throw new ForbiddenException('This route needs an admin API key');
     request.caller = caller;
+    this.context.setCaller(caller);
     return true;
   }
 }

@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { Clock } from './clock.js';
+import { RequestContext } from './request-context.js';
 
 @Global()
 @Module({})
@@ -7,8 +8,8 @@ export class CommonModule {
   static forRoot(clock?: Clock): DynamicModule {
     return {
       module: CommonModule,
-      providers: [clock ? { provide: Clock, useValue: clock } : Clock],
-      exports: [Clock],
+      providers: [clock ? { provide: Clock, useValue: clock } : Clock, RequestContext],
+      exports: [Clock, RequestContext],
     };
   }
 }

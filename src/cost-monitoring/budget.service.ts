@@ -135,6 +135,14 @@ export class BudgetService {
     return windows.map((w) => (w.budgetUsd === null ? null : toPico(w.budgetUsd * allowance)));
   }
 
+  /** The budgets in force and the current day's and month's spend on the counters (503 while Redis is away). */
+  async withSpend(
+    at: number,
+  ): Promise<BudgetSettings & { daily_spent_usd: number; monthly_spent_usd: number }> {
+    const settings = await this.settings();
+    return { ...settings, ...(await this.spent(at)) };
+  }
+
   /** Spend on the global day and month counters (what the budgets are held against). */
   async spent(at: number): Promise<{ daily_spent_usd: number; monthly_spent_usd: number }> {
     const [day, month] = await this.counters.spent([

@@ -1,6 +1,7 @@
 import { BadRequestException, Body, Controller, Get, Put, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../common/auth.js';
+import { Clock } from '../common/clock.js';
 import { AGENT_TYPE_PATTERN } from '../common/validation.js';
 import { BudgetService, type BudgetSettings } from './budget.service.js';
 import { CostStatsService } from './cost-stats.service.js';
@@ -17,6 +18,7 @@ export class CostController {
     private readonly budgets: BudgetService,
     private readonly alerts: BudgetAlertsService,
     private readonly notifiers: Notifiers,
+    private readonly clock: Clock,
   ) {}
 
   @Get('stats')
@@ -51,8 +53,12 @@ export class CostController {
   }
 
   @Get('budgets')
-  getBudgets(): Promise<BudgetSettings> {
-    return this.budgets.settings();
+  @ApiOperation({
+    summary:
+      'Budgets in force, with the spend of the current UTC day and month on the budget counters (what a hard budget is held against)',
+  })
+  getBudgets(): Promise<BudgetSettings & { daily_spent_usd: number; monthly_spent_usd: number }> {
+    return this.budgets.withSpend(this.clock.now());
   }
 
   @Put('budgets')

@@ -62,8 +62,9 @@ export class RedisKeys {
   openBatchPrefix(): string {
     return this.k('ai', 'batch-open', '');
   }
-  openBatch(agent: string): string {
-    return this.openBatchPrefix() + agent;
+  /** The batch a tenant's agent is filling now (batches are per tenant: one never sees another's prompts). */
+  openBatch(tenant: string, agent: string): string {
+    return `${this.openBatchPrefix()}${tenant}:${agent}`;
   }
   batchesDue(): string {
     return this.k('ai', 'batches-due');

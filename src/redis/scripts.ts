@@ -153,8 +153,8 @@ return 0
 
 /**
  * Queue a LOW event in its agent's open batch, opening one if needed.
- * KEYS[1]: open-batch pointer of the agent, KEYS[2]: due index (zset). ARGV: new batch id, event JSON,
- * now (ms), batch size, batch key prefix, agent. Returns {batch id, position, full (0/1)}.
+ * KEYS[1]: open-batch pointer of the tenant's agent, KEYS[2]: due index (zset). ARGV: new batch id, event JSON,
+ * now (ms), batch size, batch key prefix, agent, tenant. Returns {batch id, position, full (0/1)}.
  */
 export const ENQUEUE_EVENT = `
 local id = redis.call('GET', KEYS[1])
@@ -162,7 +162,7 @@ local prefix = ARGV[5]
 if not id then
   id = ARGV[1]
   redis.call('SET', KEYS[1], id)
-  redis.call('HSET', prefix .. id, 'id', id, 'agent', ARGV[6], 'status', 'open', 'created_at', ARGV[3])
+  redis.call('HSET', prefix .. id, 'id', id, 'agent', ARGV[6], 'tenant', ARGV[7], 'status', 'open', 'created_at', ARGV[3])
   redis.call('ZADD', KEYS[2], ARGV[3], id)
 end
 local position = redis.call('RPUSH', prefix .. id .. ':events', ARGV[2])
@@ -178,7 +178,7 @@ return {id, position, full}
 
 /**
  * Claim a batch for flushing under a lease. KEYS[1]: batch hash, KEYS[2]: its events list,
- * KEYS[3]: the open-batch pointer of its agent. ARGV: batch id, now (ms), lease (ms), holder token.
+ * KEYS[3]: the open-batch pointer of its tenant's agent. ARGV: batch id, now (ms), lease (ms), holder token.
  * A batch that is done, or held by someone whose lease has not expired, is not claimed (returns false).
  * Claiming closes the batch to new events. Returns the events.
  */

@@ -3,7 +3,6 @@ import { Interval } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
 import { Scrubber } from '../../common/secrets.js';
-import { DEFAULT_TENANT } from '../../common/tenant.js';
 import { canonicalJson } from '../response-cache.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
 import { EventStatsService } from '../../cost-monitoring/event-stats.service.js';
@@ -88,13 +87,14 @@ export class BatchFlusher implements BeforeApplicationShutdown {
     const now = this.clock.now();
     const claimed = await this.queue.claim(id, now, LEASE_MS, this.holder);
     if (!claimed) return false;
-    const { agent, events } = claimed;
+    const { agent, tenant, events } = claimed;
     this.logger.log(`Flushing batch ${id} of ${agent}: ${events.length} event(s)`);
     // The batch's answer becomes the last answer of each symbol it covers, so the next event of that symbol
     // is answered with it rather than with something older.
     const symbols = [...new Set(events.map((e) => e.symbol))];
     try {
       const result = await this.gateway.call({
+        tenant,
         agentType: agent,
         symbol: symbols.length === 1 ? symbols[0] : undefined,
         model: events[0]?.model,
@@ -127,9 +127,7 @@ export class BatchFlusher implements BeforeApplicationShutdown {
       }
       if (symbols.length > 1 && result.metadata.model !== null) {
         const answer = { response: result.response, model: result.metadata.model, at: now };
-        await Promise.all(
-          symbols.map((symbol) => this.recorder.remember({ tenant: DEFAULT_TENANT, agent }, symbol, answer)),
-        );
+        await Promise.all(symbols.map((symbol) => this.recorder.remember({ tenant, agent }, symbol, answer)));
       }
       await this.stats.recordBatchFlushed(events.length);
       this.metrics.batchSize.observe(events.length);

@@ -20,6 +20,7 @@ export interface QueuedEvent {
 export interface BatchView {
   id: string;
   agent: string;
+  tenant: string;
   status: 'open' | 'full' | 'flushing' | 'done';
   created_at: string;
   answered_at: string | null;
@@ -45,11 +46,12 @@ export class BatchQueue {
   constructor(private readonly store: BatchRepository) {}
 
   enqueue(
+    tenant: string,
     agent: string,
     event: QueuedEvent,
     batchSize: number,
   ): Promise<{ batchId: string; position: number; full: boolean }> {
-    return this.store.enqueue(agent, JSON.stringify(event), event.queued_at, batchSize);
+    return this.store.enqueue(tenant, agent, JSON.stringify(event), event.queued_at, batchSize);
   }
 
   /** Batches that should be flushed now: full ones, and open ones whose oldest event waited `timeoutMs`. */
@@ -63,10 +65,10 @@ export class BatchQueue {
     now: number,
     leaseMs: number,
     holder: string,
-  ): Promise<{ agent: string; events: QueuedEvent[] } | null> {
+  ): Promise<{ agent: string; tenant: string; events: QueuedEvent[] } | null> {
     const claimed = await this.store.claim(id, now, leaseMs, holder);
     if (!claimed) return null;
-    return { agent: claimed.agent, events: claimed.events.map((e) => JSON.parse(e) as QueuedEvent) };
+    return { ...claimed, events: claimed.events.map((e) => JSON.parse(e) as QueuedEvent) };
   }
 
   complete(id: string, holder: string, answer: BatchAnswer, now: number): Promise<boolean> {
@@ -85,6 +87,7 @@ export class BatchQueue {
     return {
       id: hash.id,
       agent: hash.agent,
+      tenant: hash.tenant ?? 'default',
       status: hash.status as BatchView['status'],
       created_at: new Date(Number(hash.created_at)).toISOString(),
       answered_at: hash.answered_at ? new Date(Number(hash.answered_at)).toISOString() : null,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
+import { RequestContext } from '../../common/request-context.js';
 import { EventStatsService, type EventOutcome } from '../../cost-monitoring/event-stats.service.js';
 import { AiGateway } from '../gateway.service.js';
 import type { DecisionReason, GatewayRequest, GatewayResult } from '../gateway.types.js';
@@ -41,6 +42,7 @@ export class EventGate {
     private readonly flusher: BatchFlusher,
     private readonly stats: EventStatsService,
     private readonly clock: Clock,
+    private readonly context: RequestContext,
   ) {}
 
   async handle(request: GatewayRequest, event: MarketEvent): Promise<GatewayResult> {
@@ -67,8 +69,10 @@ export class EventGate {
     if (priority === 'CRITICAL') {
       result = await this.gateway.call({ ...req, cacheRead: false, sampling: false, critical: true });
     } else if (priority === 'LOW') {
+      const tenant = request.tenant ?? this.context.tenant;
       const queued = await this.gateway.callOrQueue(req, async () => {
         const { batchId, position, full } = await this.queue.enqueue(
+          tenant,
           request.agentType,
           {
             request_id: randomUUID(),

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiJsonBody } from '../../common/json-schema.js';
 import type { FastifyReply } from 'fastify';
 import type { AuthedRequest } from '../../common/auth.js';
+import { DEFAULT_TENANT } from '../../common/tenant.js';
 import { MeteredCallPipeline } from '../pipeline/pipeline.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import { CHAT_BODY_SCHEMA, chatBodyPipe, type ChatBody } from './chat-body.js';
@@ -46,7 +47,7 @@ export class OpenAiCompatController {
     @Req() req: AuthedRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<unknown> {
-    const opts = doorOptions(req.headers, req.caller?.scope ?? 'open');
+    const opts = doorOptions(req.headers, req.caller?.tenant ?? DEFAULT_TENANT);
     const call = meteredCallOf(body, opts);
     // Everything that can refuse the call runs first, so a refusal is still a plain HTTP error.
     const answer = doorAnswer(await this.pipeline.run(call), opts);

@@ -17,6 +17,7 @@ export class BatchRepository {
 
   /** Appends an event (JSON) to the agent's open batch; throws when Redis does not take it. */
   async enqueue(
+    tenant: string,
     agent: string,
     event: string,
     queuedAt: number,
@@ -25,7 +26,7 @@ export class BatchRepository {
     const k = this.redis.keys;
     const [batchId, position, full] = await this.redis.run('batch.enqueue', (c) =>
       c.enqueueEvent(
-        k.openBatch(agent),
+        k.openBatch(tenant, agent),
         k.batchesDue(),
         randomUUID(),
         event,
@@ -33,6 +34,7 @@ export class BatchRepository {
         batchSize,
         k.batchPrefix(),
         agent,
+        tenant,
       ),
     );
     return { batchId, position: Number(position), full: Number(full) === 1 };
@@ -53,23 +55,25 @@ export class BatchRepository {
     now: number,
     leaseMs: number,
     holder: string,
-  ): Promise<{ agent: string; events: string[] } | null> {
+  ): Promise<{ agent: string; tenant: string; events: string[] } | null> {
     const k = this.redis.keys;
     return this.redis.run(
       'batch.flush',
       async (c) => {
-        const agent = await c.hget(k.batch(id), 'agent');
+        const [agent, stored] = await c.hmget(k.batch(id), 'agent', 'tenant');
         if (agent === null) return null;
+        // Batches queued before tenants existed belong to the default tenant.
+        const tenant = stored ?? 'default';
         const events = await c.claimBatch(
           k.batch(id),
           k.batchEvents(id),
-          k.openBatch(agent),
+          k.openBatch(tenant, agent),
           id,
           now,
           leaseMs,
           holder,
         );
-        return events ? { agent, events } : null;
+        return events ? { agent, tenant, events } : null;
       },
       () => null,
     );
