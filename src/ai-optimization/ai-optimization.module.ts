@@ -21,6 +21,7 @@ import { SettleStage } from './pipeline/settle.stage.js';
 import { genaiPriceLookup, PRICE_LOOKUP, PriceBook } from './pricing.js';
 import { PromptStore } from './prompt-store.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
+import { TransportActivity } from './providers/transport-activity.js';
 import { UpstreamCaller } from './providers/upstream-caller.js';
 
 @Module({
@@ -30,6 +31,7 @@ import { UpstreamCaller } from './providers/upstream-caller.js';
     { provide: PRICE_LOOKUP, useValue: genaiPriceLookup },
     PriceBook,
     ProviderRegistry,
+    TransportActivity,
     UpstreamCaller,
     Coalescer,
     PromptStore,

@@ -4,11 +4,20 @@
  * anything shaped like a credential an upstream may quote back (an `Authorization` value, a bearer token, an
  * `sk-…` key), whoever configured it.
  */
-const CREDENTIAL_SHAPES: RegExp[] = [
-  /\b(authorization|proxy-authorization)(["']?\s*[:=]\s*["']?)(bearer\s+|basic\s+)?[^\s"',;}]+/gi,
-  /\bbearer\s+[A-Za-z0-9._~+/=-]{6,}/gi,
-  /\bsk-[A-Za-z0-9_-]{8,}/g,
-  /\b(api[_-]?key|x-api-key|access[_-]?token)(["']?\s*[:=]\s*["']?)[^\s"',;}]+/gi,
+// Values are token-shaped (no quotes, backslashes or brackets), so a JSON string stays valid and a hint such as
+// "Authorization: Bearer <key>" is left as it is. Each shape keeps its label and drops only the value.
+const TOKEN = '[A-Za-z0-9._~+/=-]{6,}';
+const CREDENTIAL_SHAPES: [RegExp, string][] = [
+  [
+    new RegExp(
+      `\\b((?:proxy-)?authorization["']?\\s*[:=]\\s*["']?(?:(?:bearer|basic)\\s+)?)(?!(?:bearer|basic)\\b)${TOKEN}`,
+      'gi',
+    ),
+    '$1',
+  ],
+  [new RegExp(`\\b(bearer\\s+)${TOKEN}`, 'gi'), '$1'],
+  [/\bsk-[A-Za-z0-9_-]{8,}/g, ''],
+  [new RegExp(`\\b((?:api[_-]?key|x-api-key|access[_-]?token)["']?\\s*[:=]\\s*["']?)${TOKEN}`, 'gi'), '$1'],
 ];
 
 export const REDACTED = '[REDACTED]';
@@ -24,12 +33,7 @@ export class Scrubber {
   scrub(text: string): string {
     let out = text;
     for (const secret of this.secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-    return CREDENTIAL_SHAPES.reduce(
-      (acc, shape) =>
-        acc.replace(shape, (match: string, name?: string, sep?: string) =>
-          name !== undefined && sep !== undefined ? `${name}${sep}${REDACTED}` : REDACTED,
-        ),
-      out,
-    );
+    for (const [shape, keep] of CREDENTIAL_SHAPES) out = out.replace(shape, `${keep}${REDACTED}`);
+    return out;
   }
 }

@@ -10,7 +10,7 @@ const NAMESPACE_FIELDS = {
   server: ['nodeEnv', 'port', 'host', 'logLevel'],
   redis: ['redisUrl', 'redisKeyPrefix'],
   auth: ['apiKeys', 'adminApiKeys'],
-  providers: ['deepseek', 'vllm', 'openai', 'defaultModel'],
+  providers: ['deepseek', 'vllm', 'openai', 'defaultModel', 'streamIdleTimeoutSeconds'],
   budgets: [
     'dailyBudgetUsd',
     'monthlyBudgetUsd',

@@ -16,6 +16,8 @@ export interface ModelEntry {
   upstreamModel: string | undefined;
   price: PriceOverride | undefined;
   fallbacks: string[];
+  /** Tokens the model reads and writes in one call (prompt + output); unknown when not configured. */
+  contextWindow?: number;
 }
 
 export interface ModelsConfig {
@@ -119,12 +121,22 @@ export function loadModelsConfig(path: string): ModelsConfig {
       }
     }
     const fallbacks = Array.isArray(entry.fallbacks) ? entry.fallbacks.map(String) : [];
+    let contextWindow: number | undefined;
+    if (entry.context_window !== undefined) {
+      const w = entry.context_window;
+      if (typeof w !== 'number' || !Number.isInteger(w) || w < 256 || w > 10_000_000) {
+        problems.push(`models.${name}.context_window must be an integer number of tokens (256 to 10000000)`);
+      } else {
+        contextWindow = w;
+      }
+    }
     models.set(name, {
       name,
       provider,
       upstreamModel: typeof entry.upstream_model === 'string' ? entry.upstream_model : undefined,
       price,
       fallbacks,
+      contextWindow,
     });
   }
   for (const model of models.values()) {

@@ -20,7 +20,11 @@ import {
   ProviderRegistry,
   type ResolvedModel,
 } from '../../src/ai-optimization/providers/provider-registry.js';
-import { UpstreamCaller, type UpstreamAnswer } from '../../src/ai-optimization/providers/upstream-caller.js';
+import {
+  type OpenStream,
+  UpstreamCaller,
+  type UpstreamAnswer,
+} from '../../src/ai-optimization/providers/upstream-caller.js';
 import type { BudgetRepository, Settlement } from '../../src/redis/repositories/budget.repository.js';
 import type {
   ConversationRef,
@@ -281,6 +285,8 @@ export class ChunkFeed implements AsyncIterable<ChatCompletionChunk> {
   private readonly queue: (ChatCompletionChunk | Error | null)[] = [];
   private wake: (() => void) | null = null;
   aborted = false;
+  /** When the last chunk (or the end) was fed: what the idle watchdog measures. */
+  lastActivity = performance.now();
 
   constructor(abort?: AbortSignal) {
     abort?.addEventListener('abort', () => {
@@ -290,6 +296,7 @@ export class ChunkFeed implements AsyncIterable<ChatCompletionChunk> {
   }
 
   push(chunk: ChatCompletionChunk): void {
+    this.lastActivity = performance.now();
     this.queue.push(chunk);
     this.wake?.();
   }
@@ -345,16 +352,17 @@ export class FakeUpstream extends UpstreamCaller {
     return this.answer(chain, body);
   }
 
-  override openStream(
-    chain: ResolvedModel[],
-    body: StreamBody,
-    abort: AbortSignal,
-  ): Promise<{ model: ResolvedModel; stream: AsyncIterable<ChatCompletionChunk> }> {
+  override openStream(chain: ResolvedModel[], body: StreamBody, abort: AbortSignal): Promise<OpenStream> {
     this.streamBodies.push(body);
     if (this.openError) return Promise.reject(this.openError);
     const feed = new ChunkFeed(abort);
     this.feeds.push(feed);
-    return Promise.resolve({ model: chain[0], stream: feed });
+    return Promise.resolve({
+      model: chain[0],
+      stream: feed,
+      silentForMs: () => performance.now() - feed.lastActivity,
+      close: () => undefined,
+    });
   }
 }
 

@@ -7,7 +7,7 @@ import { DEFAULT_TENANT } from '../../common/tenant.js';
 import { MeteredCallPipeline } from '../pipeline/pipeline.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import { CHAT_BODY_SCHEMA, chatBodyPipe, type ChatBody } from './chat-body.js';
-import { doorAnswer, doorOptions, meteredCallOf } from './openai-door.js';
+import { asDoorError, doorAnswer, doorOptions, meteredCallOf } from './openai-door.js';
 import { OpenAiErrorFilter } from './openai-error.filter.js';
 import { openSse, pipeHub, writeReplay } from './sse.js';
 
@@ -50,7 +50,10 @@ export class OpenAiCompatController {
     const opts = doorOptions(req.headers, req.caller?.tenant ?? DEFAULT_TENANT);
     const call = meteredCallOf(body, opts);
     // Everything that can refuse the call runs first, so a refusal is still a plain HTTP error.
-    const answer = doorAnswer(await this.pipeline.run(call), opts);
+    const outcome = await this.pipeline.run(call).catch((err: unknown) => {
+      throw asDoorError(err);
+    });
+    const answer = doorAnswer(outcome, opts);
     if (!call.stream) {
       void reply.headers({
         'x-bastion-cache': answer.cache,

@@ -1,5 +1,5 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
-import { DomainError } from '../../common/errors.js';
+import { DomainError, ProviderUnavailableError } from '../../common/errors.js';
 import { AGENT_TYPE_PATTERN, SYMBOL_PATTERN } from '../../common/validation.js';
 import type { MeteredCall, Outcome, UpstreamBody } from '../pipeline/metered-call.js';
 import type { StreamHub } from '../pipeline/stream-hub.js';
@@ -117,4 +117,18 @@ export function doorAnswer(outcome: Outcome, opts: DoorOptions): DoorAnswer {
     costUsd: 0,
     overheadMs: Math.max(0, elapsed - waited),
   };
+}
+
+/**
+ * An upstream that refused the request as a client error (4xx other than 429) keeps its status on this door, as
+ * an OpenAI client expects (a 400 for a bad parameter is the caller's to fix, not an outage).
+ */
+export function asDoorError(err: unknown): unknown {
+  if (err instanceof ProviderUnavailableError) {
+    const status = err.details.upstream_status;
+    if (typeof status === 'number' && status >= 400 && status < 500 && status !== 429) {
+      return new DomainError('upstream_error', err.message, status);
+    }
+  }
+  return err;
 }

@@ -14,6 +14,8 @@ Logger.overrideLogger(false);
 
 const USAGE = { prompt_tokens: 120, completion_tokens: 9, total_tokens: 129, prompt_cache_hit_tokens: 64 };
 
+const IDLE = { streamIdleTimeoutSeconds: 30 };
+
 describe('assemble: the completion a stream would have been', () => {
   it('joins the content, keeps the role, the finish reason and the usage', () => {
     const completion = assemble(
@@ -104,13 +106,11 @@ describe('CallStage', () => {
 
   it('always asks a stream for its usage, whatever the client asked, so the stream can be priced', async () => {
     const upstream = new FakeUpstream();
-    const stage = new CallStage(upstream);
-    await stage.open(chain, body, new AbortController().signal);
-    await stage.open(
-      chain,
-      { ...body, stream_options: { include_usage: false } },
-      new AbortController().signal,
-    );
+    const stage = new CallStage(upstream, IDLE);
+    (await stage.open(chain, body, new AbortController())).close();
+    (
+      await stage.open(chain, { ...body, stream_options: { include_usage: false } }, new AbortController())
+    ).close();
     for (const sent of upstream.streamBodies) {
       expect(sent).toMatchObject({ ...body, stream: true, stream_options: { include_usage: true } });
     }
@@ -119,7 +119,7 @@ describe('CallStage', () => {
 
   it('sends a plain call without stream options (which an upstream refuses without a stream)', async () => {
     const upstream = new FakeUpstream();
-    await new CallStage(upstream).complete(chain, {
+    await new CallStage(upstream, IDLE).complete(chain, {
       ...body,
       stream: true,
       stream_options: { include_usage: true },
@@ -134,7 +134,7 @@ describe('CallStage', () => {
       seen.push(c.map((m) => m.entry.name));
       return Promise.resolve({ model: c[0], completion: completion('An answer'), latencyMs: 5, attempts: 1 });
     };
-    const answer = await new CallStage(upstream).complete(chain, body);
+    const answer = await new CallStage(upstream, IDLE).complete(chain, body);
     expect(seen).toEqual([['deepseek-v4-flash', 'gpt-4o-mini']]);
     expect(answer.completion.choices[0].message.content).toBe('An answer');
   });

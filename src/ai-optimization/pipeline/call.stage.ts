@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type {
   ChatCompletion,
@@ -6,12 +6,18 @@ import type {
   ChatCompletionCreateParamsStreaming,
 } from 'openai/resources/chat/completions';
 import type { ResolvedModel } from '../providers/provider-registry.js';
-import { UpstreamCaller, type UpstreamAnswer } from '../providers/upstream-caller.js';
+import { providersConfig, type ProvidersConfig } from '../../config/namespaces.js';
+import { UpstreamCaller, type OpenStream, type UpstreamAnswer } from '../providers/upstream-caller.js';
 import type { UpstreamBody } from './metered-call.js';
 
-export interface OpenedStream {
-  model: ResolvedModel;
-  stream: AsyncIterable<ChatCompletionChunk>;
+export type OpenedStream = OpenStream;
+
+/** The upstream stream went silent after its headers for longer than STREAM_IDLE_TIMEOUT_SECONDS. */
+export class StreamIdleError extends Error {
+  constructor(seconds: number) {
+    super(`the upstream sent no bytes for ${seconds} s`);
+    this.name = 'StreamIdleError';
+  }
 }
 
 /**
@@ -22,20 +28,42 @@ export interface OpenedStream {
  */
 @Injectable()
 export class CallStage {
-  constructor(private readonly upstream: UpstreamCaller) {}
+  constructor(
+    private readonly upstream: UpstreamCaller,
+    @Inject(providersConfig.KEY) private readonly config: Pick<ProvidersConfig, 'streamIdleTimeoutSeconds'>,
+  ) {}
 
   complete(chain: ResolvedModel[], body: UpstreamBody): Promise<UpstreamAnswer> {
     const { stream: _s, stream_options: _o, ...rest } = body;
     return this.upstream.complete(chain, rest);
   }
 
-  open(chain: ResolvedModel[], body: UpstreamBody, abort: AbortSignal): Promise<OpenedStream> {
+  /**
+   * Opens the stream; from then on a watchdog aborts `abort` with StreamIdleError when no byte has arrived for
+   * STREAM_IDLE_TIMEOUT_SECONDS (keep-alive comments count). `close()` on the result stops it.
+   */
+  async open(chain: ResolvedModel[], body: UpstreamBody, abort: AbortController): Promise<OpenedStream> {
     const request = { ...body, stream: true, stream_options: { include_usage: true } };
-    return this.upstream.openStream(
+    const opened = await this.upstream.openStream(
       chain,
       request as unknown as Omit<ChatCompletionCreateParamsStreaming, 'model'>,
-      abort,
+      abort.signal,
     );
+    const idleMs = this.config.streamIdleTimeoutSeconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const check = (): void => {
+      const silent = opened.silentForMs();
+      if (silent >= idleMs) abort.abort(new StreamIdleError(this.config.streamIdleTimeoutSeconds));
+      else timer = setTimeout(check, idleMs - silent).unref();
+    };
+    timer = setTimeout(check, idleMs).unref();
+    return {
+      ...opened,
+      close: () => {
+        clearTimeout(timer);
+        opened.close();
+      },
+    };
   }
 }
 

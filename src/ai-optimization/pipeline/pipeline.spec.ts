@@ -46,6 +46,8 @@ const CALL_COST_PICO = 364_000_000n;
 interface Setup {
   env?: Record<string, string>;
   budgets?: Partial<BudgetSettings>;
+  /** STREAM_IDLE_TIMEOUT_SECONDS (default 30). */
+  idleSeconds?: number;
 }
 
 /** The real stages and orchestrator over fakes of every repository and of the upstream. */
@@ -72,7 +74,7 @@ function build(setup: Setup = {}) {
     new ScreenStage(new ProviderRegistry(config, MODELS), conversations.asRepository(), agents),
     new GateStage(new SamplingService(settings.asRepository(), agents)),
     new AdmitStage(new BudgetService(settings.asRepository(), counters.asRepository(), config), prices),
-    new CallStage(upstream),
+    new CallStage(upstream, { streamIdleTimeoutSeconds: setup.idleSeconds ?? 30 }),
     new SettleStage(prices, counters.asRepository()),
     new RecordStage(conversations.asRepository(), ledger.asLedger(), MODELS),
     conversations.asRepository(),
@@ -499,7 +501,7 @@ describe('MeteredCallPipeline', () => {
       expect(join).toMatchObject({ savedUsd: 0.000364, savedLayer: 'coalescing' });
     });
 
-    it('aborts the upstream when every client has left, caches nothing and keeps the reservation', async () => {
+    it('aborts the upstream when every client has left, caches nothing, and charges what was streamed', async () => {
       const t = build();
       const hub = as(await t.pipeline.run(streamed()), 'streaming').hub;
       const leave = hub.subscribe(new StreamClient());
@@ -509,8 +511,13 @@ describe('MeteredCallPipeline', () => {
       await finished(hub);
       expect(t.upstream.feeds[0].aborted).toBe(true);
       expect(t.conversations.writes).toEqual([]);
-      // No usage was reported before the abort: what the upstream bills is unknown, so the upper bound stays.
-      expect(t.counters.settles.map((s) => s.costPico)).toEqual(['keep']);
+      // No usage was reported before the abort: the prompt and the streamed output are charged at the
+      // reservation's upper bound per token; the rest of the reservation goes back.
+      const [settled] = t.counters.settles.map((s) => s.costPico);
+      const reserved = t.conversations.plans[0].reservation?.amountPico ?? 0n;
+      expect(typeof settled).toBe('bigint');
+      expect(settled as bigint).toBeGreaterThan(0n);
+      expect(settled as bigint).toBeLessThan(reserved);
     });
 
     it('tells its clients when the upstream fails midway, and caches nothing', async () => {

@@ -15,7 +15,7 @@ import type { ResolvedModel } from '../providers/provider-registry.js';
 import { StreamUsageTracker } from '../providers/usage.js';
 import type { CachedAnswer } from '../response-cache.js';
 import { AdmitStage, type AdmitPlan } from './admit.stage.js';
-import { assemble, CallStage, type OpenedStream } from './call.stage.js';
+import { assemble, CallStage, StreamIdleError, type OpenedStream } from './call.stage.js';
 import { GateStage, type GatePlan } from './gate.stage.js';
 import type { MeteredCall, Outcome, Trace } from './metered-call.js';
 import { parseLast, RecordStage } from './record.stage.js';
@@ -333,12 +333,12 @@ export class MeteredCallPipeline {
     admit: AdmitPlan,
   ): Promise<Led> {
     const abort = new AbortController();
-    const hub = new StreamHub(() => abort.abort());
+    const hub = new StreamHub(() => abort.abort(new ClientsGoneError()));
     // Bastion's own time is what it spends before the upstream is asked.
     this.metrics.overhead.observe((performance.now() - trace.started) / 1000);
     let opened;
     try {
-      opened = await this.caller.open(screened.chain, call.body, abort.signal);
+      opened = await this.caller.open(screened.chain, call.body, abort);
     } catch (err) {
       this.settle.release(admit);
       throw err;
@@ -347,6 +347,15 @@ export class MeteredCallPipeline {
     return { outcome: { kind: 'streaming', source: 'called', trace, hub } };
   }
 
+  /**
+   * Forwards the upstream stream to its clients, then settles it:
+   * - complete and valid → priced from its usage, cached, recorded as a call;
+   * - every client gone → charged what was streamed (the usage if it arrived, else an estimate from the chunks),
+   *   the rest of the reservation released, nothing cached;
+   * - silent for STREAM_IDLE_TIMEOUT_SECONDS, failed midway, or a 200 that carried no completion (an HTML page,
+   *   no choices, neither content nor a finish) → an error event to the clients, the reservation released,
+   *   nothing cached and no call recorded.
+   */
   private async pump(
     call: MeteredCall,
     screened: Screened,
@@ -359,7 +368,7 @@ export class MeteredCallPipeline {
     const started = performance.now();
     const chunks: ChatCompletionChunk[] = [];
     const usage = new StreamUsageTracker();
-    let failed: string | null = null;
+    let failure: { code: string; message: string } | null = null;
     try {
       for await (const chunk of opened.stream) {
         chunks.push(chunk);
@@ -367,36 +376,98 @@ export class MeteredCallPipeline {
         hub.publish(chunk as unknown as Record<string, unknown>);
       }
     } catch (err) {
-      failed = aborted.aborted ? 'client disconnected' : this.scrubber.scrub((err as Error).message);
-      if (!aborted.aborted) {
-        hub.publish({
-          error: {
-            message: `Upstream stream failed: ${failed}`,
-            type: 'server_error',
-            param: null,
-            code: 'upstream_error',
-          },
-        });
-      }
+      const reason: unknown = aborted.reason;
+      failure =
+        reason instanceof StreamIdleError
+          ? { code: 'upstream_timeout', message: reason.message }
+          : reason instanceof ClientsGoneError
+            ? { code: 'client_gone', message: reason.message }
+            : { code: 'upstream_error', message: this.scrubber.scrub((err as Error).message) };
+    } finally {
+      opened.close();
+    }
+    if (failure === null && !carriesCompletion(chunks)) {
+      failure = { code: 'upstream_error', message: 'the upstream answered 200 without a completion' };
     }
     const latencyMs = Math.round(performance.now() - started);
-    const priced = this.settle.price(opened.model, usage.raw, trace.now);
-    this.settle.settle(admit, priced.costUsd);
-    if (failed === null) {
-      const completion = assemble(chunks, usage.raw, opened.model.upstreamModel);
-      this.recorder.store(
+    if (failure === null || failure.code === 'client_gone') {
+      const gone = failure !== null;
+      const priced = gone
+        ? this.settle.price(opened.model, usage.raw ?? streamedUsage(screened, chunks), trace.now)
+        : this.settle.price(opened.model, usage.raw, trace.now);
+      this.settle.settle(admit, priced.costUsd);
+      if (gone) {
+        this.logger.warn(
+          `Stream for ${call.agent} abandoned by its clients: charged ${usage.raw === null ? 'an estimate of what was streamed' : 'the usage received'}`,
+        );
+      } else {
+        const completion = assemble(chunks, usage.raw, opened.model.upstreamModel);
+        const stored = this.recorder.answerOf(
+          opened.model,
+          completion,
+          priced,
+          trace.now,
+          call.cache.keepCompletion,
+        );
+        this.recorder.store(call, screened, stored);
+      }
+      this.recorder.recordStream(
         call,
-        screened,
-        this.recorder.answerOf(opened.model, completion, priced, trace.now, call.cache.keepCompletion),
+        trace.requestId,
+        trace.now,
+        callRecord(opened.model, priced, latencyMs),
       );
-    } else {
-      this.logger.warn(
-        `Stream for ${call.agent} ended early (${failed}); recorded usage: ${usage.raw === null ? 'none reported' : 'reported'}`,
-      );
+      hub.finish({ costUsd: priced.costUsd });
+      return;
     }
-    this.recorder.recordStream(call, trace.requestId, trace.now, callRecord(opened.model, priced, latencyMs));
-    hub.finish({ costUsd: priced.costUsd });
+    this.logger.warn(`Stream for ${call.agent} failed: ${failure.message}; its reservation is released`);
+    this.settle.release(admit);
+    this.recorder.recordFailedStream(call, trace.requestId, trace.now);
+    hub.publish({
+      error: {
+        message: `Upstream stream failed: ${failure.message}`,
+        type: 'server_error',
+        param: null,
+        code: failure.code,
+      },
+    });
+    hub.finish({ costUsd: null });
   }
+}
+
+/** Every client of a shared stream left before its end. */
+class ClientsGoneError extends Error {
+  constructor() {
+    super('every client disconnected');
+    this.name = 'ClientsGoneError';
+  }
+}
+
+/** A stream is an answer when some chunk has a choice with content, tool calls or a finish reason. */
+function carriesCompletion(chunks: ChatCompletionChunk[]): boolean {
+  return chunks.some((c) =>
+    (c.choices ?? []).some(
+      (choice) =>
+        choice.finish_reason != null ||
+        (choice.delta?.content ?? '') !== '' ||
+        (choice.delta?.tool_calls?.length ?? 0) > 0,
+    ),
+  );
+}
+
+/**
+ * The usage of a stream its clients abandoned before the provider reported it: the prompt as estimated for the
+ * reservation (every token uncached), and the output streamed so far at the same upper bound per character.
+ */
+function streamedUsage(screened: Screened, chunks: ChatCompletionChunk[]): Record<string, number> {
+  let characters = 0;
+  for (const c of chunks) {
+    for (const choice of c.choices ?? []) {
+      characters += (choice.delta?.content ?? '').length;
+      for (const tc of choice.delta?.tool_calls ?? []) characters += (tc.function?.arguments ?? '').length;
+    }
+  }
+  return { prompt_tokens: screened.promptTokens, completion_tokens: Math.ceil(characters / 3) };
 }
 
 /** Requests share an upstream call only when they would be decided the same way. */

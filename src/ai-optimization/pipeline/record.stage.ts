@@ -163,6 +163,21 @@ export class RecordStage {
     });
   }
 
+  /** The leader of a stream that failed: a request, no call (nothing is charged for it). */
+  recordFailedStream(call: MeteredCall, requestId: string, now: number): void {
+    this.ledger.record({
+      requestId,
+      at: now,
+      agent: call.agent,
+      symbol: call.symbol,
+      reason: 'provider_unavailable',
+      cacheHit: call.cache.read ? false : null,
+      savedUsd: null,
+      savedLayer: null,
+      call: null,
+    });
+  }
+
   averageCallCost(agent: string): Promise<number | null> {
     return this.ledger.averageCallCost(agent);
   }

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { DomainError } from '../../common/errors.js';
 import { AGENTS_CONFIG } from '../../config/config.module.js';
 import type { AgentsConfig } from '../../config/yaml-config.js';
 import {
@@ -36,6 +37,19 @@ export function estimateTokens(body: UpstreamBody): number {
   return Math.ceil(ascii / 3) + (text.length - ascii) + 8 * body.messages.length;
 }
 
+/**
+ * A likely count of the prompt's tokens, for the context-window guard: 4 ASCII characters a token (the usual
+ * average) and 0.6 for any other character. Unlike the reservation's upper bound it does not refuse prompts
+ * that fit; one that is close is left for the provider to judge.
+ */
+function likelyTokens(body: UpstreamBody): number {
+  const text = JSON.stringify(body.messages) + (body.tools === undefined ? '' : JSON.stringify(body.tools));
+  let other = 0;
+  // eslint-disable-next-line no-control-regex -- the fast path: an all-ASCII prompt needs no count
+  if (/[^\x00-\x7f]/.test(text)) for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 128) other++;
+  return Math.ceil((text.length - other) / 4 + other * 0.6) + 4 * body.messages.length;
+}
+
 export const conversationOf = (call: Pick<MeteredCall, 'tenant' | 'agent' | 'symbol'>): ConversationRef => ({
   tenant: call.tenant,
   agent: call.agent,
@@ -59,10 +73,26 @@ export class ScreenStage {
     return this.agents.agents.get(agent)?.enableAi ?? true;
   }
 
-  /** Throws a 400 for an unknown model and a 503 when no provider can serve it. */
+  /**
+   * Throws a 400 for an unknown model, a 400 `context_length_exceeded` (OpenAI's code) when the prompt and
+   * `max_tokens` cannot fit the model's context window, and a 503 when no provider can serve it.
+   */
   screen(call: MeteredCall): Screened {
     const chain = this.registry.chain(call.model ?? this.agents.agents.get(call.agent)?.model);
     const primary = chain[0];
+    const window = primary.entry.contextWindow;
+    if (window !== undefined) {
+      const prompt = likelyTokens(call.body);
+      if (prompt + call.maxTokens > window) {
+        throw new DomainError(
+          'context_length_exceeded',
+          `This model's maximum context length is ${window} tokens; the prompt (about ${prompt} tokens) and ` +
+            `max_tokens (${call.maxTokens}) would need ${prompt + call.maxTokens}. Shorten the prompt or lower max_tokens.`,
+          400,
+          { param: 'messages' },
+        );
+      }
+    }
     const hash = requestHash({
       provider: primary.provider,
       base_url: primary.baseUrl,

@@ -5,6 +5,7 @@ import { MODELS_CONFIG } from '../../config/config.module.js';
 import { providersConfig } from '../../config/namespaces.js';
 import type { ModelEntry, ModelsConfig, ProviderName } from '../../config/yaml-config.js';
 import { DomainError, ProviderUnavailableError } from '../../common/errors.js';
+import { TransportActivity } from './transport-activity.js';
 
 /** One upstream that can be called: the model entry, its provider's client and the name it is served as. */
 export interface ResolvedModel {
@@ -35,6 +36,7 @@ export class ProviderRegistry {
   constructor(
     @Inject(providersConfig.KEY) private readonly config: ConfigType<typeof providersConfig>,
     @Inject(MODELS_CONFIG) private readonly models: ModelsConfig,
+    activity: TransportActivity = new TransportActivity(),
   ) {
     const endpoints: [ProviderName, { baseUrl: string; apiKey: string | undefined } | undefined][] = [
       ['deepseek', config.deepseek],
@@ -47,7 +49,12 @@ export class ProviderRegistry {
         baseUrl: endpoint.baseUrl,
         // Retries and deadlines are ours (UpstreamCaller), so the SDK makes exactly one attempt.
         // vLLM without --api-key accepts any token; the SDK insists on one.
-        client: new OpenAI({ apiKey: endpoint.apiKey ?? 'EMPTY', baseURL: endpoint.baseUrl, maxRetries: 0 }),
+        client: new OpenAI({
+          apiKey: endpoint.apiKey ?? 'EMPTY',
+          baseURL: endpoint.baseUrl,
+          maxRetries: 0,
+          fetch: activity.fetch,
+        }),
       });
     }
     const configured = [...this.clients.keys()];

@@ -10,7 +10,18 @@ import { MODELS_CONFIG } from '../../config/config.module.js';
 import type { ModelsConfig } from '../../config/yaml-config.js';
 import { ProviderUnavailableError } from '../../common/errors.js';
 import { Scrubber } from '../../common/secrets.js';
+import { TransportActivity } from './transport-activity.js';
 import type { ResolvedModel } from './provider-registry.js';
+
+/** An upstream stream that has been accepted: its chunks, and how long its bytes have been silent. */
+export interface OpenStream {
+  model: ResolvedModel;
+  stream: AsyncIterable<ChatCompletionChunk>;
+  /** Milliseconds since the last byte arrived (keep-alive comments count). */
+  silentForMs: () => number;
+  /** Stops watching (call when the stream ends). */
+  close: () => void;
+}
 
 /** A completed upstream call: the model that answered (after fallbacks), its completion, how long it took. */
 export interface UpstreamAnswer {
@@ -53,6 +64,7 @@ export class UpstreamCaller {
   constructor(
     @Inject(MODELS_CONFIG) private readonly models: ModelsConfig,
     private readonly scrubber: Scrubber,
+    private readonly activity: TransportActivity = new TransportActivity(),
   ) {}
 
   /** A completion with every parameter of `body` passed through to the upstream. */
@@ -75,25 +87,31 @@ export class UpstreamCaller {
     chain: ResolvedModel[],
     body: Omit<ChatCompletionCreateParamsStreaming, 'model'>,
     abort: AbortSignal,
-  ): Promise<{ model: ResolvedModel; stream: AsyncIterable<ChatCompletionChunk> }> {
-    const { model, value } = await this.withFallbacks(chain, async (m, _signal, timeoutMs) => {
-      const controller = new AbortController();
-      const onAbort = (): void => controller.abort();
-      abort.addEventListener('abort', onAbort, { once: true });
-      const timer = setTimeout(() => controller.abort(new DeadlineError(timeoutMs)), timeoutMs);
-      try {
-        return await m.client.chat.completions.create(
-          { ...body, model: m.upstreamModel, stream: true },
-          { signal: controller.signal, maxRetries: 0, timeout: 10 * 60_000 },
-        );
-      } catch (err) {
-        if (controller.signal.reason instanceof DeadlineError) throw controller.signal.reason;
-        throw err;
-      } finally {
-        clearTimeout(timer);
-      }
-    });
-    return { model, stream: value };
+  ): Promise<OpenStream> {
+    const watch = this.activity.watch();
+    try {
+      const { model, value } = await this.withFallbacks(chain, async (m, _signal, timeoutMs) => {
+        const controller = new AbortController();
+        const onAbort = (): void => controller.abort(abort.reason);
+        abort.addEventListener('abort', onAbort, { once: true });
+        const timer = setTimeout(() => controller.abort(new DeadlineError(timeoutMs)), timeoutMs);
+        try {
+          return await m.client.chat.completions.create(
+            { ...body, model: m.upstreamModel, stream: true },
+            { signal: controller.signal, maxRetries: 0, timeout: 10 * 60_000, headers: watch.headers },
+          );
+        } catch (err) {
+          if (controller.signal.reason instanceof DeadlineError) throw controller.signal.reason;
+          throw err;
+        } finally {
+          clearTimeout(timer);
+        }
+      });
+      return { model, stream: value, silentForMs: watch.silentForMs, close: watch.done };
+    } catch (err) {
+      watch.done();
+      throw err;
+    }
   }
 
   private async createCompletion(
