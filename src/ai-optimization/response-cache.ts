@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** A stored answer: what the caller gets back, and what producing it cost (the saving of every later hit). */
 export interface CachedAnswer {
@@ -16,16 +16,25 @@ export interface CachedAnswer {
 
 /** JSON with sorted keys, so equal requests hash equally whatever the order their fields arrived in. */
 export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) {
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
+    return `${out}]`;
   }
-  return JSON.stringify(value) ?? 'null';
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record).sort();
+  let out = '{';
+  for (const key of keys) {
+    const v = record[key];
+    if (v === undefined) continue;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+  }
+  return `${out}}`;
 }
 
-/** The response-cache key of a canonical request: equal requests, equal keys. */
-export const requestHash = (canonical: unknown): string =>
-  createHash('sha256').update(canonicalJson(canonical)).digest('hex').slice(0, 40);
+/** The response-cache key of a canonical text: equal requests, equal keys (sha256, 160 bits kept). */
+export const textHash = (text: string): string => hash('sha256', text, 'hex').slice(0, 40);
+
+/** The response-cache key of a request: equal requests (whatever their key order), equal keys. */
+export const requestHash = (canonical: unknown): string => textHash(canonicalJson(canonical));

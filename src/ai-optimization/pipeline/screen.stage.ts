@@ -7,7 +7,7 @@ import {
   type ConversationRef,
 } from '../../redis/repositories/conversation.repository.js';
 import { ProviderRegistry, type ResolvedModel } from '../providers/provider-registry.js';
-import { requestHash } from '../response-cache.js';
+import { canonicalJson, textHash } from '../response-cache.js';
 import type { MeteredCall, UpstreamBody } from './metered-call.js';
 
 /** A call the pipeline may make: where it goes, how it is keyed, what its prompt weighs. */
@@ -26,8 +26,7 @@ export interface Screened {
  * tool definitions, response schemas), a token per 3 ASCII characters (tokenizers average about 4) and one per
  * other character (DeepSeek documents about 0.6 for a Chinese character), plus a few per message.
  */
-export function estimateTokens(body: UpstreamBody): number {
-  const text = JSON.stringify(body);
+export function estimateTokens(body: UpstreamBody, text = JSON.stringify(body)): number {
   let ascii = text.length;
   // eslint-disable-next-line no-control-regex -- the fast path: an all-ASCII body needs no count
   if (/[^\x00-\x7f]/.test(text)) {
@@ -93,18 +92,15 @@ export class ScreenStage {
         );
       }
     }
-    const hash = requestHash({
-      provider: primary.provider,
-      base_url: primary.baseUrl,
-      model: primary.upstreamModel,
-      body: call.body,
-    });
+    // One canonical text serves the cache key and the token estimate.
+    const body = canonicalJson(call.body);
+    const hash = textHash(`${primary.provider}\n${primary.baseUrl}\n${primary.upstreamModel}\n${body}`);
     const conversation = conversationOf(call);
     return {
       chain,
       conversation,
       cacheKey: this.conversations.cacheKey(conversation, call.responseType, hash),
-      promptTokens: estimateTokens(call.body),
+      promptTokens: estimateTokens(call.body, body),
     };
   }
 }
