@@ -33,40 +33,63 @@ export async function readBooks(app: TestApp, fakes: FakeLlm[]): Promise<Books> 
   };
 }
 
-export const balanced = (b: Books): boolean =>
-  b.statuses[0] === 200 &&
-  b.statuses[1] === 200 &&
-  b.ledgerCalls === b.upstreamCalls &&
-  b.ledgerCostUsd !== null &&
-  pico(b.dailySpentUsd) === pico(b.ledgerCostUsd);
+const picoOf = (usd: number | null): bigint | null => (usd === null ? null : toPico(usd));
+
+/** A difference of two amounts in picodollars, as text ('missing' when either is unknown). */
+const picoDelta = (now: number | null, then: number | null): string => {
+  const a = picoOf(now);
+  const b = picoOf(then);
+  return a === null || b === null ? 'missing' : (a - b).toString();
+};
+
+const ZERO: Books = {
+  ledgerCalls: 0,
+  ledgerCostUsd: 0,
+  dailySpentUsd: 0,
+  upstreamCalls: 0,
+  statuses: [200, 200],
+};
+
+/**
+ * The books as one comparable object — since `since` (a reading taken before, default: nothing), so one test
+ * is not judged by what an earlier one left — and a failed assertion shows every figure at once.
+ */
+export const ledgerView = (b: Books, since: Books = ZERO) => ({
+  statuses: b.statuses,
+  ledger_calls:
+    b.ledgerCalls === null || since.ledgerCalls === null ? null : b.ledgerCalls - since.ledgerCalls,
+  ledger_cost_pico: picoDelta(b.ledgerCostUsd, since.ledgerCostUsd),
+  budget_daily_pico: picoDelta(b.dailySpentUsd, since.dailySpentUsd),
+});
+
+/** What ledgerView should be when the books agree: ledger calls = upstream calls, counters = ledger cost. */
+export const expectedLedgerView = (b: Books, since: Books = ZERO) => ({
+  statuses: [200, 200],
+  ledger_calls: b.upstreamCalls - since.upstreamCalls,
+  ledger_cost_pico: picoDelta(b.ledgerCostUsd, since.ledgerCostUsd),
+  budget_daily_pico: picoDelta(b.ledgerCostUsd, since.ledgerCostUsd),
+});
+
+export const balanced = (b: Books, since: Books = ZERO): boolean =>
+  JSON.stringify(ledgerView(b, since)) === JSON.stringify(expectedLedgerView(b, since)) &&
+  picoOf(b.ledgerCostUsd) !== null;
 
 /**
  * Reads the books until they agree (the ledger and the budget counters are written in the background, and
  * what was kept in memory during an outage is written when Redis is back) or `timeoutMs` passes; returns the
- * last reading, for the caller to assert on.
+ * last reading, for the caller to assert on with ledgerView / expectedLedgerView.
  */
-export async function settledBooks(app: TestApp, fakes: FakeLlm[], timeoutMs = 8_000): Promise<Books> {
+export async function settledBooks(
+  app: TestApp,
+  fakes: FakeLlm[],
+  timeoutMs = 6_000,
+  since: Books = ZERO,
+): Promise<Books> {
   const started = Date.now();
   let books = await readBooks(app, fakes);
-  while (!balanced(books) && Date.now() - started < timeoutMs) {
+  while (!balanced(books, since) && Date.now() - started < timeoutMs) {
     await new Promise((r) => setTimeout(r, 250));
     books = await readBooks(app, fakes);
   }
   return books;
 }
-
-/** The books as one comparable object: a failed assertion shows every figure at once. */
-export const ledgerView = (b: Books) => ({
-  statuses: b.statuses,
-  ledger_calls: b.ledgerCalls,
-  ledger_cost_pico: pico(b.ledgerCostUsd),
-  budget_daily_pico: pico(b.dailySpentUsd),
-});
-
-/** What ledgerView should be when the books agree with `upstreamCalls` upstream calls. */
-export const expectedLedgerView = (b: Books) => ({
-  statuses: [200, 200],
-  ledger_calls: b.upstreamCalls,
-  ledger_cost_pico: pico(b.ledgerCostUsd),
-  budget_daily_pico: pico(b.ledgerCostUsd),
-});
