@@ -491,6 +491,32 @@ describe('fake LLM upstream', () => {
       await expect(client(f).chat.completions.create(body('openai'))).rejects.toThrow();
     });
 
+    it('vllm refuses prompt + max_tokens beyond --max-model-len with its 400', async () => {
+      const f = await startFakeLlm({ personality: 'vllm', maxModelLen: 8192 });
+      try {
+        const content = 'x'.repeat(4 * 7000); // 7,000 tokens, + 4 for the message
+        const fits = await postJson(f, {
+          model: MODEL.vllm,
+          messages: [{ role: 'user', content }],
+          max_tokens: 1188,
+        });
+        expect(fits.res.status).toBe(200);
+        const over = await postJson(f, {
+          model: MODEL.vllm,
+          messages: [{ role: 'user', content }],
+          max_tokens: 1189,
+        });
+        expect(over.res.status).toBe(400);
+        expect(obj(over.json.error)).toMatchObject({ type: 'BadRequestError', code: 400 });
+        expect(obj(over.json.error).message).toMatch(/maximum context length is 8192 tokens/);
+        const models = obj(await (await fetch(`${f.baseURL}/models`)).json());
+        expect(obj(arr(models.data)[0]).max_model_len).toBe(8192);
+        expect(f.completedCalls()).toBe(1);
+      } finally {
+        await f.close();
+      }
+    });
+
     it('vllm 401 is a bare {"error":"Unauthorized"}; /health stays open', async () => {
       const f = await startFakeLlm({ personality: 'vllm', apiKey: 'secret' });
       try {

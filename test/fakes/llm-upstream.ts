@@ -32,6 +32,11 @@ export interface FakeLlmOptions {
   cacheUnit?: number;
   /** vLLM `--enable-prompt-tokens-details`; default false => `prompt_tokens_details: null`. */
   vllmPromptTokensDetails?: boolean;
+  /**
+   * vLLM `--max-model-len` (default 32768): prompt tokens plus max_tokens beyond it are refused with vLLM's
+   * 400 (the other personalities do not check).
+   */
+  maxModelLen?: number;
   /** Content generator; default: `Answer #<n> to: <first 40 chars of the last user message>`. */
   reply?: (req: FakeChatRequest) => string;
 }
@@ -398,6 +403,7 @@ class FakeLlmServer implements FakeLlm {
   private readonly latencyMs: number;
   private readonly chunkDelayMs: number;
   private readonly cacheUnit: number;
+  private readonly maxModelLen: number;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly sleepers = new Set<Sleeper>();
@@ -416,6 +422,7 @@ class FakeLlmServer implements FakeLlm {
     this.latencyMs = Math.max(0, options.latencyMs ?? 0);
     this.chunkDelayMs = Math.max(0, options.chunkDelayMs ?? 0);
     this.cacheUnit = Math.max(1, options.cacheUnit ?? DEFAULT_CACHE_UNIT[options.personality]);
+    this.maxModelLen = options.maxModelLen ?? 32768;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch(() => {
         if (!res.headersSent && !res.destroyed) {
@@ -567,7 +574,7 @@ class FakeLlmServer implements FakeLlm {
         owned_by: 'vllm',
         root: id,
         parent: null,
-        max_model_len: 32768,
+        max_model_len: this.maxModelLen,
         permission: [
           {
             id: `modelperm-${randomBytes(16).toString('hex')}`,
@@ -699,6 +706,12 @@ class FakeLlmServer implements FakeLlm {
       return;
     }
 
+    const tooLong = this.contextLengthError(body);
+    if (tooLong !== null) {
+      this.sendJson(res, call, 400, vllmErrorBody(400, tooLong));
+      return;
+    }
+
     if (fault?.kind === 'malformed') {
       await this.sendMalformed(res, call, body.stream === true);
       return;
@@ -742,6 +755,21 @@ class FakeLlmServer implements FakeLlm {
       const ok = await this.sendDelayedJson(res, call, this.completionBody(body, answer));
       if (ok) this.finishOk(answer);
     }
+  }
+
+  /** vLLM's refusal of a request that cannot fit in --max-model-len; null when it fits (or not vLLM). */
+  private contextLengthError(body: FakeChatRequest): string | null {
+    if (this.personality !== 'vllm') return null;
+    const prompt = countPromptTokens(body.messages);
+    const limit = typeof body.max_tokens === 'number' ? body.max_tokens : body.max_completion_tokens;
+    const output = typeof limit === 'number' ? limit : 0;
+    if (prompt + output <= this.maxModelLen) return null;
+    return (
+      `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +
+      `${output} output tokens and your prompt contains at least ${prompt} input tokens, for a total of at ` +
+      `least ${prompt + output} tokens. Please reduce the length of the input prompt or the number of ` +
+      `requested output tokens. (parameter=input_tokens, value=${prompt})`
+    );
   }
 
   private takeFault(): Fault | null {
