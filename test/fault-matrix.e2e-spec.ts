@@ -53,6 +53,12 @@ const AGENT_CALLS = [
   },
 ];
 
+/** How long the books may take to agree once Redis is back: reconnection backoff plus the retry of queued writes. */
+const AFTER_OUTAGE_MS = 10_000;
+
+/** Tests that wait out a Redis fault and then for the books; a failing one still ends with its own message. */
+const SLOW_TEST_MS = 45_000;
+
 const PRIORITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW'] as const;
 type Priority = (typeof PRIORITIES)[number];
 const EVENT_SYMBOL: Record<Priority, string> = { CRITICAL: 'BTC', HIGH: 'ETH', MEDIUM: 'SOL', LOW: 'XRP' };
@@ -106,7 +112,8 @@ interface Round {
     ended: boolean;
     raw: string;
   };
-  reads: { route: string; status: number; body: any }[];
+  /** `at`: when the answer arrived (ms). */
+  reads: { route: string; status: number; body: any; at: number }[];
 }
 
 describe('Fault matrix: Redis killed, slowed and restarted under every door', () => {
@@ -177,7 +184,7 @@ describe('Fault matrix: Redis killed, slowed and restarted under every door', ()
     const readsP = READ_ROUTES.map(async (route) => {
       const res = await bastion.request('GET', route);
       note(`${tag} GET ${route}`, res.status, res.body);
-      return { route, status: res.status, body: res.body };
+      return { route, status: res.status, body: res.body, at: Date.now() };
     });
     const [agents, events, v1, v1Stream, reads] = await Promise.all([
       Promise.all(agentP),
@@ -276,50 +283,70 @@ describe('Fault matrix: Redis killed, slowed and restarted under every door', ()
     expect(deepseek.completedCalls() - before).toBe(4 + 4 + 2);
   });
 
-  it('restarted: the cache, sampling and event interval hold again, and the books agree, outage calls included', async () => {
-    await redis.start();
-    await waitFor(async () => (await ready()) === 200, 10_000, 'not ready within 10 s of the restart');
-    const books = await settledBooks(bastion, [deepseek]);
-    expect(ledgerView(books)).toEqual(expectedLedgerView(books));
-    expect(books.upstreamCalls).toBe(9 + 10);
+  it(
+    'restarted: the cache, sampling and event interval hold again, and the books agree, outage calls included',
+    async () => {
+      await redis.start();
+      await waitFor(async () => (await ready()) === 200, 10_000, 'not ready within 10 s of the restart');
+      const books = await settledBooks(bastion, [deepseek], AFTER_OUTAGE_MS);
+      expect(ledgerView(books)).toEqual(expectedLedgerView(books));
+      expect(books.upstreamCalls).toBe(9 + 10);
 
-    const calls = deepseek.completedCalls();
-    const r = await round('restarted');
-    const saved = (reason: unknown) => ({ status: 200, reason, answered: true });
-    expect(picture(r)).toEqual({
-      // The baseline's answers are back in force: the response cache (or the sampler) saves the call again.
-      agents: Object.fromEntries(
-        AGENT_CALLS.map((a) => [
-          a.agent_type,
-          saved(expect.stringMatching(/^(response_cache|sampled_out)$/)),
+      const calls = deepseek.completedCalls();
+      const r = await round('restarted');
+      const saved = (reason: unknown) => ({ status: 200, reason, answered: true });
+      expect(picture(r)).toEqual({
+        // The baseline's answers are back in force: the response cache (or the sampler) saves the call again.
+        agents: Object.fromEntries(
+          AGENT_CALLS.map((a) => [
+            a.agent_type,
+            saved(expect.stringMatching(/^(response_cache|sampled_out)$/)),
+          ]),
+        ),
+        events: {
+          CRITICAL: { ...called, degraded: undefined }, // always fresh
+          HIGH: { ...saved('event_filtered'), degraded: undefined },
+          MEDIUM: { ...saved('event_filtered'), degraded: undefined },
+          // Queued again; the last answer it carries depends on what the outage could store.
+          LOW: { status: 200, reason: 'batched', degraded: undefined, answered: expect.any(Boolean) },
+        },
+        v1: { status: 200, cache: 'HIT', answered: true },
+        v1Stream: { status: 200, cache: 'HIT', errors: 0, ended: true, answered: true },
+        reads: Object.fromEntries(READ_ROUTES.map((route) => [route, { status: 200, code: undefined }])),
+      });
+      expect(deepseek.completedCalls() - calls).toBe(1); // the CRITICAL event only
+    },
+    SLOW_TEST_MS,
+  );
+
+  it(
+    'slowed past the command timeout: calls fail open, reads answer 503, and the books agree once it answers again',
+    async () => {
+      const before = deepseek.completedCalls();
+      // 6 s: the requests below reach Redis within the first second, so each command times out (2 s), and a
+      // read route's second command (after a first that failed open) still meets the sleep.
+      const { awake } = await redis.sleep(6);
+      let wokeAt = Infinity;
+      void awake.then(() => (wokeAt = Date.now()));
+      const r = await round('slowed');
+      // A read that chains several commands may reach Redis after it woke and answer 200 then; one answered
+      // while Redis slept must be a 503.
+      const answeredAsleep = { status: 503, code: 'store_unavailable' };
+      const reads = Object.fromEntries(
+        r.reads.map((x) => [
+          x.route,
+          x.at >= wokeAt && x.status === 200 ? { status: 200, code: undefined } : answeredAsleep,
         ]),
-      ),
-      events: {
-        CRITICAL: { ...called, degraded: undefined }, // always fresh
-        HIGH: { ...saved('event_filtered'), degraded: undefined },
-        MEDIUM: { ...saved('event_filtered'), degraded: undefined },
-        // Queued again; the last answer it carries depends on what the outage could store.
-        LOW: { status: 200, reason: 'batched', degraded: undefined, answered: expect.any(Boolean) },
-      },
-      v1: { status: 200, cache: 'HIT', answered: true },
-      v1Stream: { status: 200, cache: 'HIT', errors: 0, ended: true, answered: true },
-      reads: Object.fromEntries(READ_ROUTES.map((route) => [route, { status: 200, code: undefined }])),
-    });
-    expect(deepseek.completedCalls() - calls).toBe(1); // the CRITICAL event only
-  });
-
-  it('slowed past the command timeout: calls fail open, reads answer 503, and the books agree once it answers again', async () => {
-    const before = deepseek.completedCalls();
-    // 5 s: every request below reaches Redis well within the first 3 s, so each command times out (2 s).
-    const { awake } = await redis.sleep(5);
-    const r = await round('slowed');
-    expect(picture(r)).toEqual(failOpen);
-    expect(deepseek.completedCalls() - before).toBe(4 + 4 + 2);
-    await awake;
-    const books = await settledBooks(bastion, [deepseek]);
-    expect(ledgerView(books)).toEqual(expectedLedgerView(books));
-    expect(books.upstreamCalls).toBe(19 + 1 + 10);
-  });
+      );
+      expect(picture(r)).toEqual({ ...failOpen, reads });
+      expect(deepseek.completedCalls() - before).toBe(4 + 4 + 2);
+      await awake;
+      const books = await settledBooks(bastion, [deepseek], AFTER_OUTAGE_MS);
+      expect(ledgerView(books)).toEqual(expectedLedgerView(books));
+      expect(books.upstreamCalls).toBe(19 + 1 + 10);
+    },
+    SLOW_TEST_MS,
+  );
 
   it('answered no request with a 500, and no 5xx but 503 store_unavailable', () => {
     expect(seen.length).toBeGreaterThan(0);
@@ -329,49 +356,53 @@ describe('Fault matrix: Redis killed, slowed and restarted under every door', ()
 });
 
 describe('A ledger write that timed out but landed is counted once', () => {
-  it('DEBUG SLEEP holds the ledger write past its timeout; the retry does not count the call twice', async () => {
-    const redis = await FaultyRedis.start();
-    // The upstream answers after Redis fell asleep, so the ledger write is sent into the sleep.
-    const deepseek = await startFakeLlm({
-      personality: 'deepseek',
-      apiKey: DEEPSEEK_TEST_KEY,
-      latencyMs: 600,
-    });
-    const bastion = await startTestApp({ env: { ...providerEnv({ deepseek }), REDIS_URL: redis.url } });
-    try {
-      const monitor = await redis.monitor();
-      const call = bastion.request('POST', '/ai/call', {
-        agent_type: 'ledger_probe',
-        prompt: 'One call, written once',
-        max_tokens: 32,
+  it(
+    'DEBUG SLEEP holds the ledger write past its timeout; the retry does not count the call twice',
+    async () => {
+      const redis = await FaultyRedis.start();
+      // The upstream answers after Redis fell asleep, so the ledger write is sent into the sleep.
+      const deepseek = await startFakeLlm({
+        personality: 'deepseek',
+        apiKey: DEEPSEEK_TEST_KEY,
+        latencyMs: 600,
       });
-      await waitFor(
-        () => Promise.resolve(deepseek.calls.length === 1),
-        5000,
-        'the call did not reach upstream',
-      );
-      // Asleep 4 s: the write sent at ~0.5 s times out at ~2.5 s (client), lands at ~4 s (server).
-      const { awake } = await redis.sleep(4);
-      const answered = await call;
-      expect([answered.status, answered.body.metadata.reason]).toEqual([200, 'called']);
-      await awake;
-      const wokeAt = Date.now();
-      const books = await settledBooks(bastion, [deepseek]);
-      monitor.stop();
-      // The scenario happened: Bastion's script writes queued up during the sleep and ran when it ended.
-      const scriptsAtWake = monitor.commands.filter(
-        (c) => (c.name === 'evalsha' || c.name === 'eval') && Math.abs(c.at - wokeAt) < 1000,
-      );
-      expect(scriptsAtWake.length).toBeGreaterThan(0);
-      expect(ledgerView(books)).toEqual(expectedLedgerView(books));
-      expect(books.ledgerCalls).toBe(1);
-      expect(books.upstreamCalls).toBe(1);
-    } finally {
-      await bastion.close({ keepKeys: true });
-      await deepseek.close();
-      await redis.dispose();
-    }
-  });
+      const bastion = await startTestApp({ env: { ...providerEnv({ deepseek }), REDIS_URL: redis.url } });
+      try {
+        const monitor = await redis.monitor();
+        const call = bastion.request('POST', '/ai/call', {
+          agent_type: 'ledger_probe',
+          prompt: 'One call, written once',
+          max_tokens: 32,
+        });
+        await waitFor(
+          () => Promise.resolve(deepseek.calls.length === 1),
+          5000,
+          'the call did not reach upstream',
+        );
+        // Asleep 4 s: the write sent at ~0.5 s times out at ~2.5 s (client), lands at ~4 s (server).
+        const { awake } = await redis.sleep(4);
+        const answered = await call;
+        expect([answered.status, answered.body.metadata.reason]).toEqual([200, 'called']);
+        await awake;
+        const wokeAt = Date.now();
+        const books = await settledBooks(bastion, [deepseek], AFTER_OUTAGE_MS);
+        monitor.stop();
+        // The scenario happened: Bastion's script writes queued up during the sleep and ran when it ended.
+        const scriptsAtWake = monitor.commands.filter(
+          (c) => (c.name === 'evalsha' || c.name === 'eval') && Math.abs(c.at - wokeAt) < 1000,
+        );
+        expect(scriptsAtWake.length).toBeGreaterThan(0);
+        expect(ledgerView(books)).toEqual(expectedLedgerView(books));
+        expect(books.ledgerCalls).toBe(1);
+        expect(books.upstreamCalls).toBe(1);
+      } finally {
+        await bastion.close({ keepKeys: true });
+        await deepseek.close();
+        await redis.dispose();
+      }
+    },
+    SLOW_TEST_MS,
+  );
 });
 
 describe('Budgets while Redis is away: hard fails closed, soft and off fail open', () => {
@@ -427,63 +458,71 @@ describe('Budgets while Redis is away: hard fails closed, soft and off fail open
     v1Stream: [200, false],
   };
 
-  it('a hard budget set through PUT /ai-cost/budgets refuses every door while Redis is down or slow, before any upstream call', async () => {
-    const app = await startTestApp({ env: { ...providerEnv({ deepseek }), REDIS_URL: redis.url } });
-    try {
-      const put = await app.request(
-        'PUT',
-        '/ai-cost/budgets',
-        { daily_budget_usd: 5, enforcement: 'hard' },
-        ADMIN_KEY,
-      );
-      expect(put.status).toBe(200);
+  it(
+    'a hard budget set through PUT /ai-cost/budgets refuses every door while Redis is down or slow, before any upstream call',
+    async () => {
+      const app = await startTestApp({ env: { ...providerEnv({ deepseek }), REDIS_URL: redis.url } });
+      try {
+        const put = await app.request(
+          'PUT',
+          '/ai-cost/budgets',
+          { daily_budget_usd: 5, enforcement: 'hard' },
+          ADMIN_KEY,
+        );
+        expect(put.status).toBe(200);
 
-      await redis.kill();
-      await untilReady(app, 503);
-      expect(await spendAttempts(app)).toEqual(refusedEverywhere);
-      expect(deepseek.calls).toHaveLength(0);
+        await redis.kill();
+        await untilReady(app, 503);
+        expect(await spendAttempts(app)).toEqual(refusedEverywhere);
+        expect(deepseek.calls).toHaveLength(0);
 
-      await redis.start();
-      await untilReady(app, 200);
-      const { awake } = await redis.sleep(5);
-      expect(await spendAttempts(app)).toEqual(refusedEverywhere);
-      expect(deepseek.calls).toHaveLength(0);
-      await awake;
+        await redis.start();
+        await untilReady(app, 200);
+        const { awake } = await redis.sleep(5);
+        expect(await spendAttempts(app)).toEqual(refusedEverywhere);
+        expect(deepseek.calls).toHaveLength(0);
+        await awake;
 
-      // Nothing was spent: no reservation is left on the counters (not even one whose timed-out
-      // request Redis executed when it woke).
-      const idle = await settledBooks(app, [deepseek]);
-      expect(ledgerView(idle)).toEqual(expectedLedgerView(idle));
-      expect(idle.ledgerCalls).toBe(0);
-      // Redis answers again and $5 are left: the same doors call the model; a refused call claimed no
-      // sampling slot or event interval.
-      expect(await spendAttempts(app)).toEqual(calledEverywhere);
-      const books = await settledBooks(app, [deepseek]);
-      expect(ledgerView(books)).toEqual(expectedLedgerView(books));
-    } finally {
-      await app.close({ keepKeys: true });
-    }
-  });
+        // Nothing was spent: no reservation is left on the counters (not even one whose timed-out
+        // request Redis executed when it woke).
+        const idle = await settledBooks(app, [deepseek], AFTER_OUTAGE_MS);
+        expect(ledgerView(idle)).toEqual(expectedLedgerView(idle));
+        expect(idle.ledgerCalls).toBe(0);
+        // Redis answers again and $5 are left: the same doors call the model; a refused call claimed no
+        // sampling slot or event interval.
+        expect(await spendAttempts(app)).toEqual(calledEverywhere);
+        const books = await settledBooks(app, [deepseek]);
+        expect(ledgerView(books)).toEqual(expectedLedgerView(books));
+      } finally {
+        await app.close({ keepKeys: true });
+      }
+    },
+    SLOW_TEST_MS,
+  );
 
-  it('a hard budget from DAILY_BUDGET_USD + BUDGET_ENFORCEMENT=hard refuses every door while Redis is down', async () => {
-    const app = await startTestApp({
-      env: {
-        ...providerEnv({ deepseek }),
-        REDIS_URL: redis.url,
-        DAILY_BUDGET_USD: '5',
-        BUDGET_ENFORCEMENT: 'hard',
-      },
-    });
-    try {
-      await redis.kill();
-      await untilReady(app, 503);
-      expect(await spendAttempts(app)).toEqual(refusedEverywhere);
-      expect(deepseek.calls).toHaveLength(0);
-    } finally {
-      await redis.start();
-      await app.close({ keepKeys: true });
-    }
-  });
+  it(
+    'a hard budget from DAILY_BUDGET_USD + BUDGET_ENFORCEMENT=hard refuses every door while Redis is down',
+    async () => {
+      const app = await startTestApp({
+        env: {
+          ...providerEnv({ deepseek }),
+          REDIS_URL: redis.url,
+          DAILY_BUDGET_USD: '5',
+          BUDGET_ENFORCEMENT: 'hard',
+        },
+      });
+      try {
+        await redis.kill();
+        await untilReady(app, 503);
+        expect(await spendAttempts(app)).toEqual(refusedEverywhere);
+        expect(deepseek.calls).toHaveLength(0);
+      } finally {
+        await redis.start();
+        await app.close({ keepKeys: true });
+      }
+    },
+    SLOW_TEST_MS,
+  );
 
   it.each(['soft', 'off'] as const)(
     'a %s budget fails open while Redis is down, and the outage calls are charged when it is back',
@@ -504,12 +543,13 @@ describe('Budgets while Redis is away: hard fails closed, soft and off fail open
         expect(deepseek.completedCalls()).toBe(8);
         await redis.start();
         await untilReady(app, 200);
-        const books = await settledBooks(app, [deepseek]);
+        const books = await settledBooks(app, [deepseek], AFTER_OUTAGE_MS);
         expect(ledgerView(books)).toEqual(expectedLedgerView(books));
         expect(books.ledgerCalls).toBe(8);
       } finally {
         await app.close({ keepKeys: true });
       }
     },
+    SLOW_TEST_MS,
   );
 });
