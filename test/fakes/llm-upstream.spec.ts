@@ -491,6 +491,32 @@ describe('fake LLM upstream', () => {
       await expect(client(f).chat.completions.create(body('openai'))).rejects.toThrow();
     });
 
+    it('vllm refuses prompt + max_tokens beyond --max-model-len with its 400', async () => {
+      const f = await startFakeLlm({ personality: 'vllm', maxModelLen: 8192 });
+      try {
+        const content = 'x'.repeat(4 * 7000); // 7,000 tokens, + 4 for the message
+        const fits = await postJson(f, {
+          model: MODEL.vllm,
+          messages: [{ role: 'user', content }],
+          max_tokens: 1188,
+        });
+        expect(fits.res.status).toBe(200);
+        const over = await postJson(f, {
+          model: MODEL.vllm,
+          messages: [{ role: 'user', content }],
+          max_tokens: 1189,
+        });
+        expect(over.res.status).toBe(400);
+        expect(obj(over.json.error)).toMatchObject({ type: 'BadRequestError', code: 400 });
+        expect(obj(over.json.error).message).toMatch(/maximum context length is 8192 tokens/);
+        const models = obj(await (await fetch(`${f.baseURL}/models`)).json());
+        expect(obj(arr(models.data)[0]).max_model_len).toBe(8192);
+        expect(f.completedCalls()).toBe(1);
+      } finally {
+        await f.close();
+      }
+    });
+
     it('vllm 401 is a bare {"error":"Unauthorized"}; /health stays open', async () => {
       const f = await startFakeLlm({ personality: 'vllm', apiKey: 'secret' });
       try {
@@ -548,6 +574,244 @@ describe('fake LLM upstream', () => {
       if (p === 'vllm') expect(obj(json.error).code).toBe(400);
       expect(f.calls).toHaveLength(1);
       expect(f.calls[0].status).toBe(400);
+    });
+  });
+  describe('integrity faults: what a gateway must not pass on, cache or price', () => {
+    const body = (p: Personality, extra: Record<string, unknown> = {}) => ({
+      model: MODEL[p],
+      messages: [{ role: 'user' as const, content: 'hi there' }],
+      ...extra,
+    });
+    const AUTH = 'Bearer fake-upstream-key-for-echo-0001';
+
+    /** The `data:` payloads of an SSE text, in order. */
+    const dataLines = (text: string): string[] =>
+      text
+        .split('\n\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6));
+
+    /** Reads a body until `done(text)` holds or it ends; `stalled` when no byte came for `quietMs`. */
+    async function readUntil(
+      res: Response,
+      done: (text: string) => boolean,
+      quietMs: number,
+    ): Promise<{ text: string; stalled: boolean }> {
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      let text = '';
+      for (;;) {
+        if (done(text)) return { text, stalled: false };
+        let timer: NodeJS.Timeout | undefined;
+        const next = await Promise.race([
+          reader.read(),
+          new Promise<'quiet'>((r) => (timer = setTimeout(() => r('quiet'), quietMs))),
+        ]).finally(() => clearTimeout(timer));
+        if (next === 'quiet') {
+          void reader.cancel().catch(() => undefined);
+          return { text, stalled: true };
+        }
+        if (next.done) return { text, stalled: false };
+        text += decoder.decode(next.value, { stream: true });
+      }
+    }
+
+    it.each(['deepseek', 'openai', 'vllm'] as const)(
+      '%s auth-echo: a 401 whose message quotes the Authorization header it got',
+      async (p) => {
+        const f = fake(p);
+        f.inject({ kind: 'auth-echo', times: 1 });
+        const { res, text } = await post(f, body(p), { headers: { authorization: AUTH } });
+        expect(res.status).toBe(401);
+        expect(text).toContain(`Authorization: ${AUTH}`);
+        const json = obj(JSON.parse(text));
+        if (p === 'vllm') expect(typeof json.error).toBe('string');
+        else expect(obj(json.error).message).toEqual(expect.stringContaining(AUTH));
+        expect(f.calls[0].status).toBe(401);
+        expect(f.completedCalls()).toBe(0);
+        // `times: 1`: the next request is answered normally.
+        expect((await post(f, body(p), { headers: { authorization: AUTH } })).res.status).toBe(200);
+      },
+    );
+
+    it('auth-echo reaches an SDK caller as an AuthenticationError carrying the key', async () => {
+      const f = fake('openai');
+      f.inject({ kind: 'auth-echo' });
+      const err: unknown = await client(f)
+        .chat.completions.create(body('openai'))
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
+      expect((err as Error).message).toContain('Bearer sk-test-key');
+    });
+
+    it.each([false, true])(
+      'html: a 200 text/html page (stream: %s) that no parser accepts',
+      async (stream) => {
+        const f = fake('openai');
+        f.inject({ kind: 'html', times: 1 });
+        const { res, text } = await post(f, body('openai', { stream }));
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+        expect(text).toMatch(/^<!DOCTYPE html>/);
+        expect(() => JSON.parse(text) as unknown).toThrow();
+        expect(dataLines(text)).toEqual([]);
+        expect(f.calls[0].status).toBe(200);
+        expect(f.completedCalls()).toBe(0);
+      },
+    );
+
+    it('html: the SDK takes the page for a completion (plain) and for an empty stream', async () => {
+      // Why a gateway must check a 200 itself: the SDK neither throws nor yields a chunk.
+      const f = fake('deepseek');
+      f.inject({ kind: 'html', times: 2 });
+      const plain: unknown = await client(f).chat.completions.create(body('deepseek'));
+      expect(typeof plain).toBe('string');
+      const s = await client(f).chat.completions.create({ ...body('deepseek'), stream: true });
+      const chunks: ChatCompletionChunk[] = [];
+      for await (const chunk of s) chunks.push(chunk);
+      expect(chunks).toEqual([]);
+    });
+
+    it('truncated-json: a 200 JSON completion cut in half, fully transferred', async () => {
+      const f = fake('deepseek');
+      f.inject({ kind: 'truncated-json', times: 1 });
+      const { res, text } = await post(f, body('deepseek'));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/json');
+      expect(Number(res.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+      expect(text.startsWith('{"id":"')).toBe(true);
+      expect(() => JSON.parse(text) as unknown).toThrow();
+      const whole = await postJson(f, body('deepseek'));
+      expect(JSON.stringify(whole.json).length).toBeGreaterThan(text.length);
+      expect(f.completedCalls()).toBe(1); // only the second, whole answer
+      await expect(
+        (async () => {
+          f.inject({ kind: 'truncated-json', times: 1 });
+          return client(f).chat.completions.create(body('deepseek'));
+        })(),
+      ).rejects.toThrow();
+    });
+
+    it('empty-choices: a 200 completion with choices [] (usage kept); a stream of choice-less chunks', async () => {
+      const f = fake('openai');
+      f.inject({ kind: 'empty-choices', times: 2 });
+      const { res, json } = await postJson(f, body('openai'));
+      expect(res.status).toBe(200);
+      expect(json.object).toBe('chat.completion');
+      expect(json.choices).toEqual([]);
+      expect(obj(json.usage).prompt_tokens).toBeGreaterThan(0);
+
+      const streamed = await post(
+        f,
+        body('openai', { stream: true, stream_options: { include_usage: true } }),
+      );
+      expect(streamed.res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      const data = dataLines(streamed.text);
+      expect(data.at(-1)).toBe('[DONE]');
+      const chunks = data.slice(0, -1).map((d) => obj(JSON.parse(d)));
+      expect(chunks.length).toBeGreaterThan(1);
+      expect(chunks.every((c) => Array.isArray(c.choices) && c.choices.length === 0)).toBe(true);
+      expect(chunks.some((c) => isObj(c.usage))).toBe(true);
+      expect(f.completedCalls()).toBe(0);
+    });
+
+    it.each(['deepseek', 'openai', 'vllm'] as const)(
+      '%s no-content-stream: the role chunk then [DONE], no content, no finish reason',
+      async (p) => {
+        const f = fake(p);
+        f.inject({ kind: 'no-content-stream', times: 2 });
+        const { res, text } = await post(f, body(p, { stream: true }));
+        expect(res.status).toBe(200);
+        const data = dataLines(text);
+        expect(data).toHaveLength(2);
+        expect(data[1]).toBe('[DONE]');
+        const choice = obj(arr(obj(JSON.parse(data[0])).choices)[0]);
+        expect(obj(choice.delta)).toMatchObject({ role: 'assistant', content: '' });
+        expect(choice.finish_reason).toBeNull();
+
+        const plain = await postJson(f, body(p));
+        const plainChoice = obj(arr(plain.json.choices)[0]);
+        expect(obj(plainChoice.message).content).toBeNull();
+        expect(plainChoice.finish_reason).toBeNull();
+        expect(f.completedCalls()).toBe(0);
+      },
+    );
+
+    it('no-content-stream: the SDK ends the stream quietly with no text and no finish reason', async () => {
+      const f = fake('vllm');
+      f.inject({ kind: 'no-content-stream', times: 1 });
+      const s = await client(f).chat.completions.create({ ...body('vllm'), stream: true });
+      const chunks: ChatCompletionChunk[] = [];
+      for await (const chunk of s) chunks.push(chunk);
+      expect(chunks).toHaveLength(1);
+      expect(chunks[0].choices[0].delta.content ?? '').toBe('');
+      expect(chunks[0].choices[0].finish_reason).toBeNull();
+    });
+
+    it.each([true, false])(
+      'stall-after-headers (stream: %s): status and headers arrive, then no byte until the client aborts',
+      async (stream) => {
+        const f = fake('deepseek');
+        f.inject({ kind: 'stall-after-headers', times: 1 });
+        const controller = new AbortController();
+        const res = await fetch(`${f.baseURL}/chat/completions`, {
+          method: 'POST',
+          body: JSON.stringify(body('deepseek', { stream })),
+          signal: controller.signal,
+        });
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toMatch(
+          stream ? /^text\/event-stream/ : /^application\/json/,
+        );
+        const { text, stalled } = await readUntil(res, () => false, 300);
+        expect(stalled).toBe(true);
+        expect(text).toBe('');
+        expect(f.calls[0].status).toBe(200);
+        expect(f.calls[0].aborted).toBe(false);
+        controller.abort();
+        await waitFor(() => f.calls[0].aborted);
+        expect(f.completedCalls()).toBe(0);
+      },
+    );
+
+    it('stall-after-chunks: the first N events arrive, then silence without [DONE] until the client aborts', async () => {
+      const f = fake('openai');
+      f.inject({ kind: 'stall-after-chunks', afterChunks: 2, times: 1 });
+      const controller = new AbortController();
+      const res = await fetch(`${f.baseURL}/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify(body('openai', { stream: true })),
+        signal: controller.signal,
+      });
+      expect(res.status).toBe(200);
+      const { text, stalled } = await readUntil(res, () => false, 300);
+      expect(stalled).toBe(true);
+      const data = dataLines(text);
+      expect(data).toHaveLength(2);
+      expect(data).not.toContain('[DONE]');
+      expect(obj(arr(obj(JSON.parse(data[1])).choices)[0]).delta).toEqual({ content: 'Answer #' });
+      controller.abort();
+      await waitFor(() => f.calls[0].aborted);
+      expect(f.completedCalls()).toBe(0);
+      // The fault was for one request: the next stream runs to [DONE].
+      const next = await post(f, body('openai', { stream: true }));
+      expect(dataLines(next.text).at(-1)).toBe('[DONE]');
+      expect(f.completedCalls()).toBe(1);
+    });
+
+    it('a stalled stream ends when the server closes', async () => {
+      const f = await startFakeLlm({ personality: 'vllm' });
+      f.inject({ kind: 'stall-after-chunks', afterChunks: 1 });
+      const res = await fetch(`${f.baseURL}/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify(body('vllm', { stream: true })),
+      });
+      const reading = readUntil(res, () => false, 5000).catch((e: unknown) => e);
+      await waitFor(() => f.calls.length === 1 && f.calls[0].status === 200);
+      const closedAt = Date.now();
+      await f.close();
+      await reading;
+      expect(Date.now() - closedAt).toBeLessThan(1000);
     });
   });
 });

@@ -3,6 +3,9 @@
  * wire-level differences listed in docs/upstream-wire-formats.md:
  * id formats, where usage appears in SSE streams, usage field shapes, prefix-cache hit accounting,
  * error body shapes (nested string codes vs vLLM integer codes vs vLLM's bare 401), DeepSeek keep-alives.
+ * Injectable faults reproduce what an unlucky deployment meets: error statuses, hangs, garbled or empty 200s
+ * (an HTML page from a proxy, truncated JSON, no choices, a stream without content), streams that stall after
+ * their headers or after some chunks, and a 401 that quotes the caller's Authorization header.
  *
  * Only node:http / node:crypto are used so that it can run inside Jest, integration tests and benchmarks.
  */
@@ -29,6 +32,11 @@ export interface FakeLlmOptions {
   cacheUnit?: number;
   /** vLLM `--enable-prompt-tokens-details`; default false => `prompt_tokens_details: null`. */
   vllmPromptTokensDetails?: boolean;
+  /**
+   * vLLM `--max-model-len` (default 32768): prompt tokens plus max_tokens beyond it are refused with vLLM's
+   * 400 (the other personalities do not check).
+   */
+  maxModelLen?: number;
   /** Content generator; default: `Answer #<n> to: <first 40 chars of the last user message>`. */
   reply?: (req: FakeChatRequest) => string;
 }
@@ -58,7 +66,24 @@ export type Fault =
   | { kind: 'status'; status: number; retryAfterSeconds?: number; retryAfterMs?: number; times?: number }
   | { kind: 'hang'; times?: number }
   | { kind: 'malformed'; times?: number }
-  | { kind: 'stream-error'; afterChunks: number; times?: number };
+  | { kind: 'stream-error'; afterChunks: number; times?: number }
+  /** A 401 whose error message quotes the request's whole Authorization header, as some providers do. */
+  | { kind: 'auth-echo'; times?: number }
+  /** A 200 `text/html` page (a proxy's or a captive portal's), for plain and streaming requests alike. */
+  | { kind: 'html'; times?: number }
+  /** A 200 `application/json` completion cut in half (fully transferred: the body itself is cut). */
+  | { kind: 'truncated-json'; times?: number }
+  /** A 200 completion with `choices: []`; a streaming request gets only chunks with `choices: []`. */
+  | { kind: 'empty-choices'; times?: number }
+  /** 200 and the headers (SSE for a stream), then no byte until the client or the server closes. */
+  | { kind: 'stall-after-headers'; times?: number }
+  /** A stream that sends its first `afterChunks` events, then no byte until a side closes (plain: as above). */
+  | { kind: 'stall-after-chunks'; afterChunks: number; times?: number }
+  /**
+   * A stream of only the role chunk, then `[DONE]`: no content, no finish reason. A plain request gets a
+   * completion whose message has no content and whose finish_reason is null.
+   */
+  | { kind: 'no-content-stream'; times?: number };
 
 export interface FakeLlm {
   /** e.g. http://127.0.0.1:PORT (no trailing slash). */
@@ -378,6 +403,7 @@ class FakeLlmServer implements FakeLlm {
   private readonly latencyMs: number;
   private readonly chunkDelayMs: number;
   private readonly cacheUnit: number;
+  private readonly maxModelLen: number;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly sleepers = new Set<Sleeper>();
@@ -396,6 +422,7 @@ class FakeLlmServer implements FakeLlm {
     this.latencyMs = Math.max(0, options.latencyMs ?? 0);
     this.chunkDelayMs = Math.max(0, options.chunkDelayMs ?? 0);
     this.cacheUnit = Math.max(1, options.cacheUnit ?? DEFAULT_CACHE_UNIT[options.personality]);
+    this.maxModelLen = options.maxModelLen ?? 32768;
     this.server = createServer((req, res) => {
       this.handle(req, res).catch(() => {
         if (!res.headersSent && !res.destroyed) {
@@ -547,7 +574,7 @@ class FakeLlmServer implements FakeLlm {
         owned_by: 'vllm',
         root: id,
         parent: null,
-        max_model_len: 32768,
+        max_model_len: this.maxModelLen,
         permission: [
           {
             id: `modelperm-${randomBytes(16).toString('hex')}`,
@@ -664,10 +691,24 @@ class FakeLlmServer implements FakeLlm {
       this.sendStatusFault(res, call, fault, body.model);
       return;
     }
+    if (fault?.kind === 'auth-echo') {
+      this.sendJson(res, call, 401, this.authEchoBody(req.headers.authorization));
+      return;
+    }
     if (fault?.kind === 'hang') return; // never answer; socket closes on client abort or server close
+    if (fault?.kind === 'stall-after-headers') {
+      this.stallAfterHeaders(res, call, body.stream === true);
+      return;
+    }
 
     if (this.explicitModels && !this.models.includes(body.model)) {
       this.sendUnknownModel(res, call, body.model);
+      return;
+    }
+
+    const tooLong = this.contextLengthError(body);
+    if (tooLong !== null) {
+      this.sendJson(res, call, 400, vllmErrorBody(400, tooLong));
       return;
     }
 
@@ -675,8 +716,30 @@ class FakeLlmServer implements FakeLlm {
       await this.sendMalformed(res, call, body.stream === true);
       return;
     }
+    if (fault?.kind === 'html') {
+      this.sendHtml(res, call);
+      return;
+    }
 
     const answer = this.answer(body);
+    if (fault?.kind === 'truncated-json') {
+      const text = JSON.stringify(this.completionBody(body, answer));
+      this.sendText(res, call, 'application/json', text.slice(0, Math.floor(text.length / 2)));
+      return;
+    }
+    if (fault?.kind === 'empty-choices') {
+      this.sendEmptyChoices(res, call, body, answer);
+      return;
+    }
+    if (fault?.kind === 'no-content-stream') {
+      this.sendNoContent(res, call, body, answer);
+      return;
+    }
+    if (fault?.kind === 'stall-after-chunks') {
+      if (body.stream === true) await this.stallStream(res, call, body, answer, fault.afterChunks);
+      else this.stallAfterHeaders(res, call, false);
+      return;
+    }
     if (body.stream === true) {
       await this.sendStream(
         res,
@@ -692,6 +755,21 @@ class FakeLlmServer implements FakeLlm {
       const ok = await this.sendDelayedJson(res, call, this.completionBody(body, answer));
       if (ok) this.finishOk(answer);
     }
+  }
+
+  /** vLLM's refusal of a request that cannot fit in --max-model-len; null when it fits (or not vLLM). */
+  private contextLengthError(body: FakeChatRequest): string | null {
+    if (this.personality !== 'vllm') return null;
+    const prompt = countPromptTokens(body.messages);
+    const limit = typeof body.max_tokens === 'number' ? body.max_tokens : body.max_completion_tokens;
+    const output = typeof limit === 'number' ? limit : 0;
+    if (prompt + output <= this.maxModelLen) return null;
+    return (
+      `This model's maximum context length is ${this.maxModelLen} tokens. However, you requested ` +
+      `${output} output tokens and your prompt contains at least ${prompt} input tokens, for a total of at ` +
+      `least ${prompt + output} tokens. Please reduce the length of the input prompt or the number of ` +
+      `requested output tokens. (parameter=input_tokens, value=${prompt})`
+    );
   }
 
   private takeFault(): Fault | null {
@@ -1121,6 +1199,124 @@ class FakeLlmServer implements FakeLlm {
     }
   }
 
+  /** A 401 quoting the Authorization header it received, in the personality's error shape. */
+  private authEchoBody(authorization: string | undefined): JsonObject {
+    const quoted =
+      authorization === undefined ? '(no Authorization header)' : `Authorization: ${authorization}`;
+    switch (this.personality) {
+      case 'deepseek':
+        return nestedErrorBody({
+          message: `Authentication Fails, the header "${quoted}" is invalid`,
+          type: 'authentication_error',
+          code: 'invalid_request_error',
+        });
+      case 'openai':
+        return nestedErrorBody({
+          message: `Incorrect API key provided in "${quoted}". You can find your API key at https://platform.openai.com/account/api-keys.`,
+          type: 'invalid_request_error',
+          code: 'invalid_api_key',
+        });
+      case 'vllm':
+        // A proxy in front of vLLM that explains its bare 401.
+        return { error: `Unauthorized: "${quoted}" does not match --api-key` };
+    }
+  }
+
+  private sendText(res: ServerResponse, call: RecordedCall, contentType: string, text: string): void {
+    const ok = this.writeHead(res, call, 200, {
+      'content-type': contentType,
+      'content-length': String(Buffer.byteLength(text)),
+    });
+    if (ok) res.end(text);
+  }
+
+  private sendHtml(res: ServerResponse, call: RecordedCall): void {
+    this.sendText(
+      res,
+      call,
+      'text/html; charset=utf-8',
+      '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Just a moment...</title></head>' +
+        '<body><h1>Checking your browser before accessing the API.</h1>' +
+        '<p>This process is automatic. Your browser will redirect to your requested content shortly.</p>' +
+        '</body></html>\n',
+    );
+  }
+
+  private sseHeaders(): OutgoingHttpHeaders {
+    return {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    };
+  }
+
+  /** Sends the SSE events as one body and [DONE] (no delays: the faults that use it are about content). */
+  private sendEvents(res: ServerResponse, call: RecordedCall, events: JsonObject[]): void {
+    if (!this.writeHead(res, call, 200, this.sseHeaders())) return;
+    for (const event of events) res.write(`data: ${JSON.stringify(event)}\n\n`);
+    res.end('data: [DONE]\n\n');
+  }
+
+  private sendEmptyChoices(
+    res: ServerResponse,
+    call: RecordedCall,
+    body: FakeChatRequest,
+    answer: Answer,
+  ): void {
+    if (body.stream !== true) {
+      this.sendJson(res, call, 200, { ...this.completionBody(body, answer), choices: [] });
+      return;
+    }
+    // Every chunk keeps its id and usage fields but carries no choice.
+    const events = this.streamEvents(body, answer).map((e) => ({ ...e, choices: [] }));
+    this.sendEvents(res, call, events);
+  }
+
+  private sendNoContent(
+    res: ServerResponse,
+    call: RecordedCall,
+    body: FakeChatRequest,
+    answer: Answer,
+  ): void {
+    if (body.stream === true) {
+      this.sendEvents(res, call, this.streamEvents(body, answer).slice(0, 1));
+      return;
+    }
+    const completion = this.completionBody(body, answer);
+    const choices = completion.choices as JsonObject[];
+    const first = choices[0];
+    const message = { ...(first.message as JsonObject), content: null };
+    this.sendJson(res, call, 200, {
+      ...completion,
+      choices: [{ ...first, message, finish_reason: null }],
+    });
+  }
+
+  /** 200 and the headers, flushed, then silence: the socket stays open until a side closes it. */
+  private stallAfterHeaders(res: ServerResponse, call: RecordedCall, stream: boolean): void {
+    const headers: OutgoingHttpHeaders = stream ? this.sseHeaders() : { 'content-type': 'application/json' };
+    if (this.writeHead(res, call, 200, headers)) res.flushHeaders();
+  }
+
+  /** The first `afterChunks` events of a normal stream, then silence (no [DONE], no end). */
+  private async stallStream(
+    res: ServerResponse,
+    call: RecordedCall,
+    body: FakeChatRequest,
+    answer: Answer,
+    afterChunks: number,
+  ): Promise<void> {
+    await this.sleep(this.latencyMs);
+    if (!this.writable(res) || !this.writeHead(res, call, 200, this.sseHeaders())) return;
+    res.flushHeaders();
+    const events = this.streamEvents(body, answer).slice(0, Math.max(0, afterChunks));
+    for (const [i, event] of events.entries()) {
+      if (i > 0) await this.sleep(this.chunkDelayMs);
+      if (!this.writable(res)) return;
+      res.write(`data: ${JSON.stringify(event)}\n\n`);
+    }
+  }
+
   private async sendStream(
     res: ServerResponse,
     call: RecordedCall,
@@ -1128,11 +1324,7 @@ class FakeLlmServer implements FakeLlm {
     answer: Answer,
     errorAfterChunks: number | null,
   ): Promise<void> {
-    const sseHeaders: OutgoingHttpHeaders = {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    };
+    const sseHeaders = this.sseHeaders();
     if (this.personality === 'deepseek' && this.latencyMs > 0) {
       if (!this.writeHead(res, call, 200, sseHeaders)) return;
       res.write(': keep-alive\n\n');
