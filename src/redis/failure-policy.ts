@@ -37,6 +37,11 @@ export const FAILURE_POLICIES = {
     effect:
       'a hard budget refuses the call (`budget_exceeded`); soft and off go on, and the call is charged to the counters when Redis is back',
   },
+  'gateway.unclaim': {
+    policy: 'queue',
+    effect:
+      'kept in memory and retried: the claims of a pre-call step Bastion gave up waiting for are taken back once Redis answers',
+  },
   'budget.settle': {
     policy: 'queue',
     effect: 'kept in memory and retried until written; written once even if a retry follows a timeout',

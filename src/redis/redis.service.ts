@@ -15,6 +15,7 @@ import {
   RELEASE_BATCH,
   RELEASE_LEASE,
   SETTLE,
+  UNCLAIM,
 } from './scripts.js';
 
 export type RedisClient = Redis;
@@ -26,6 +27,7 @@ export interface BastionScripts {
   settle(numKeys: number, ...args: (string | number)[]): Promise<number>;
   ledgerFlush(numKeys: number, ...args: (string | number)[]): Promise<number>;
   releaseLease(key: string, token: string): Promise<number>;
+  unclaim(intervalKey: string, samplingKey: string, featuresKey: string, now: number): Promise<number>;
   enqueueEvent(...args: (string | number)[]): Promise<[string, number, number]>;
   claimBatch(...args: (string | number)[]): Promise<string[] | null>;
   completeBatch(...args: (string | number)[]): Promise<number>;
@@ -72,6 +74,7 @@ export class RedisService implements OnApplicationShutdown {
       }
     }
     client.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+    client.defineCommand('unclaim', { numberOfKeys: 3, lua: UNCLAIM });
     client.defineCommand('enqueueEvent', { numberOfKeys: 2, lua: ENQUEUE_EVENT });
     client.defineCommand('claimBatch', { numberOfKeys: 3, lua: CLAIM_BATCH });
     client.defineCommand('completeBatch', { numberOfKeys: 2, lua: COMPLETE_BATCH });

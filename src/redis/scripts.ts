@@ -69,6 +69,7 @@ elseif mode == 'change' then
   end
   redis.call('DEL', KEYS[5])
   for i = 0, n - 1 do redis.call('HSET', KEYS[5], ARGV[12 + 2 * i], ARGV[13 + 2 * i]) end
+  redis.call('HSET', KEYS[5], '__at', ARGV[4])
   redis.call('EXPIRE', KEYS[5], 604800)
 end
 if ARGV[7] ~= '' then
@@ -92,6 +93,21 @@ if ARGV[7] ~= '' then
 end
 if ARGV[10] == '1' then return {'go', last(), change} end
 return {'go', '', change}
+`;
+
+/**
+ * Takes back the claims of a pre-call step that Bastion gave up waiting for (Redis was slow) and answered
+ * without a call: when Redis runs it late, its interval and sampling claims would otherwise silence the next
+ * requests. A claim is taken back only if it is still this request's (its time), never a later one's; the
+ * features of a CHANGE_BASED claim are dropped, so the next request calls as a first one.
+ * KEYS: 1 event-gate interval claim, 2 sampling interval claim, 3 sampling features. ARGV: 1 the request's time.
+ */
+export const UNCLAIM = `
+for i = 1, 2 do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+if redis.call('HGET', KEYS[3], '__at') == ARGV[1] then redis.call('DEL', KEYS[3]) end
+return 1
 `;
 
 /**

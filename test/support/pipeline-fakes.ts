@@ -199,7 +199,7 @@ export class FakeSettings implements Pick<SettingsRepository, 'snapshot' | 'relo
   }
 }
 
-type ConversationPart = 'cacheKey' | 'precall' | 'postcall' | 'lastAnswer' | 'rememberAnswer';
+type ConversationPart = 'cacheKey' | 'precall' | 'postcall' | 'unclaim' | 'lastAnswer' | 'rememberAnswer';
 
 export class FakeConversations implements Pick<ConversationRepository, ConversationPart> {
   readonly plans: PrecallPlan[] = [];
@@ -207,6 +207,12 @@ export class FakeConversations implements Pick<ConversationRepository, Conversat
   /** Answers of the next pre-call steps, in order; then `go`. */
   readonly answers: PrecallResult[] = [];
   readonly lastAnswers = new Map<string, string>();
+  /** The claims taken back, as conversation and request time. */
+  readonly unclaims: { conversation: ConversationRef; now: number }[] = [];
+
+  unclaim(conversation: ConversationRef, now: number): void {
+    this.unclaims.push({ conversation, now });
+  }
 
   cacheKey(c: ConversationRef, responseType: string, hash: string): string {
     return `cache:${c.tenant}:${c.agent}:${c.symbol}:${responseType}:${hash}`;

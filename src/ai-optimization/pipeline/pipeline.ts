@@ -143,6 +143,9 @@ export class MeteredCallPipeline {
         const refusal = admit ? this.admit.whenStoreDown(admit) : null;
         if (refusal !== null) {
           this.logger.warn(`Refused ${call.agent} call: ${refusal}`);
+          // A slow Redis may still run the pre-call late: its reservation and claims must not outlive this answer.
+          if (admit) this.settle.release(admit);
+          this.conversations.unclaim(screened.conversation, trace.now);
           return { outcome: await this.skip(trace, 'budget_exceeded', refusal, null, cacheHit) };
         }
         break; // fail open: no cache, claims granted, charged to the budget when Redis is back
@@ -376,16 +379,14 @@ export class MeteredCallPipeline {
         hub.publish(chunk as unknown as Record<string, unknown>);
       }
     } catch (err) {
-      const reason: unknown = aborted.reason;
-      failure =
-        reason instanceof StreamIdleError
-          ? { code: 'upstream_timeout', message: reason.message }
-          : reason instanceof ClientsGoneError
-            ? { code: 'client_gone', message: reason.message }
-            : { code: 'upstream_error', message: this.scrubber.scrub((err as Error).message) };
+      failure = { code: 'upstream_error', message: this.scrubber.scrub((err as Error).message) };
     } finally {
       opened.close();
     }
+    // The SDK ends an aborted stream quietly: why it was aborted decides what it was.
+    const reason: unknown = aborted.reason;
+    if (reason instanceof StreamIdleError) failure = { code: 'upstream_timeout', message: reason.message };
+    else if (reason instanceof ClientsGoneError) failure = { code: 'client_gone', message: reason.message };
     if (failure === null && !carriesCompletion(chunks)) {
       failure = { code: 'upstream_error', message: 'the upstream answered 200 without a completion' };
     }

@@ -125,8 +125,13 @@ export class UpstreamCaller {
       { signal, timeout: timeoutMs + 1000, maxRetries: 0 },
     );
     const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
-    if (!choice || typeof choice.message !== 'object') {
+    if (!choice || typeof choice.message !== 'object' || choice.message === null) {
       throw new MalformedAnswerError('the answer has no choices[0].message');
+    }
+    // An answer carries content, tool calls or at least a finish reason (an empty JSON-mode answer does).
+    const m = choice.message;
+    if (choice.finish_reason == null && !m.content && !(m.tool_calls?.length ?? 0)) {
+      throw new MalformedAnswerError('the answer has neither content nor a finish reason');
     }
     return completion;
   }

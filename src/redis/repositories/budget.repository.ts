@@ -1,4 +1,5 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { WriteQueue } from '../write-queue.js';
 import { RedisService } from '../redis.service.js';
 import { COUNTER_TTL_SECONDS } from './conversation.repository.js';
 
@@ -11,7 +12,6 @@ export interface Settlement {
 }
 
 const MARKER_TTL_SECONDS = 2 * 86_400;
-const RETRY_MS = 2000;
 
 /**
  * Budget counters in integer picodollars. Reservations are made by the gateway's pre-call script
@@ -20,9 +20,7 @@ const RETRY_MS = 2000;
  */
 @Injectable()
 export class BudgetRepository implements OnApplicationShutdown {
-  private readonly logger = new Logger(BudgetRepository.name);
-  private pending: Settlement[] = [];
-  private retry: NodeJS.Timeout | undefined;
+  private readonly writes = new WriteQueue(BudgetRepository.name);
 
   constructor(private readonly redis: RedisService) {}
 
@@ -32,29 +30,17 @@ export class BudgetRepository implements OnApplicationShutdown {
 
   /** Sends the settle at once; the caller does not wait for Redis (the answer is already on its way). */
   settle(s: Settlement): void {
-    void this.write(s).catch(() => this.keep(s));
+    this.writes.send(() => this.write(s));
   }
 
   /** Settles still waiting for Redis (tests and shutdown wait for them). */
   get waiting(): number {
-    return this.pending.length;
+    return this.writes.waiting;
   }
 
   /** Writes every waiting settle; resolves false when Redis still refuses. */
-  async drain(): Promise<boolean> {
-    clearTimeout(this.retry);
-    this.retry = undefined;
-    const batch = this.pending;
-    this.pending = [];
-    for (const [i, s] of batch.entries()) {
-      try {
-        await this.write(s);
-      } catch {
-        batch.slice(i).forEach((rest) => this.keep(rest));
-        return false;
-      }
-    }
-    return true;
+  drain(): Promise<boolean> {
+    return this.writes.drain();
   }
 
   /** Spend on each counter, in picodollars. */
@@ -65,8 +51,8 @@ export class BudgetRepository implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    if (this.pending.length > 0) await this.drain();
-    clearTimeout(this.retry);
+    if (this.writes.waiting > 0) await this.writes.drain();
+    this.writes.stop();
   }
 
   private async write(s: Settlement): Promise<void> {
@@ -75,15 +61,5 @@ export class BudgetRepository implements OnApplicationShutdown {
     await this.redis.run('budget.settle', (c) =>
       c.settle(keys.length, ...keys, cost, COUNTER_TTL_SECONDS, MARKER_TTL_SECONDS),
     );
-  }
-
-  private keep(s: Settlement): void {
-    if (this.pending.length === 0) {
-      this.logger.warn(
-        'Budget counters not reachable: settles are kept in memory and written when Redis is back',
-      );
-    }
-    this.pending.push(s);
-    this.retry ??= setTimeout(() => void this.drain(), RETRY_MS).unref();
   }
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { RedisService } from '../redis.service.js';
+import { WriteQueue } from '../write-queue.js';
 
 /** Whose conversation a request belongs to: the slot of its cache entries, last answer and claims. */
 export interface ConversationRef {
@@ -67,6 +68,8 @@ const changeOf = (raw: string | undefined): number | null =>
  */
 @Injectable()
 export class ConversationRepository {
+  private readonly writes = new WriteQueue(ConversationRepository.name);
+
   constructor(private readonly redis: RedisService) {}
 
   cacheKey(c: ConversationRef, responseType: string, hash: string): string {
@@ -146,6 +149,24 @@ export class ConversationRepository {
         await p.exec();
       },
       () => undefined,
+    );
+  }
+
+  /**
+   * Takes back the interval and sampling claims of a pre-call step Bastion gave up on (see UNCLAIM), once Redis
+   * takes the write; sent after the pre-call on the same connection, so it runs after it.
+   */
+  unclaim(c: ConversationRef, now: number): void {
+    const k = this.redis.keys;
+    this.writes.send(() =>
+      this.redis.run('gateway.unclaim', (client) =>
+        client.unclaim(
+          k.eventGate(c.tenant, c.agent, c.symbol),
+          k.samplingClaim(c.tenant, c.agent, c.symbol),
+          k.samplingFeatures(c.tenant, c.agent, c.symbol),
+          now,
+        ),
+      ),
     );
   }
 
