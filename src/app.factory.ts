@@ -28,7 +28,12 @@ export async function createApp(env: Env, options: AppOptions = {}): Promise<Nes
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('preHandler', (_req, _reply, done) => context.run(done));
+    .addHook('preHandler', (_req, _reply, done) => context.run(done))
+    .addHook('onSend', (_req, reply, payload, done) => {
+      const headers = context.headers;
+      if (headers) void reply.headers(headers);
+      done(null, payload);
+    });
   app.enableShutdownHooks();
   setupDocs(app);
   return app;

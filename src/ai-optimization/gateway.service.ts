@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { Caller } from '../common/caller.js';
 import { RequestContext } from '../common/request-context.js';
 import { DEFAULT_TENANT } from '../common/tenant.js';
 import type { GatewayMetadata, GatewayRequest, GatewayResult } from './gateway.types.js';
@@ -20,9 +21,10 @@ export function buildMessages(request: GatewayRequest): ChatCompletionMessagePar
 }
 
 /** The pipeline's view of a gateway request (/ai/call, an event lane, a batch, an agent). */
-export function meteredCall(request: GatewayRequest, tenant = DEFAULT_TENANT): MeteredCall {
+export function meteredCall(request: GatewayRequest, caller?: Caller): MeteredCall {
   return {
-    tenant: request.tenant ?? tenant,
+    tenant: request.tenant ?? caller?.tenant ?? DEFAULT_TENANT,
+    key: request.key === undefined ? (caller?.key ?? null) : request.key,
     agent: request.agentType,
     symbol: request.symbol,
     responseType: request.responseType,
@@ -115,7 +117,7 @@ export class AiGateway {
 
   /** A request without a tenant of its own runs as its caller's tenant (an agent's request, say). */
   async call(request: GatewayRequest): Promise<GatewayResult> {
-    return gatewayResult(await this.pipeline.run(meteredCall(request, this.context.tenant)));
+    return gatewayResult(await this.pipeline.run(meteredCall(request, this.context.caller)));
   }
 
   /** A LOW event: answered from the cache or skipped by the sampler when it can be, otherwise queued. */
@@ -123,7 +125,7 @@ export class AiGateway {
     request: GatewayRequest,
     enqueue: Enqueue,
   ): Promise<{ result: GatewayResult; outcome: Outcome }> {
-    const outcome = await this.pipeline.run(meteredCall(request, this.context.tenant), enqueue);
+    const outcome = await this.pipeline.run(meteredCall(request, this.context.caller), enqueue);
     return { result: gatewayResult(outcome), outcome };
   }
 }

@@ -1,7 +1,11 @@
+import type { KeyPolicy } from '../common/caller.js';
+
 /** A request to the AI gateway, already validated (from /ai/call, /ai/events or an agent). */
 export interface GatewayRequest {
   /** Whose caches and last answers the call may use (the caller's tenant; `default` otherwise). */
   tenant?: string;
+  /** The managed key the call counts against (undefined: the caller's; null: none, e.g. a batch flush). */
+  key?: KeyPolicy | null;
   agentType: string;
   prompt: string;
   systemPrompt?: string;

@@ -2,7 +2,6 @@ import {
   type CanActivate,
   type ExecutionContext,
   ForbiddenException,
-  Inject,
   Injectable,
   Logger,
   SetMetadata,
@@ -10,18 +9,17 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Caller } from './caller.js';
+import { KeyDirectory } from './key-directory.js';
 import { RequestContext } from './request-context.js';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { DEFAULT_TENANT } from './tenant.js';
 import type { FastifyRequest } from 'fastify';
-import type { ConfigType } from '@nestjs/config';
-import { authConfig } from '../config/namespaces.js';
 
 const PUBLIC = 'bastion:public';
 const ADMIN = 'bastion:admin';
 
 /** Open route: health, metrics, docs. */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC, true);
-/** Route that changes configuration: needs a key from ADMIN_API_KEYS. */
+/** Route that changes configuration: needs an admin key (ADMIN_API_KEYS, or a managed key with role admin). */
 export const AdminOnly = (): MethodDecorator & ClassDecorator => SetMetadata(ADMIN, true);
 
 export type AuthedRequest = FastifyRequest & { caller?: Caller };
@@ -33,47 +31,18 @@ export function presentedKey(headers: FastifyRequest['headers']): string | undef
   return typeof apiKey === 'string' && apiKey.length > 0 ? apiKey : undefined;
 }
 
-const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
-
-interface KnownKey {
-  digest: Buffer;
-  caller: Caller;
-}
-
-/**
- * The caller a key belongs to, compared in constant time whatever the key's length: every known key's digest
- * is compared with the presented key's digest (fixed length), with no early exit.
- */
-function identify(candidate: string, known: KnownKey[]): Caller | undefined {
-  const presented = digest(candidate);
-  let found: Caller | undefined;
-  for (const k of known) {
-    if (timingSafeEqual(presented, k.digest) && found === undefined) found = k.caller;
-  }
-  return found;
-}
-
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly open: boolean;
-  private readonly known: KnownKey[];
+  /** Per handler: open, admin-only — read once, not on every request. */
+  private readonly routes = new WeakMap<object, { public: boolean; admin: boolean }>();
 
   constructor(
     private readonly reflector: Reflector,
-    @Inject(authConfig.KEY) private readonly config: ConfigType<typeof authConfig>,
+    private readonly keys: KeyDirectory,
     private readonly context: RequestContext,
   ) {
-    this.open = config.apiKeys.length + config.adminApiKeys.length === 0;
-    this.known = [
-      ...config.adminApiKeys.map((k, i) => ({
-        digest: digest(k.key),
-        caller: { scope: `admin${i}`, tenant: k.tenant, admin: true },
-      })),
-      ...config.apiKeys.map((k, i) => ({
-        digest: digest(k.key),
-        caller: { scope: `key${i}`, tenant: k.tenant, admin: false },
-      })),
-    ];
+    this.open = keys.noEnvironmentKeys;
     if (this.open) {
       new Logger('Auth').warn(
         '!!! No API_KEYS or ADMIN_API_KEYS configured: the API is OPEN to anyone who can reach it. ' +
@@ -82,27 +51,40 @@ export class ApiKeyGuard implements CanActivate {
     }
   }
 
-  canActivate(context: ExecutionContext): boolean {
-    const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets)) return true;
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const route = this.route(context);
+    if (route.public) return true;
     const request = context.switchToHttp().getRequest<AuthedRequest>();
-    const needsAdmin = this.reflector.getAllAndOverride<boolean>(ADMIN, targets) ?? false;
     if (this.open) {
-      request.caller = { scope: 'open', tenant: 'default', admin: true };
+      request.caller = { scope: 'open', tenant: DEFAULT_TENANT, admin: true, key: null };
       this.context.setCaller(request.caller);
       return true;
     }
-    const key = presentedKey(request.headers);
-    if (key === undefined) {
+    const presented = presentedKey(request.headers);
+    if (presented === undefined) {
       throw new UnauthorizedException(
         'Missing API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"',
       );
     }
-    const caller = identify(key, this.known);
+    const caller = await this.keys.identify(presented);
     if (!caller) throw new UnauthorizedException('Invalid API key');
-    if (needsAdmin && !caller.admin) throw new ForbiddenException('This route needs an admin API key');
+    if (route.admin && !caller.admin) throw new ForbiddenException('This route needs an admin API key');
     request.caller = caller;
     this.context.setCaller(caller);
     return true;
+  }
+
+  private route(context: ExecutionContext): { public: boolean; admin: boolean } {
+    const handler = context.getHandler();
+    let route = this.routes.get(handler);
+    if (!route) {
+      const targets = [handler, context.getClass()];
+      route = {
+        public: this.reflector.getAllAndOverride<boolean>(PUBLIC, targets) ?? false,
+        admin: this.reflector.getAllAndOverride<boolean>(ADMIN, targets) ?? false,
+      };
+      this.routes.set(handler, route);
+    }
+    return route;
   }
 }

@@ -1,5 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { Clock } from './clock.js';
+import { KeyDirectory } from './key-directory.js';
 import { RequestContext } from './request-context.js';
 
 @Global()
@@ -8,8 +9,8 @@ export class CommonModule {
   static forRoot(clock?: Clock): DynamicModule {
     return {
       module: CommonModule,
-      providers: [clock ? { provide: Clock, useValue: clock } : Clock, RequestContext],
-      exports: [Clock, RequestContext],
+      providers: [clock ? { provide: Clock, useValue: clock } : Clock, RequestContext, KeyDirectory],
+      exports: [Clock, RequestContext, KeyDirectory],
     };
   }
 }

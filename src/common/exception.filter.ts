@@ -2,7 +2,7 @@ import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger 
 import type { FastifyReply } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
-import { DomainError } from './errors.js';
+import { DomainError, errorHeaders } from './errors.js';
 import { Scrubber } from './secrets.js';
 
 export interface ErrorBody {
@@ -79,6 +79,6 @@ export class AllExceptionsFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const body = scrubbedErrorBody(exception, this.logger, this.scrubber);
-    void reply.status(body.statusCode).send(body);
+    void reply.headers(errorHeaders(exception)).status(body.statusCode).send(body);
   }
 }

@@ -5,6 +5,8 @@ import { DEFAULT_TENANT } from './tenant.js';
 
 interface RequestScope {
   caller?: Caller;
+  /** Headers the answer carries whatever door it leaves by (a managed key's rate-limit state). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -24,6 +26,16 @@ export class RequestContext {
   setCaller(caller: Caller): void {
     const scope = this.storage.getStore();
     if (scope) scope.caller = caller;
+  }
+
+  /** Adds headers to this request's answer (sent by the Fastify onSend hook of app.factory.ts). */
+  addHeaders(headers: Record<string, string>): void {
+    const scope = this.storage.getStore();
+    if (scope) scope.headers = { ...scope.headers, ...headers };
+  }
+
+  get headers(): Record<string, string> | undefined {
+    return this.storage.getStore()?.headers;
   }
 
   get caller(): Caller | undefined {

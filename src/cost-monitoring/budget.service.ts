@@ -6,6 +6,7 @@ import { utcDay, utcMonth } from '../common/clock.js';
 import { fromPico, toPico } from '../common/money.js';
 import { BudgetRepository } from '../redis/repositories/budget.repository.js';
 import { SettingsRepository } from '../redis/repositories/settings.repository.js';
+import type { KeyPolicy } from '../common/caller.js';
 
 export interface AgentBudget {
   daily_budget_usd: number | null;
@@ -18,11 +19,20 @@ export interface BudgetSettings {
   monthly_budget_usd: number | null;
   enforcement: BudgetEnforcement;
   agents: Record<string, AgentBudget>;
+  /** Budgets per tenant (the same shape as an agent's). */
+  tenants: Record<string, AgentBudget>;
 }
 
-export type BudgetSettingsUpdate = Partial<Omit<BudgetSettings, 'agents'>> & {
+export type BudgetSettingsUpdate = Partial<Omit<BudgetSettings, 'agents' | 'tenants'>> & {
   agents?: Record<string, Partial<AgentBudget> | null>;
+  tenants?: Record<string, Partial<AgentBudget> | null>;
 };
+
+/** Whose else budgets a call counts against: its tenant's, and its managed key's. */
+export interface BudgetOwner {
+  tenant: string;
+  key: Pick<KeyPolicy, 'id' | 'dailyBudgetUsd' | 'monthlyBudgetUsd'> | null;
+}
 
 /** One budget window a call counts in: its counter, and its limit when a hard budget applies. */
 export interface BudgetWindow {
@@ -57,6 +67,7 @@ export class BudgetService {
       monthly_budget_usd: this.config.monthlyBudgetUsd ?? null,
       enforcement: this.config.budgetEnforcement,
       agents: {},
+      tenants: {},
     };
   }
 
@@ -64,7 +75,8 @@ export class BudgetService {
   current(): BudgetSettings {
     const stored = this.settingsStore.snapshot.budgets;
     if (typeof stored !== 'object' || stored === null) return this.defaults();
-    return { ...this.defaults(), ...(stored as Partial<BudgetSettings>) };
+    const settings = { ...this.defaults(), ...(stored as Partial<BudgetSettings>) };
+    return { ...settings, tenants: settings.tenants ?? {} };
   }
 
   /** The budgets read fresh from the store (the last copy when Redis is away). */
@@ -75,30 +87,79 @@ export class BudgetService {
 
   async update(change: BudgetSettingsUpdate): Promise<BudgetSettings> {
     const current = await this.settings();
-    const next: BudgetSettings = { ...current, agents: { ...current.agents } };
+    const next: BudgetSettings = {
+      ...current,
+      agents: { ...current.agents },
+      tenants: { ...current.tenants },
+    };
     if (change.daily_budget_usd !== undefined) next.daily_budget_usd = change.daily_budget_usd;
     if (change.monthly_budget_usd !== undefined) next.monthly_budget_usd = change.monthly_budget_usd;
     if (change.enforcement !== undefined) next.enforcement = change.enforcement;
-    for (const [agent, budget] of Object.entries(change.agents ?? {})) {
-      if (budget === null) {
-        delete next.agents[agent];
-        continue;
+    const merge = (
+      into: Record<string, AgentBudget>,
+      changes: Record<string, Partial<AgentBudget> | null>,
+    ): void => {
+      for (const [name, budget] of Object.entries(changes)) {
+        if (budget === null) {
+          delete into[name];
+          continue;
+        }
+        const merged: AgentBudget = into[name] ?? { daily_budget_usd: null, monthly_budget_usd: null };
+        if (budget.daily_budget_usd !== undefined) merged.daily_budget_usd = budget.daily_budget_usd;
+        if (budget.monthly_budget_usd !== undefined) merged.monthly_budget_usd = budget.monthly_budget_usd;
+        into[name] = merged;
       }
-      const merged: AgentBudget = next.agents[agent] ?? { daily_budget_usd: null, monthly_budget_usd: null };
-      if (budget.daily_budget_usd !== undefined) merged.daily_budget_usd = budget.daily_budget_usd;
-      if (budget.monthly_budget_usd !== undefined) merged.monthly_budget_usd = budget.monthly_budget_usd;
-      next.agents[agent] = merged;
-    }
+    };
+    merge(next.agents, change.agents ?? {});
+    merge(next.tenants, change.tenants ?? {});
     await this.settingsStore.setBudgets(next);
     this.logger.log(`Budgets changed: ${JSON.stringify(next)}`);
     return next;
   }
 
-  /** Every window a call of `agent` at `at` counts in, with the budgets of `settings`. */
-  windows(settings: BudgetSettings, agent: string, at: number): BudgetWindow[] {
+  /**
+   * Every window a call of `agent` at `at` counts in, with the budgets of `settings`: overall and the agent's,
+   * and — given its owner — its tenant's and its managed key's (their counters are kept even without a budget,
+   * so usage per tenant and key can be read from them).
+   */
+  windows(settings: BudgetSettings, agent: string, at: number, owner?: BudgetOwner): BudgetWindow[] {
     const day = `day:${utcDay(at)}`;
     const month = `month:${utcMonth(at)}`;
     const agentBudget = settings.agents[agent];
+    const owned: BudgetWindow[] = [];
+    if (owner) {
+      const t = settings.tenants[owner.tenant];
+      owned.push(
+        {
+          counter: this.counters.counter(day, `tenant:${owner.tenant}`),
+          budgetUsd: t?.daily_budget_usd ?? null,
+          scope: `daily budget of tenant ${owner.tenant}`,
+          label: `daily budget of tenant ${owner.tenant}`,
+        },
+        {
+          counter: this.counters.counter(month, `tenant:${owner.tenant}`),
+          budgetUsd: t?.monthly_budget_usd ?? null,
+          scope: `monthly budget of tenant ${owner.tenant}`,
+          label: `monthly budget of tenant ${owner.tenant}`,
+        },
+      );
+      if (owner.key) {
+        owned.push(
+          {
+            counter: this.counters.counter(day, `key:${owner.key.id}`),
+            budgetUsd: owner.key.dailyBudgetUsd,
+            scope: `daily budget of key ${owner.key.id}`,
+            label: `daily budget of key ${owner.key.id}`,
+          },
+          {
+            counter: this.counters.counter(month, `key:${owner.key.id}`),
+            budgetUsd: owner.key.monthlyBudgetUsd,
+            scope: `monthly budget of key ${owner.key.id}`,
+            label: `monthly budget of key ${owner.key.id}`,
+          },
+        );
+      }
+    }
     return [
       {
         counter: this.counters.counter(day, 'global'),
@@ -124,6 +185,7 @@ export class BudgetService {
         scope: `monthly budget of agent ${agent}`,
         label: `monthly budget of agent ${agent}`,
       },
+      ...owned,
     ];
   }
 

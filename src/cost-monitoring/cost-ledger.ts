@@ -4,6 +4,7 @@ import { LedgerRepository, type LedgerBatch } from '../redis/repositories/ledger
 import { MetricsService } from './metrics.service.js';
 import { fromPico, toPico } from '../common/money.js';
 import { utcDay, utcMonth } from '../common/clock.js';
+import { DEFAULT_TENANT } from '../common/tenant.js';
 import {
   SAVING_LAYERS,
   type LedgerEntry,
@@ -64,6 +65,8 @@ interface Group {
   at: number;
   agent: string;
   model: string | undefined;
+  /** The owners whose own scopes the group also counts in: `tenant:<t>`, and `key:<id>` for a managed key. */
+  owners: string[];
   fields: Map<string, bigint>;
 }
 
@@ -82,10 +85,10 @@ class PendingBatch {
   readonly extra = new Map<string, Map<string, bigint>>();
   readonly rows: string[][] = [];
 
-  group(at: number, agent: string, model: string | undefined): Map<string, bigint> {
-    const key = `${utcDay(at)}\u0000${agent}\u0000${model ?? ''}`;
+  group(at: number, agent: string, model: string | undefined, owners: string[]): Map<string, bigint> {
+    const key = `${utcDay(at)}\u0000${agent}\u0000${model ?? ''}\u0000${owners.join('\u0000')}`;
     let g = this.groups.get(key);
-    if (!g) this.groups.set(key, (g = { at, agent, model, fields: new Map<string, bigint>() }));
+    if (!g) this.groups.set(key, (g = { at, agent, model, owners, fields: new Map<string, bigint>() }));
     return g.fields;
   }
 
@@ -103,9 +106,20 @@ class PendingBatch {
     const counters = new Map<string, Map<string, bigint>>(this.extra);
     const agents = new Set<string>();
     const models = new Set<string>();
+    const indexes = new Map<string, Set<string>>();
+    const index = (set: string, member: string): void => {
+      let members = indexes.get(set);
+      if (!members) indexes.set(set, (members = new Set<string>()));
+      members.add(member);
+    };
     for (const g of this.groups.values()) {
       agents.add(g.agent);
       if (g.model) models.add(g.model);
+      for (const owner of g.owners) {
+        const [kind, id] = owner.split(/:(.*)/s);
+        index(ledger.indexSet(kind === 'tenant' ? 'tenants' : 'keys'), id);
+        index(ledger.indexSet('agents', owner), g.agent);
+      }
       for (const scope of scopesFor(g)) {
         const hash = ledger.statsHash(scope);
         let fields = counters.get(hash);
@@ -119,6 +133,7 @@ class PendingBatch {
       indexes: [
         { set: ledger.indexSet('agents'), members: agents },
         { set: ledger.indexSet('models'), members: models },
+        ...[...indexes].map(([set, members]) => ({ set, members })),
       ].filter((i) => i.members.size > 0),
       rows: this.rows,
     };
@@ -146,7 +161,12 @@ export class CostLedger implements BeforeApplicationShutdown {
     private readonly metrics: MetricsService,
   ) {}
 
-  scopesFor(entry: Pick<LedgerEntry, 'at' | 'agent'> & { model?: string }): string[] {
+  /**
+   * The scopes a request counts in: overall (total, day, month, agent and model, per day and month), and the
+   * same per owner — its tenant, and its managed key — prefixed `tenant:<t>:` or `key:<id>:` (so usage by
+   * tenant or key is read exactly like the overall figures).
+   */
+  scopesFor(entry: Pick<LedgerEntry, 'at' | 'agent'> & { model?: string; owners?: string[] }): string[] {
     const day = utcDay(entry.at);
     const month = utcMonth(entry.at);
     const scopes = [
@@ -158,14 +178,24 @@ export class CostLedger implements BeforeApplicationShutdown {
       `month:${month}:agent:${entry.agent}`,
     ];
     if (entry.model) scopes.push(`model:${entry.model}`, `day:${day}:model:${entry.model}`);
+    for (const owner of entry.owners ?? []) {
+      scopes.push(owner, `${owner}:day:${day}`, `${owner}:month:${month}`, `${owner}:agent:${entry.agent}`);
+    }
     return scopes;
+  }
+
+  /** The owners of a request: its tenant, and its managed key if it has one. */
+  private ownersOf(entry: Pick<LedgerEntry, 'tenant' | 'keyId'>): string[] {
+    const owners = [`tenant:${entry.tenant ?? DEFAULT_TENANT}`];
+    if (entry.keyId) owners.push(`key:${entry.keyId}`);
+    return owners;
   }
 
   /** Adds the request to the batch in memory; it is written within FLUSH_INTERVAL_MS. */
   record(entry: LedgerEntry): void {
     this.metrics.observe(entry);
     const call = entry.call;
-    const fields = this.pending.group(entry.at, entry.agent, call?.model);
+    const fields = this.pending.group(entry.at, entry.agent, call?.model, this.ownersOf(entry));
     addTo(fields, 'requests', 1n);
     addTo(fields, `reason:${entry.reason}`, 1n);
     for (const [field, by] of Object.entries(entry.counters ?? {})) addTo(fields, field, BigInt(by));
@@ -191,10 +221,14 @@ export class CostLedger implements BeforeApplicationShutdown {
   }
 
   /** A saving that is not tied to one request (e.g. the calls a flushed batch avoided). */
-  recordSaving(at: number, agent: string, layer: SavingLayer, usd: number): void {
+  recordSaving(at: number, agent: string, layer: SavingLayer, usd: number, tenant = DEFAULT_TENANT): void {
     if (!(usd > 0)) return;
     this.metrics.saving(layer, usd);
-    addTo(this.pending.group(at, agent, undefined), `saved_pico:${layer}`, toPico(usd));
+    addTo(
+      this.pending.group(at, agent, undefined, this.ownersOf({ tenant })),
+      `saved_pico:${layer}`,
+      toPico(usd),
+    );
     this.schedule(FLUSH_INTERVAL_MS);
   }
 
@@ -270,9 +304,16 @@ export class CostLedger implements BeforeApplicationShutdown {
     return this.store.hash(this.store.eventsHash());
   }
 
-  async agents(): Promise<string[]> {
+  /** The agents seen overall, or by one owner (`tenant:<t>`, `key:<id>`). */
+  async agents(owner?: string): Promise<string[]> {
     await this.flushSafely();
-    return (await this.store.members(this.store.indexSet('agents'))).sort();
+    return (await this.store.members(this.store.indexSet('agents', owner))).sort();
+  }
+
+  /** The tenants, or the managed keys, that have made requests. */
+  async owners(kind: 'tenants' | 'keys'): Promise<string[]> {
+    await this.flushSafely();
+    return (await this.store.members(this.store.indexSet(kind))).sort();
   }
 
   async models(): Promise<string[]> {

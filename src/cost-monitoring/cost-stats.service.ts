@@ -27,6 +27,15 @@ function overall(t: ScopeTotals) {
   };
 }
 
+/**
+ * Whose figures: everybody's (undefined), one tenant's (`tenant:<t>`) or one managed key's (`key:<id>`). The
+ * ledger keeps the same scopes per owner, prefixed with it.
+ */
+export type Owner = string | undefined;
+
+const scoped = (owner: Owner, scope: string): string =>
+  owner === undefined ? scope : scope === 'total' ? owner : `${owner}:${scope}`;
+
 /** Read side of the ledger: the /ai-cost/* figures (stats, daily, budget-alert, agent-breakdown). */
 @Injectable()
 export class CostStatsService {
@@ -37,10 +46,10 @@ export class CostStatsService {
     private readonly eventStats: EventStatsService,
   ) {}
 
-  async stats() {
-    const t = await this.ledger.totals('total');
-    const agents = await this.ledger.agents();
-    const perAgent = await this.ledger.totalsMany(agents.map((a) => `agent:${a}`));
+  async stats(owner?: Owner) {
+    const t = await this.ledger.totals(scoped(owner, 'total'));
+    const agents = await this.ledger.agents(owner);
+    const perAgent = await this.ledger.totalsMany(agents.map((a) => scoped(owner, `agent:${a}`)));
     const events = await this.eventStats.snapshot();
     const byAgent: Record<
       string,
@@ -87,11 +96,11 @@ export class CostStatsService {
     };
   }
 
-  async daily(date: string | undefined, days: number) {
+  async daily(date: string | undefined, days: number, owner?: Owner) {
     const day = date ?? utcDay(this.clock.now());
     const end = Date.parse(`${day}T00:00:00Z`);
     const dates = Array.from({ length: days }, (_, i) => utcDay(end - i * 86_400_000));
-    const totals = await this.ledger.totalsMany(dates.map((d) => `day:${d}`));
+    const totals = await this.ledger.totalsMany(dates.map((d) => scoped(owner, `day:${d}`)));
     const row = (d: string, t: ScopeTotals) => ({
       date: d,
       total_cost_usd: t.costUsd,
@@ -107,9 +116,12 @@ export class CostStatsService {
     return { ...row(day, totals[0]), history: dates.map((d, i) => row(d, totals[i])).reverse() };
   }
 
-  async agentBreakdown() {
-    const agents = await this.ledger.agents();
-    const [total, ...perAgent] = await this.ledger.totalsMany(['total', ...agents.map((a) => `agent:${a}`)]);
+  async agentBreakdown(owner?: Owner) {
+    const agents = await this.ledger.agents(owner);
+    const [total, ...perAgent] = await this.ledger.totalsMany([
+      scoped(owner, 'total'),
+      ...agents.map((a) => scoped(owner, `agent:${a}`)),
+    ]);
     const rows: Record<string, unknown> = {};
     agents.forEach((agent, i) => {
       const t = perAgent[i];

@@ -24,6 +24,10 @@ export interface UpstreamCallRecord {
 export interface LedgerEntry {
   requestId: string;
   at: number;
+  /** The caller's tenant (default when the request had no caller, e.g. a batch flush of the default tenant). */
+  tenant?: string;
+  /** The managed API key that made the request (null for keys from the environment). */
+  keyId?: string | null;
   agent: string;
   symbol: string | undefined;
   reason: string;

@@ -42,6 +42,19 @@ export const FAILURE_POLICIES = {
     effect:
       'kept in memory and retried: the claims of a pre-call step Bastion gave up waiting for are taken back once Redis answers',
   },
+  'rate_limit.take': {
+    policy: 'open',
+    effect: 'the request goes through unlimited (a limit cannot be counted; the budget still holds)',
+  },
+  'api_key.lookup': {
+    policy: 'unavailable',
+    effect:
+      'a managed key seen in the last minute is still recognised from memory; an unknown one gets 503 store_unavailable',
+  },
+  'api_key.write': {
+    policy: 'unavailable',
+    effect: '503 store_unavailable; no key is created, changed or removed',
+  },
   'budget.settle': {
     policy: 'queue',
     effect: 'kept in memory and retried until written; written once even if a retry follows a timeout',

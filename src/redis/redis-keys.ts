@@ -80,8 +80,11 @@ export class RedisKeys {
   stats(scope: string): string {
     return this.k('cost', '{ledger}', 'stats', scope);
   }
-  statsIndex(kind: 'agents' | 'models'): string {
-    return this.k('cost', '{ledger}', 'index', kind);
+  /** The agents and models seen overall, the tenants and keys seen, or the agents of one owner (tenant or key). */
+  statsIndex(kind: 'agents' | 'models' | 'tenants' | 'keys', owner?: string): string {
+    return owner === undefined
+      ? this.k('cost', '{ledger}', 'index', kind)
+      : this.k('cost', '{ledger}', 'index', owner, kind);
   }
   /** Marks a ledger batch as written, so a batch retried after a timeout is counted once. */
   ledgerBatch(id: string): string {
@@ -125,6 +128,18 @@ export class RedisKeys {
   }
   alertRecords(): string {
     return this.k('alerts', 'records');
+  }
+
+  // Managed API keys: records by id, and their SHA-256 digests (never the keys) to find them by.
+  apiKeyRecords(): string {
+    return this.k('keys', 'records');
+  }
+  apiKeyDigests(): string {
+    return this.k('keys', 'digests');
+  }
+  /** A key's rate-limit state (GCRA arrival time), per limit; one slot per key. */
+  rateLimit(keyId: string, limit: 'requests' | 'tokens'): string {
+    return this.k('rate', `{${keyId}}`, limit);
   }
 
   // Scheduling

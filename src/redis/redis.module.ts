@@ -1,7 +1,9 @@
 import { Global, Module } from '@nestjs/common';
 import { redisConfig, type RedisConfig } from '../config/namespaces.js';
 import { RedisService } from './redis.service.js';
+import { ApiKeyRepository } from './repositories/api-key.repository.js';
 import { BatchRepository } from './repositories/batch.repository.js';
+import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { BudgetRepository } from './repositories/budget.repository.js';
 import { ConversationRepository } from './repositories/conversation.repository.js';
 import { LedgerRepository } from './repositories/ledger.repository.js';
@@ -10,11 +12,13 @@ import { SettingsRepository } from './repositories/settings.repository.js';
 
 /** The repositories every module may use: the only code that talks to Redis. */
 const REPOSITORIES = [
+  ApiKeyRepository,
   BatchRepository,
   BudgetRepository,
   ConversationRepository,
   LedgerRepository,
   PromptRepository,
+  RateLimitRepository,
   SettingsRepository,
 ];
 

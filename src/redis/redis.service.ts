@@ -12,6 +12,7 @@ import {
   ENQUEUE_EVENT,
   LEDGER_FLUSH,
   PRECALL,
+  RATE_LIMIT,
   RELEASE_BATCH,
   RELEASE_LEASE,
   SETTLE,
@@ -28,6 +29,7 @@ export interface BastionScripts {
   ledgerFlush(numKeys: number, ...args: (string | number)[]): Promise<number>;
   releaseLease(key: string, token: string): Promise<number>;
   unclaim(intervalKey: string, samplingKey: string, featuresKey: string, now: number): Promise<number>;
+  rateLimit(requestsKey: string, tokensKey: string, ...args: (string | number)[]): Promise<string[]>;
   enqueueEvent(...args: (string | number)[]): Promise<[string, number, number]>;
   claimBatch(...args: (string | number)[]): Promise<string[] | null>;
   completeBatch(...args: (string | number)[]): Promise<number>;
@@ -75,6 +77,7 @@ export class RedisService implements OnApplicationShutdown {
     }
     client.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
     client.defineCommand('unclaim', { numberOfKeys: 3, lua: UNCLAIM });
+    client.defineCommand('rateLimit', { numberOfKeys: 2, lua: RATE_LIMIT });
     client.defineCommand('enqueueEvent', { numberOfKeys: 2, lua: ENQUEUE_EVENT });
     client.defineCommand('claimBatch', { numberOfKeys: 3, lua: CLAIM_BATCH });
     client.defineCommand('completeBatch', { numberOfKeys: 2, lua: COMPLETE_BATCH });

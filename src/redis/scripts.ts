@@ -111,6 +111,47 @@ return 1
 `;
 
 /**
+ * Per-key rate limits (requests and tokens per minute) by GCRA, both checked and taken in one step, so N
+ * instances enforce one limit. A limit of L per 60 s lets a burst of L through, then one every 60/L s.
+ * KEYS: 1 requests TAT (theoretical arrival time), 2 tokens TAT. ARGV: 1 now (ms), 2 rpm (-1: none),
+ * 3 tpm (-1: none), 4 tokens this request counts.
+ * Returns {allowed (1/0), refused limit ('requests' | 'tokens' | ''), retry after ms, remaining requests,
+ * requests reset ms, remaining tokens, tokens reset ms} (numbers as strings).
+ */
+export const RATE_LIMIT = `
+local now = tonumber(ARGV[1])
+local period = 60000
+local function plan(key, limit, cost)
+  if limit < 0 then return nil end
+  local interval = period / limit
+  local tat = tonumber(redis.call('GET', key) or '0')
+  if tat < now then tat = now end
+  local new = tat + interval * cost
+  return {key = key, new = new, ok = (new - now) <= period, interval = interval, tat = tat}
+end
+local req = plan(KEYS[1], tonumber(ARGV[2]), 1)
+local tok = plan(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]))
+local refused = ''
+local retry = 0
+if req and not req.ok then refused = 'requests'; retry = req.new - period - now end
+if refused == '' and tok and not tok.ok then refused = 'tokens'; retry = tok.new - period - now end
+local function state(p, taken)
+  if not p then return '-1', '0' end
+  local at = p.tat
+  if taken then at = p.new end
+  return tostring(math.floor((period - (at - now)) / p.interval)), tostring(math.ceil(at - now))
+end
+local taken = refused == ''
+if taken then
+  if req then redis.call('SET', req.key, tostring(req.new), 'PX', math.ceil(req.new - now) + 1000) end
+  if tok then redis.call('SET', tok.key, tostring(tok.new), 'PX', math.ceil(tok.new - now) + 1000) end
+end
+local rr, rreset = state(req, taken)
+local tr, treset = state(tok, taken)
+return {taken and '1' or '0', refused, tostring(math.ceil(retry)), rr, rreset, tr, treset}
+`;
+
+/**
  * Settles one call against the budget counters, idempotently (it may be retried after a timeout).
  * KEYS: 1 the call's reservation marker, 2.. its budget counters. ARGV: 1 the real cost in picodollars, or
  * "keep" when it is unknown (the reservation, an upper bound, stays); 2 counter TTL; 3 marker TTL.

@@ -5,6 +5,10 @@
  */
 import { Scrubber } from '../../src/common/secrets.js';
 import type {
+  RateDecision,
+  RateLimitRepository,
+} from '../../src/redis/repositories/rate-limit.repository.js';
+import type {
   ChatCompletion,
   ChatCompletionChunk,
   ChatCompletionCreateParamsNonStreaming,
@@ -134,6 +138,7 @@ export const chainOf = (name: string): ResolvedModel[] => registry().chain(name)
 export function meteredCall(over: Partial<MeteredCall> = {}): MeteredCall {
   return {
     tenant: 'default',
+    key: null,
     agent: 'market_regime',
     symbol: 'BTC/USDT',
     responseType: 'market_analysis',
@@ -401,4 +406,36 @@ export function chunk(
 /** The last chunk of a stream asked for its usage: no choices, the usage as the provider reports it. */
 export function usageChunk(usage: Record<string, number>): ChatCompletionChunk {
   return { ...chunk({}), choices: [], usage: usage as unknown as ChatCompletionChunk['usage'] };
+}
+
+/** Rate limits as the RATE_LIMIT script would decide them: every request allowed unless told otherwise. */
+export class FakeRateLimits implements Pick<RateLimitRepository, 'take'> {
+  readonly taken: { keyId: string; tokens: number }[] = [];
+  /** Answers of the next takes, in order; then allowed. */
+  readonly answers: RateDecision[] = [];
+
+  take(
+    keyId: string,
+    _now: number,
+    rpm: number | null,
+    tpm: number | null,
+    tokens: number,
+  ): Promise<RateDecision> {
+    this.taken.push({ keyId, tokens });
+    const state = (limit: number | null) =>
+      limit === null ? null : { limit, remaining: limit - 1, resetMs: 0 };
+    return Promise.resolve(
+      this.answers.shift() ?? {
+        allowed: true,
+        refused: null,
+        retryAfterMs: 0,
+        requests: state(rpm),
+        tokens: state(tpm),
+      },
+    );
+  }
+
+  asRepository(): RateLimitRepository {
+    return this as unknown as RateLimitRepository;
+  }
 }

@@ -95,6 +95,7 @@ export class BatchFlusher implements BeforeApplicationShutdown {
     try {
       const result = await this.gateway.call({
         tenant,
+        key: null, // a batch answers events of several keys of its tenant: no one key's limits apply
         agentType: agent,
         symbol: symbols.length === 1 ? symbols[0] : undefined,
         model: events[0]?.model,
@@ -133,7 +134,7 @@ export class BatchFlusher implements BeforeApplicationShutdown {
       this.metrics.batchSize.observe(events.length);
       const avoided = await this.ledger.averageCallCost(agent);
       if (avoided !== null && events.length > 1)
-        this.ledger.recordSaving(now, agent, 'batching', avoided * (events.length - 1));
+        this.ledger.recordSaving(now, agent, 'batching', avoided * (events.length - 1), tenant);
       return true;
     } catch (err) {
       const message = this.scrubber.scrub((err as Error).message);

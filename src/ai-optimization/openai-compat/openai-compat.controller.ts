@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiJsonBody } from '../../common/json-schema.js';
 import type { FastifyReply } from 'fastify';
 import type { AuthedRequest } from '../../common/auth.js';
-import { DEFAULT_TENANT } from '../../common/tenant.js';
+import { rateLimitHeaders } from '../pipeline/admit.stage.js';
 import { MeteredCallPipeline } from '../pipeline/pipeline.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import { CHAT_BODY_SCHEMA, chatBodyPipe, type ChatBody } from './chat-body.js';
@@ -47,7 +47,7 @@ export class OpenAiCompatController {
     @Req() req: AuthedRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<unknown> {
-    const opts = doorOptions(req.headers, req.caller?.tenant ?? DEFAULT_TENANT);
+    const opts = doorOptions(req.headers, req.caller);
     const call = meteredCallOf(body, opts);
     // Everything that can refuse the call runs first, so a refusal is still a plain HTTP error.
     const outcome = await this.pipeline.run(call).catch((err: unknown) => {
@@ -66,7 +66,9 @@ export class OpenAiCompatController {
     const includeUsage =
       (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     reply.hijack();
-    openSse(reply.raw, answer.cache, answer.overheadMs);
+    // A hijacked answer skips Fastify's hooks: it carries the rate-limit headers itself.
+    const rate = outcome.trace.rate ? rateLimitHeaders(outcome.trace.rate) : {};
+    openSse(reply.raw, answer.cache, answer.overheadMs, rate);
     if (answer.kind === 'completion') writeReplay(reply.raw, answer.completion, includeUsage);
     else await pipeHub(reply.raw, answer.hub, includeUsage);
     return undefined;

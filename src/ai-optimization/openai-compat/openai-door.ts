@@ -1,5 +1,7 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
+import type { Caller, KeyPolicy } from '../../common/caller.js';
 import { DomainError, ProviderUnavailableError } from '../../common/errors.js';
+import { DEFAULT_TENANT } from '../../common/tenant.js';
 import { AGENT_TYPE_PATTERN, SYMBOL_PATTERN } from '../../common/validation.js';
 import type { MeteredCall, Outcome, UpstreamBody } from '../pipeline/metered-call.js';
 import type { StreamHub } from '../pipeline/stream-hub.js';
@@ -7,6 +9,7 @@ import type { StreamHub } from '../pipeline/stream-hub.js';
 /** Attribution and cache control of a /v1 request, from its headers. */
 export interface DoorOptions {
   tenant: string;
+  key: KeyPolicy | null;
   agent: string;
   symbol: string | undefined;
   cacheMode: 'default' | 'no-cache' | 'no-store';
@@ -32,7 +35,7 @@ const bad = (message: string, param?: string): DomainError =>
 /** Reads the attribution and cache-control headers of the door. */
 export function doorOptions(
   headers: Record<string, string | string[] | undefined>,
-  tenant: string,
+  caller: Caller | undefined,
 ): DoorOptions {
   const one = (name: string): string | undefined => {
     const v = headers[name];
@@ -51,7 +54,14 @@ export function doorOptions(
   if (ttl !== undefined && (!Number.isInteger(ttl) || ttl < 1 || ttl > 7 * 86_400)) {
     throw bad('X-Cache-TTL must be an integer number of seconds between 1 and 604800');
   }
-  return { tenant, agent, symbol: symbol?.toUpperCase(), cacheMode: cache ?? 'default', ttlSeconds: ttl };
+  return {
+    tenant: caller?.tenant ?? DEFAULT_TENANT,
+    key: caller?.key ?? null,
+    agent,
+    symbol: symbol?.toUpperCase(),
+    cacheMode: cache ?? 'default',
+    ttlSeconds: ttl,
+  };
 }
 
 /**
@@ -63,6 +73,7 @@ export function meteredCallOf(body: Record<string, unknown>, opts: DoorOptions):
   const maxTokens = Number(params.max_completion_tokens ?? params.max_tokens ?? 1024);
   return {
     tenant: opts.tenant,
+    key: opts.key,
     agent: opts.agent,
     symbol: opts.symbol,
     responseType: 'openai_compat',

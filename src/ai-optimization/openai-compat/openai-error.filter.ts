@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { errorHeaders } from '../../common/errors.js';
 import { scrubbedErrorBody, type ErrorBody } from '../../common/exception.filter.js';
 import { Scrubber } from '../../common/secrets.js';
 
@@ -28,6 +29,7 @@ export function sendOpenAiError(
   scrubber: Scrubber,
 ): void {
   const body = scrubbedErrorBody(exception, logger, scrubber);
+  void reply.headers(errorHeaders(exception));
   if (body.code === 'budget_exceeded') void reply.header('x-should-retry', 'false');
   void reply.status(body.statusCode).send(openAiError(body));
 }

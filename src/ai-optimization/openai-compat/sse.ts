@@ -4,8 +4,14 @@ import type { StreamHub } from '../pipeline/stream-hub.js';
 
 /** The OpenAI wire for streams: `data: <chunk>` events, a `: bastion-cost-usd` comment, `data: [DONE]`. */
 
-export function openSse(res: ServerResponse, cache: string, overheadMs: number): void {
+export function openSse(
+  res: ServerResponse,
+  cache: string,
+  overheadMs: number,
+  headers: Record<string, string> = {},
+): void {
   res.writeHead(200, {
+    ...headers,
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',

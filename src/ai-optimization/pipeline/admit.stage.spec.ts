@@ -9,6 +9,7 @@ import {
   NOON,
   RATES,
   registry,
+  FakeRateLimits,
 } from '../../../test/support/pipeline-fakes.js';
 import { BudgetService, type BudgetSettings } from '../../cost-monitoring/budget.service.js';
 import { PriceBook, type Rates } from '../pricing.js';
@@ -24,6 +25,8 @@ const COUNTERS = [
   'spend:month:2026-11:global',
   'spend:day:2026-11-22:agent:market_regime',
   'spend:month:2026-11:agent:market_regime',
+  'spend:day:2026-11-22:tenant:default',
+  'spend:month:2026-11:tenant:default',
 ];
 
 interface Setup {
@@ -46,7 +49,7 @@ function admit(setup: Setup = {}): AdmitStage {
     new FakeBudgetCounters().asRepository(),
     appConfig(setup.env),
   );
-  return new AdmitStage(budgets, setup.prices ?? fixedPrices().prices);
+  return new AdmitStage(budgets, setup.prices ?? fixedPrices().prices, new FakeRateLimits().asRepository());
 }
 
 const plan = (
@@ -92,7 +95,7 @@ describe('AdmitStage', () => {
       expect(plan(admit(), {}, 1000, selfHosted).reservation.amountPico).toBe(0n);
     });
 
-    it('is made on the global and the agent windows of the day and the month of the call', () => {
+    it('is made on the global, the agent and the tenant windows of the day and the month of the call', () => {
       expect(plan(admit()).reservation.counters.map((c) => c.key)).toEqual(COUNTERS);
       const other = admit().plan(
         meteredCall({ agent: 'signal_validator' }),
@@ -106,6 +109,8 @@ describe('AdmitStage', () => {
         'spend:month:2026-12:global',
         'spend:day:2026-12-01:agent:signal_validator',
         'spend:month:2026-12:agent:signal_validator',
+        'spend:day:2026-12-01:tenant:default',
+        'spend:month:2026-12:tenant:default',
       ]);
     });
   });
@@ -116,16 +121,14 @@ describe('AdmitStage', () => {
 
     it('apply only under hard enforcement', () => {
       const env = { DAILY_BUDGET_USD: '10', MONTHLY_BUDGET_USD: '200' };
-      expect(limits(admit({ env: { ...env, BUDGET_ENFORCEMENT: 'soft' } }))).toEqual([
-        null,
-        null,
-        null,
-        null,
-      ]);
-      expect(limits(admit({ env: { ...env, BUDGET_ENFORCEMENT: 'off' } }))).toEqual([null, null, null, null]);
+      const none = [null, null, null, null, null, null];
+      expect(limits(admit({ env: { ...env, BUDGET_ENFORCEMENT: 'soft' } }))).toEqual(none);
+      expect(limits(admit({ env: { ...env, BUDGET_ENFORCEMENT: 'off' } }))).toEqual(none);
       expect(limits(admit({ env: { ...env, BUDGET_ENFORCEMENT: 'hard' } }))).toEqual([
         10_000_000_000_000n,
         200_000_000_000_000n,
+        null,
+        null,
         null,
         null,
       ]);
@@ -140,8 +143,22 @@ describe('AdmitStage', () => {
           agents: { market_regime: { daily_budget_usd: 0.5, monthly_budget_usd: 5 } },
         },
       });
-      expect(limits(stage)).toEqual([2_000_000_000_000n, null, 500_000_000_000n, 5_000_000_000_000n]);
-      expect(limits(stage, { agent: 'signal_validator' })).toEqual([2_000_000_000_000n, null, null, null]);
+      expect(limits(stage)).toEqual([
+        2_000_000_000_000n,
+        null,
+        500_000_000_000n,
+        5_000_000_000_000n,
+        null,
+        null,
+      ]);
+      expect(limits(stage, { agent: 'signal_validator' })).toEqual([
+        2_000_000_000_000n,
+        null,
+        null,
+        null,
+        null,
+        null,
+      ]);
     });
 
     it('let a CRITICAL event overdraw a hard budget by CRITICAL_OVERDRAW_PERCENT, and no other call', () => {
@@ -149,8 +166,49 @@ describe('AdmitStage', () => {
         env: { DAILY_BUDGET_USD: '10', BUDGET_ENFORCEMENT: 'hard', CRITICAL_OVERDRAW_PERCENT: '25' },
         runtime: { agents: { market_regime: { daily_budget_usd: 0.5, monthly_budget_usd: null } } },
       });
-      expect(limits(stage, { critical: true })).toEqual([12_500_000_000_000n, null, 625_000_000_000n, null]);
-      expect(limits(stage, { critical: false })).toEqual([10_000_000_000_000n, null, 500_000_000_000n, null]);
+      expect(limits(stage, { critical: true })).toEqual([
+        12_500_000_000_000n,
+        null,
+        625_000_000_000n,
+        null,
+        null,
+        null,
+      ]);
+      expect(limits(stage, { critical: false })).toEqual([
+        10_000_000_000_000n,
+        null,
+        500_000_000_000n,
+        null,
+        null,
+        null,
+      ]);
+    });
+
+    it('hold a tenant to its budgets and a managed key to its own, on their own counters', () => {
+      const stage = admit({
+        env: { BUDGET_ENFORCEMENT: 'hard' },
+        runtime: { tenants: { alpha: { daily_budget_usd: 3, monthly_budget_usd: null } } },
+      });
+      const key = {
+        id: 'k1',
+        name: 'bot one',
+        rpm: null,
+        tpm: null,
+        dailyBudgetUsd: 0.25,
+        monthlyBudgetUsd: 4,
+        agents: null,
+        models: null,
+      };
+      const p = plan(stage, { tenant: 'alpha', key });
+      expect(p.reservation.counters.slice(4)).toEqual([
+        { key: 'spend:day:2026-11-22:tenant:alpha', limitPico: 3_000_000_000_000n },
+        { key: 'spend:month:2026-11:tenant:alpha', limitPico: null },
+        { key: 'spend:day:2026-11-22:key:k1', limitPico: 250_000_000_000n },
+        { key: 'spend:month:2026-11:key:k1', limitPico: 4_000_000_000_000n },
+      ]);
+      expect(stage.refusal(p, 6)).toBe(
+        'The daily budget of key k1 ($0.25) would be exceeded by this call (enforcement: hard)',
+      );
     });
   });
 

@@ -1,4 +1,6 @@
 import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { KeyPolicy } from '../../common/caller.js';
+import type { RateDecision } from '../../redis/repositories/rate-limit.repository.js';
 import type { ConversationRef } from '../../redis/repositories/conversation.repository.js';
 import type { CachedAnswer } from '../response-cache.js';
 import type { StreamHub } from './stream-hub.js';
@@ -20,6 +22,8 @@ export interface SamplingInput {
  */
 export interface MeteredCall {
   tenant: string;
+  /** The managed API key that sent the call: its limits, budgets and allowed agents and models. */
+  key: KeyPolicy | null;
   agent: string;
   symbol: string | undefined;
   /** Part of the cache key and its TTL (`response_cache.ttl_seconds` in models.yaml). */
@@ -65,6 +69,8 @@ export interface Trace {
   /** Clock time (ms) the request is decided at. */
   now: number;
   conversation: ConversationRef;
+  /** The key's rate-limit state after this request (the doors send it as OpenAI's x-ratelimit headers). */
+  rate?: RateDecision | null;
 }
 
 export type Outcome =

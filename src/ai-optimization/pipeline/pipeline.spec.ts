@@ -1,3 +1,4 @@
+import { RequestContext } from '../../common/request-context.js';
 import { Scrubber } from '../../common/secrets.js';
 import { Logger } from '@nestjs/common';
 import {
@@ -17,6 +18,7 @@ import {
   MODELS,
   NOON,
   usageChunk,
+  FakeRateLimits,
 } from '../../../test/support/pipeline-fakes.js';
 import { ManualClock } from '../../common/clock.js';
 import { BudgetService, type BudgetSettings } from '../../cost-monitoring/budget.service.js';
@@ -73,7 +75,11 @@ function build(setup: Setup = {}) {
   const pipeline = new MeteredCallPipeline(
     new ScreenStage(new ProviderRegistry(config, MODELS), conversations.asRepository(), agents),
     new GateStage(new SamplingService(settings.asRepository(), agents)),
-    new AdmitStage(new BudgetService(settings.asRepository(), counters.asRepository(), config), prices),
+    new AdmitStage(
+      new BudgetService(settings.asRepository(), counters.asRepository(), config),
+      prices,
+      new FakeRateLimits().asRepository(),
+    ),
     new CallStage(upstream, { streamIdleTimeoutSeconds: setup.idleSeconds ?? 30 }),
     new SettleStage(prices, counters.asRepository()),
     new RecordStage(conversations.asRepository(), ledger.asLedger(), MODELS),
@@ -83,6 +89,7 @@ function build(setup: Setup = {}) {
     new ManualClock(NOON),
     metrics,
     new Scrubber([]),
+    new RequestContext(),
   );
   const overhead = async (): Promise<{ count: number; sum: number }> => {
     const values = (await metrics.overhead.get()).values;

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { Clock } from '../../common/clock.js';
+import { RequestContext } from '../../common/request-context.js';
 import { Scrubber } from '../../common/secrets.js';
 import type { UpstreamCallRecord } from '../../cost-monitoring/ledger-entry.js';
 import { MetricsService } from '../../cost-monitoring/metrics.service.js';
@@ -14,7 +15,7 @@ import { Coalescer } from '../coalescer.js';
 import type { ResolvedModel } from '../providers/provider-registry.js';
 import { StreamUsageTracker } from '../providers/usage.js';
 import type { CachedAnswer } from '../response-cache.js';
-import { AdmitStage, type AdmitPlan } from './admit.stage.js';
+import { AdmitStage, rateLimitHeaders, type AdmitPlan } from './admit.stage.js';
 import { assemble, CallStage, StreamIdleError, type OpenedStream } from './call.stage.js';
 import { GateStage, type GatePlan } from './gate.stage.js';
 import type { MeteredCall, Outcome, Trace } from './metered-call.js';
@@ -59,6 +60,7 @@ export class MeteredCallPipeline {
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
     private readonly scrubber: Scrubber,
+    private readonly context: RequestContext,
   ) {}
 
   /** Runs one call; with `enqueue` (a LOW event) what would call the model is queued into a batch instead. */
@@ -75,6 +77,8 @@ export class MeteredCallPipeline {
       return outcome;
     }
     const screened = this.screen.screen(call);
+    trace.rate = await this.admit.admitKey(call, screened, trace.now);
+    if (trace.rate) this.context.addHeaders(rateLimitHeaders(trace.rate));
     if (call.stream) return this.runStream(call, screened, trace);
     let led: Led;
     if (enqueue) {

@@ -26,6 +26,7 @@ const screened: Screened = {
   conversation,
   cacheKey: 'cache:default:market_regime:BTC/USDT:market_analysis:abc',
   promptTokens: 100,
+  likelyPromptTokens: 80,
 };
 const trace: Trace = { requestId: 'req-9', started: 0, now: NOON, conversation };
 const answer: CachedAnswer = {

@@ -92,6 +92,8 @@ export class RecordStage {
     const base = {
       requestId: outcome.trace.requestId,
       at: outcome.trace.now,
+      tenant: call.tenant,
+      keyId: call.key?.id ?? null,
       agent: call.agent,
       symbol: call.symbol,
       cacheHit: outcome.cacheHit,
@@ -138,6 +140,8 @@ export class RecordStage {
     this.ledger.record({
       requestId,
       at: now,
+      tenant: call.tenant,
+      keyId: call.key?.id ?? null,
       agent: call.agent,
       symbol: call.symbol,
       reason: 'coalesced',
@@ -153,6 +157,8 @@ export class RecordStage {
     this.ledger.record({
       requestId,
       at: now,
+      tenant: call.tenant,
+      keyId: call.key?.id ?? null,
       agent: call.agent,
       symbol: call.symbol,
       reason: 'called',
@@ -168,6 +174,8 @@ export class RecordStage {
     this.ledger.record({
       requestId,
       at: now,
+      tenant: call.tenant,
+      keyId: call.key?.id ?? null,
       agent: call.agent,
       symbol: call.symbol,
       reason: 'provider_unavailable',

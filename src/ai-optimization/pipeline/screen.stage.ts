@@ -19,6 +19,8 @@ export interface Screened {
   cacheKey: string;
   /** Upper bound of the prompt's tokens, for the budget reservation. */
   promptTokens: number;
+  /** A likely count of the prompt's tokens (rate limits and the context window count this). */
+  likelyPromptTokens: number;
 }
 
 /**
@@ -80,8 +82,8 @@ export class ScreenStage {
     const chain = this.registry.chain(call.model ?? this.agents.agents.get(call.agent)?.model);
     const primary = chain[0];
     const window = primary.entry.contextWindow;
+    const prompt = likelyTokens(call.body);
     if (window !== undefined) {
-      const prompt = likelyTokens(call.body);
       if (prompt + call.maxTokens > window) {
         throw new DomainError(
           'context_length_exceeded',
@@ -101,6 +103,7 @@ export class ScreenStage {
       conversation,
       cacheKey: this.conversations.cacheKey(conversation, call.responseType, hash),
       promptTokens: estimateTokens(call.body, body),
+      likelyPromptTokens: prompt,
     };
   }
 }

@@ -21,7 +21,13 @@ const admitted: AdmitPlan = {
     counters: COUNTERS.map((key) => ({ key, limitPico: null })),
   },
   windows: [],
-  settings: { daily_budget_usd: null, monthly_budget_usd: null, enforcement: 'soft', agents: {} },
+  settings: {
+    daily_budget_usd: null,
+    monthly_budget_usd: null,
+    enforcement: 'soft',
+    agents: {},
+    tenants: {},
+  },
 };
 
 function settle(prices = fixedPrices().prices) {

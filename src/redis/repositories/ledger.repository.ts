@@ -37,8 +37,8 @@ export class LedgerRepository {
     return this.redis.keys.eventStats();
   }
 
-  indexSet(kind: 'agents' | 'models'): string {
-    return this.redis.keys.statsIndex(kind);
+  indexSet(kind: 'agents' | 'models' | 'tenants' | 'keys', owner?: string): string {
+    return this.redis.keys.statsIndex(kind, owner);
   }
 
   /** Throws when Redis does not take the batch (policy `queue`: the caller keeps it and retries). */
