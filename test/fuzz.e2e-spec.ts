@@ -613,28 +613,35 @@ describe(`Fuzz: malformed requests from the OpenAPI document (seed ${SEED})`, ()
     const describeRequest = (r: FuzzRequest): string =>
       `${r.op.method.toUpperCase()} ${r.url.slice(bastion.url.length, bastion.url.length + 160)} [${r.mutation}]`;
     try {
+      /** Sends the request once; its status, the start of its body, and the longest loop delay meanwhile. */
+      const sendOnce = async (r: FuzzRequest) => {
+        await sleep(RESOLUTION_MS + 1);
+        histogram.reset();
+        const answer = await fetch(r.url, {
+          method: r.op.method.toUpperCase(),
+          headers: r.headers,
+          body: r.body,
+        })
+          .then(async (res) => ({ status: res.status, text: await res.text() }))
+          .catch((err: Error) => ({ status: 0, text: `no answer: ${err.message}` }));
+        await sleep(RESOLUTION_MS + 1);
+        return { ...answer, delayMs: histogram.max / 1e6 };
+      };
       for (let i = 0; i < REQUESTS; i++) {
         // Built before the delay is measured, so that it is the server's, not the generator's.
         const r = gen.request(ops[i % ops.length], bastion.url);
-        await sleep(RESOLUTION_MS + 1);
-        histogram.reset();
-        let status = 0;
-        let text = '';
-        try {
-          const res = await fetch(r.url, {
-            method: r.op.method.toUpperCase(),
-            headers: r.headers,
-            body: r.body,
-          });
-          status = res.status;
-          text = await res.text();
-        } catch (err) {
-          text = `no answer: ${(err as Error).message}`;
+        const { status, text, delayMs } = await sendOnce(r);
+        // A delay this long is sent again, twice at most, and the shortest counts: work a request causes
+        // recurs every time, while a collector pause or another process on the machine's two cores does not.
+        let delay = delayMs;
+        for (let retry = 0; retry < 2 && delay >= MAX_LOOP_DELAY_MS; retry++) {
+          delay = Math.min(delay, (await sendOnce(r)).delayMs);
         }
-        await sleep(RESOLUTION_MS + 1);
-        const delayMs = histogram.max / 1e6;
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
-        delays.push({ ms: delayMs, what: describeRequest(r) });
+        delays.push({
+          ms: delay,
+          what: `${describeRequest(r)}${delay < delayMs ? ` (first ${delayMs.toFixed(0)} ms)` : ''}`,
+        });
         if (status >= 500 || status === 0)
           failures.push(`${describeRequest(r)} → ${status} ${text.slice(0, 300)}`);
       }
