@@ -6,6 +6,7 @@ import type { Env } from './config/app-config.js';
 import { AppModule, type AppOptions } from './app.module.js';
 import { setupDocs } from './docs.js';
 import { RequestContext } from './common/request-context.js';
+import { JsonBodyError, parseJsonBody } from './common/json-body.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -21,6 +22,7 @@ export async function createApp(env: Env, options: AppOptions = {}): Promise<Nes
     new FastifyAdapter({ bodyLimit: BODY_LIMIT_BYTES, trustProxy: true }),
     { bufferLogs: true },
   );
+  acceptJsonOnly(app);
   app.useLogger(app.get(Logger));
   // Each request runs in its own context (who is calling); registered after the body is read, since a
   // context entered earlier does not follow the socket's events that deliver the body.
@@ -37,4 +39,32 @@ export async function createApp(env: Env, options: AppOptions = {}): Promise<Nes
   app.enableShutdownHooks();
   setupDocs(app);
   return app;
+}
+
+/**
+ * Bodies are JSON, parsed within the limits of parseJsonBody (depth, array and object sizes, reserved keys)
+ * before any route sees them. Any other content type is a 415 naming what to send: Fastify's own text/plain
+ * parser would hand a string to routes that expect an object. Registered through Nest's useBodyParser, so
+ * Nest's default JSON and form parsers stay out.
+ */
+function acceptJsonOnly(app: NestFastifyApplication): void {
+  app.getHttpAdapter().getInstance().removeContentTypeParser('text/plain');
+  app.useBodyParser('application/json', { bodyLimit: BODY_LIMIT_BYTES }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body.toString('utf8')));
+    } catch (err) {
+      done(err as JsonBodyError, undefined);
+    }
+  });
+  app.useBodyParser('*', { bodyLimit: BODY_LIMIT_BYTES }, (req, _body, done) => {
+    const type = req.headers['content-type'];
+    done(
+      new JsonBodyError(
+        `Content-Type ${type ? `"${type.slice(0, 100)}"` : '(none)'} is not accepted: send the body as JSON ` +
+          'with Content-Type: application/json',
+        415,
+      ),
+      undefined,
+    );
+  });
 }

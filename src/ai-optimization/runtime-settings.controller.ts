@@ -1,14 +1,43 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../common/auth.js';
+import { ApiJsonBody } from '../common/json-schema.js';
 import { AGENT_TYPE_PATTERN } from '../common/validation.js';
+import { SAMPLING_STRATEGIES } from '../config/yaml-config.js';
 import { EventStatsService } from '../cost-monitoring/event-stats.service.js';
 import { EventThresholdsService } from './events/event-thresholds.service.js';
-import type { EventThresholds } from './events/event.types.js';
+import { THRESHOLD_RANGES, type EventThresholds } from './events/event.types.js';
 import { SamplingService, type SamplingStrategy } from './sampling/sampling.service.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The documented bodies; the services check them and name every problem in one 400. */
+const SAMPLING_BODY = {
+  type: 'object',
+  required: ['agent_type', 'strategy'],
+  properties: {
+    agent_type: { type: 'string', pattern: AGENT_TYPE_PATTERN.source, example: 'market_regime' },
+    strategy: { enum: [...SAMPLING_STRATEGIES], example: 'PERIODIC' },
+    interval_seconds: { type: 'number', description: 'PERIODIC', example: 300 },
+    threshold: { type: 'number', description: 'CHANGE_BASED (relative change) and THRESHOLD (score)' },
+    min_interval_seconds: { type: 'number', description: 'ADAPTIVE' },
+    max_interval_seconds: { type: 'number', description: 'ADAPTIVE' },
+    volatility_scale: { type: 'number', description: 'ADAPTIVE: volatility (%) of the shortest interval' },
+  },
+  example: { agent_type: 'market_regime', strategy: 'PERIODIC', interval_seconds: 300 },
+};
+const THRESHOLDS_BODY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(
+    Object.entries(THRESHOLD_RANGES).map(([name, [minimum, maximum, integer]]) => [
+      name,
+      { type: integer ? 'integer' : 'number', minimum, maximum },
+    ]),
+  ),
+  example: { price_change_pct: 2.5, batch_size: 20 },
+};
 
 /** Run-time settings of the gates, kept in Redis so every instance applies a change at once. */
 @ApiTags('ai-cost')
@@ -23,25 +52,27 @@ export class RuntimeSettingsController {
 
   @Get('sampling-strategy')
   @ApiOperation({ summary: 'Sampling strategy of one agent (?agent_type=) or of all agents' })
+  @ApiQuery({ name: 'agent_type', required: false, example: 'market_regime' })
   async getSampling(
     @Query('agent_type') agent?: string,
   ): Promise<(SamplingStrategy & { agent_type: string }) | Record<string, SamplingStrategy>> {
     if (agent === undefined) return this.sampling.all();
-    if (!AGENT_TYPE_PATTERN.test(agent)) throw new BadRequestException('agent_type must be lower_snake_case');
+    if (typeof agent !== 'string' || !AGENT_TYPE_PATTERN.test(agent))
+      throw new BadRequestException('agent_type must be lower_snake_case (and not constructor or prototype)');
     return { agent_type: agent, ...(await this.sampling.current(agent)) };
   }
 
   @Post('sampling-strategy')
   @HttpCode(200)
   @AdminOnly()
-  @ApiBody({
-    schema: { example: { agent_type: 'market_regime', strategy: 'PERIODIC', interval_seconds: 300 } },
-  })
+  @ApiJsonBody(SAMPLING_BODY)
   async setSampling(@Body() body: unknown): Promise<SamplingStrategy & { agent_type: string }> {
     if (!isRecord(body)) throw new BadRequestException('body must be a JSON object');
     const agent = body.agent_type;
     if (typeof agent !== 'string' || !AGENT_TYPE_PATTERN.test(agent)) {
-      throw new BadRequestException('agent_type must be a lower_snake_case string');
+      throw new BadRequestException(
+        'agent_type must be a lower_snake_case string (and not constructor or prototype)',
+      );
     }
     return { agent_type: agent, ...(await this.sampling.set(agent, body)) };
   }
@@ -54,7 +85,7 @@ export class RuntimeSettingsController {
   @Post('event-thresholds')
   @HttpCode(200)
   @AdminOnly()
-  @ApiBody({ schema: { example: { price_change_pct: 2.5, batch_size: 20 } } })
+  @ApiJsonBody(THRESHOLDS_BODY)
   setThresholds(@Body() body: unknown): Promise<EventThresholds> {
     if (!isRecord(body)) throw new BadRequestException('body must be a JSON object');
     return this.thresholds.update(body);

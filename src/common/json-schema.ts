@@ -1,14 +1,21 @@
 import { BadRequestException, type PipeTransform } from '@nestjs/common';
 import { ApiBody } from '@nestjs/swagger';
 import { Ajv, type ErrorObject, type SchemaObject, type ValidateFunction } from 'ajv';
+import { isISO8601 } from 'class-validator';
 
 /**
  * Request bodies of the hot routes are checked by JSON schemas compiled once, at start-up, by ajv — no class
  * instance is built per request. The schema doubles as the route's OpenAPI body. Messages name the field and
  * the problem in the same words as the class-validator DTOs elsewhere.
  *
- * Extensions (OpenAPI allows `x-` keywords): `x-message` replaces the message of any error of that property;
- * `x-max-json-bytes` bounds an object's serialised size; `x-iso-date-time` requires an ISO 8601 date-time.
+ * Extensions (OpenAPI allows `x-` keywords): `x-message` replaces the message of any error of that property,
+ * `x-messages` the message of one keyword's error (`{"maxItems": "..."}`, `required` when it is missing); in
+ * both, `{field}` stands for the field's path (`events.3.pnl`). `x-max-json-bytes` bounds an object's
+ * serialised size; `x-iso-date-time` requires an ISO 8601 date-time; `x-iso8601` accepts what
+ * class-validator's strict IsISO8601 accepts (a date, or a date-time).
+ *
+ * Array lengths declared by `maxItems` are checked before ajv walks the elements (checkDeclaredLimits), so a
+ * long array is refused in one message instead of one error per element.
  */
 const ajv = new Ajv({
   allErrors: true,
@@ -20,6 +27,7 @@ const ajv = new Ajv({
   verbose: true,
 });
 ajv.addKeyword({ keyword: 'x-message', schemaType: 'string' });
+ajv.addKeyword({ keyword: 'x-messages', schemaType: 'object' });
 ajv.addKeyword({ keyword: 'example' }); // OpenAPI's annotation
 ajv.addKeyword({
   keyword: 'x-max-json-bytes',
@@ -34,6 +42,12 @@ ajv.addKeyword({
   schemaType: 'boolean',
   validate: (on: boolean, data: string) =>
     !on || (ISO_DATE_TIME.test(data) && !Number.isNaN(Date.parse(data))),
+});
+ajv.addKeyword({
+  keyword: 'x-iso8601',
+  type: 'string',
+  schemaType: 'boolean',
+  validate: (on: boolean, data: string) => !on || isISO8601(data, { strict: true }),
 });
 
 const MAX_MESSAGES = 20;
@@ -57,23 +71,30 @@ function typeWords(schema: SchemaObject | undefined): string {
 const fieldOf = (e: ErrorObject, child?: string): string =>
   [...e.instancePath.split('/').filter(Boolean), ...(child ? [child] : [])].join('.') || 'body';
 
+/** A property's own message for `keyword`, if its schema has one, with `{field}` filled in. */
+function ownMessage(schema: SchemaObject | undefined, keyword: string, field: string): string | undefined {
+  const byKeyword = schema?.['x-messages'] as Record<string, string> | undefined;
+  const template =
+    (byKeyword && Object.hasOwn(byKeyword, keyword) ? byKeyword[keyword] : undefined) ??
+    (schema?.['x-message'] as string | undefined);
+  return template?.replaceAll('{field}', field);
+}
+
 function describe(e: ErrorObject): string {
   const parent = e.parentSchema as SchemaObject | undefined;
   const field = fieldOf(e);
-  const custom = parent?.['x-message'] as string | undefined;
   switch (e.keyword) {
     case 'required': {
       const missing = (e.params as { missingProperty: string }).missingProperty;
       const props = parent?.properties as Record<string, SchemaObject> | undefined;
-      const own = props?.[missing];
-      return (
-        (own?.['x-message'] as string | undefined) ??
-        `${fieldOf(e, missing)} must be ${typeWords(own)} (it is required)`
-      );
+      const own = props && Object.hasOwn(props, missing) ? props[missing] : undefined;
+      const path = fieldOf(e, missing);
+      return ownMessage(own, 'required', path) ?? `${path} must be ${typeWords(own)} (it is required)`;
     }
     case 'additionalProperties':
       return `property ${fieldOf(e, (e.params as { additionalProperty: string }).additionalProperty)} should not exist`;
   }
+  const custom = ownMessage(parent, e.keyword, field);
   if (custom) return custom;
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
@@ -101,6 +122,8 @@ function describe(e: ErrorObject): string {
       return `${field} must be a JSON object of at most ${String(e.schema)} bytes`;
     case 'x-iso-date-time':
       return `${field} must be an ISO 8601 date-time`;
+    case 'x-iso8601':
+      return `${field} must be an ISO 8601 date or date-time`;
     default:
       return `${field} ${e.message ?? 'is invalid'}`;
   }
@@ -131,6 +154,8 @@ export class JsonSchemaPipe<T> implements PipeTransform<unknown, T> {
   }
 
   transform(value: unknown): T {
+    const tooLong = checkDeclaredLimits(this.schema, value);
+    if (tooLong) throw this.toError([tooLong.message], tooLong.field);
     if (this.check(value)) return value;
     const errors = this.check.errors ?? [];
     const first = errors[0];
@@ -139,6 +164,37 @@ export class JsonSchemaPipe<T> implements PipeTransform<unknown, T> {
       : 'body';
     throw this.toError(schemaMessages(errors), field);
   }
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The first array longer than its schema's `maxItems`, looking only where the schema names a property (so the
+ * work is bounded by the schema, never by the data). Run before ajv, which would check every element of an
+ * array it already knows is too long.
+ */
+export function checkDeclaredLimits(
+  schema: SchemaObject,
+  value: unknown,
+  path: string[] = [],
+): { field: string; message: string } | null {
+  const field = path.join('.') || 'body';
+  const max = schema.maxItems as number | undefined;
+  if (max !== undefined && Array.isArray(value) && value.length > max) {
+    return {
+      field,
+      message: ownMessage(schema, 'maxItems', field) ?? `${field} must contain no more than ${max} elements`,
+    };
+  }
+  const props = schema.properties as Record<string, SchemaObject> | undefined;
+  if (!props || !isRecord(value)) return null;
+  for (const [name, sub] of Object.entries(props)) {
+    if (!Object.hasOwn(value, name)) continue;
+    const found = checkDeclaredLimits(sub, value[name], [...path, name]);
+    if (found) return found;
+  }
+  return null;
 }
 
 type OpenApiSchema = Extract<Parameters<typeof ApiBody>[0], { schema: unknown }>['schema'];

@@ -5,7 +5,13 @@ import { Clock } from '../common/clock.js';
 import { AGENT_TYPE_PATTERN } from '../common/validation.js';
 import { BudgetService, type BudgetSettings } from './budget.service.js';
 import { CostStatsService } from './cost-stats.service.js';
-import { AlertsQueryDto, BudgetAlertQueryDto, BudgetsUpdateDto, DailyQueryDto } from './dto/cost.dto.js';
+import {
+  AlertsQueryDto,
+  BudgetAlertQueryDto,
+  BudgetsUpdateDto,
+  DailyQueryDto,
+  MAX_BUDGET_USD,
+} from './dto/cost.dto.js';
 import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
 import { Notifiers } from './alerts/notifiers.js';
 
@@ -67,18 +73,25 @@ export class CostController {
   putBudgets(@Body() body: BudgetsUpdateDto): Promise<BudgetSettings> {
     for (const [agent, budget] of Object.entries(body.agents ?? {})) {
       if (!AGENT_TYPE_PATTERN.test(agent))
-        throw new BadRequestException(`agents.${agent}: agent names are lower_snake_case`);
+        throw new BadRequestException(
+          `agents.${agent.slice(0, 64)}: agent names are lower_snake_case (and not constructor or prototype)`,
+        );
       if (budget === null) continue;
-      if (typeof budget !== 'object')
+      if (typeof budget !== 'object' || Array.isArray(budget))
         throw new BadRequestException(`agents.${agent} must be an object or null`);
       for (const [field, value] of Object.entries(budget)) {
         if (field !== 'daily_budget_usd' && field !== 'monthly_budget_usd') {
           throw new BadRequestException(
-            `agents.${agent}.${field} is not a budget field (daily_budget_usd, monthly_budget_usd)`,
+            `agents.${agent}.${field.slice(0, 64)} is not a budget field (daily_budget_usd, monthly_budget_usd)`,
           );
         }
-        if (value !== null && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
-          throw new BadRequestException(`agents.${agent}.${field} must be a non-negative number or null`);
+        if (
+          value !== null &&
+          (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_BUDGET_USD)
+        ) {
+          throw new BadRequestException(
+            `agents.${agent}.${field} must be a number between 0 and ${MAX_BUDGET_USD}, or null`,
+          );
         }
       }
     }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsInt, IsNumber, IsOptional, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsNumber, Max, Min } from 'class-validator';
+import { MAX_AMOUNT, Optional } from '../../common/validation.js';
 import { IsBotId } from '../bot-telemetry/telemetry.dto.js';
 import type { Anomaly } from './detectors.js';
 
@@ -10,6 +11,7 @@ export class DetectAnomaliesDto {
   @ApiProperty({ example: 1 })
   @IsInt({ message: 'user_id must be an integer' })
   @Min(0, { message: 'user_id must be at least 0' })
+  @Max(Number.MAX_SAFE_INTEGER, { message: `user_id must be at most ${Number.MAX_SAFE_INTEGER}` })
   user_id!: number;
 
   @ApiProperty({
@@ -32,7 +34,7 @@ export class DetectAnomaliesDto {
     default: true,
     description: 'Ask the model to explain (gated by THRESHOLD sampling)',
   })
-  @IsOptional()
+  @Optional()
   @IsBoolean({ message: 'include_ai must be a boolean' })
   include_ai?: boolean;
 
@@ -40,9 +42,10 @@ export class DetectAnomaliesDto {
     description: 'Account equity in USD: the drawdown limit becomes 5% of it instead of an absolute $500',
     example: 10_000,
   })
-  @IsOptional()
+  @Optional()
   @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'equity_usd must be a finite number' })
   @Min(0.01, { message: 'equity_usd must be positive' })
+  @Max(MAX_AMOUNT, { message: `equity_usd must be at most ${MAX_AMOUNT}` })
   equity_usd?: number;
 }
 

@@ -1,22 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
   IsIn,
   IsNumber,
-  IsObject,
-  IsOptional,
   IsPositive,
   IsString,
   Matches,
   Max,
   MaxLength,
   Min,
-  ValidateNested,
 } from 'class-validator';
-import { SYMBOL_PATTERN } from '../../common/validation.js';
+import { NestedObject, Optional, SYMBOL_PATTERN } from '../../common/validation.js';
 import {
   MAX_CAPITAL_USD,
   MAX_LEVERAGE,
@@ -38,7 +34,7 @@ export const MAX_QUERY_CHARS = 2000;
  */
 export class UserContextDto implements UserContext {
   @ApiPropertyOptional({ example: 50000 })
-  @IsOptional()
+  @Optional()
   @IsNumber(
     { allowNaN: false, allowInfinity: false },
     { message: 'capital_usd must be a positive number of USD' },
@@ -48,29 +44,29 @@ export class UserContextDto implements UserContext {
   capital_usd?: number;
 
   @ApiPropertyOptional({ enum: RISK_TOLERANCES })
-  @IsOptional()
+  @Optional()
   @IsIn(RISK_TOLERANCES, { message: `risk_tolerance must be one of ${RISK_TOLERANCES.join(', ')}` })
   risk_tolerance?: RiskTolerance;
 
   @ApiPropertyOptional({ enum: TIMEFRAME_STYLES })
-  @IsOptional()
+  @Optional()
   @IsIn(TIMEFRAME_STYLES, { message: `timeframe must be one of ${TIMEFRAME_STYLES.join(', ')}` })
   timeframe?: TimeframeStyle;
 
   @ApiPropertyOptional({ enum: TRADE_TYPES })
-  @IsOptional()
+  @Optional()
   @IsIn(TRADE_TYPES, { message: `trade_type must be one of ${TRADE_TYPES.join(', ')}` })
   trade_type?: TradeType;
 
   @ApiPropertyOptional({ example: 5, description: 'Leverage multiple; 1 means none' })
-  @IsOptional()
+  @Optional()
   @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'leverage must be a number' })
   @Min(1, { message: `leverage must be between 1 and ${MAX_LEVERAGE}` })
   @Max(MAX_LEVERAGE, { message: `leverage must be between 1 and ${MAX_LEVERAGE}` })
   leverage?: number;
 
   @ApiPropertyOptional({ example: ['BTC'], description: 'Overrides the symbols read from the question' })
-  @IsOptional()
+  @Optional()
   @IsArray({ message: 'symbols must be an array of symbols' })
   @ArrayMaxSize(MAX_SYMBOLS, { message: `symbols may hold at most ${MAX_SYMBOLS} symbols` })
   @IsString({ each: true, message: 'symbols must be strings' })
@@ -87,14 +83,12 @@ export class QueryDto {
   query!: string;
 
   @ApiPropertyOptional({ type: UserContextDto })
-  @IsOptional()
-  @IsObject({ message: 'user_context must be an object' })
-  @ValidateNested()
-  @Type(() => UserContextDto)
+  @Optional()
+  @NestedObject(() => UserContextDto, 'user_context must be an object')
   user_context?: UserContextDto;
 
   @ApiPropertyOptional({ default: false, description: 'Answer as server-sent events' })
-  @IsOptional()
+  @Optional()
   @IsBoolean({ message: 'stream must be a boolean' })
   stream?: boolean;
 }

@@ -1,6 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { BotParamsDto, TelemetryDto, type TelemetryAnswer } from './telemetry.dto.js';
+import { ApiJsonBody, JsonSchemaPipe } from '../../common/json-schema.js';
+import { BotParamsDto, TELEMETRY_SCHEMA, type TelemetryAnswer, type TelemetryDto } from './telemetry.dto.js';
 import { TelemetryService } from './telemetry.service.js';
 
 @ApiTags('bots')
@@ -15,7 +16,11 @@ export class TelemetryController {
     summary:
       'Report trades, order latencies, errors and heartbeats (1–1000 events; bounded retention per bot)',
   })
-  ingest(@Param() params: BotParamsDto, @Body() body: TelemetryDto): Promise<TelemetryAnswer> {
+  @ApiJsonBody(TELEMETRY_SCHEMA)
+  ingest(
+    @Param() params: BotParamsDto,
+    @Body(new JsonSchemaPipe<TelemetryDto>(TELEMETRY_SCHEMA)) body: TelemetryDto,
+  ): Promise<TelemetryAnswer> {
     return this.telemetry.ingest(params.bot_id, body);
   }
 }

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsArray, IsBoolean, IsIn, IsOptional, IsString, Matches, ArrayMaxSize } from 'class-validator';
-import { SYMBOL_PATTERN } from '../../common/validation.js';
+import { ArrayMaxSize, IsArray, IsBoolean, IsIn, IsString, Matches } from 'class-validator';
+import { Optional, SYMBOL_PATTERN } from '../../common/validation.js';
 import { TIMEFRAMES, type Timeframe } from '../../market-data/candles/candle-source.js';
 
 export class MarketRegimeDto {
@@ -16,13 +16,13 @@ export class MarketRegimeDto {
   @ApiPropertyOptional({
     description: 'ccxt OHLCV rows, oldest first: [[ts_ms, open, high, low, close, volume], ...]',
   })
-  @IsOptional()
+  @Optional()
   @IsArray({ message: 'candles must be an array of [timestamp_ms, open, high, low, close, volume] rows' })
   @ArrayMaxSize(5000)
   candles?: unknown[];
 
   @ApiPropertyOptional({ default: true })
-  @IsOptional()
+  @Optional()
   @IsBoolean()
   include_ai?: boolean;
 }

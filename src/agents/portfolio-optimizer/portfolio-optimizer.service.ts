@@ -6,7 +6,7 @@ import { parseSymbol } from '../../market-data/symbols.js';
 import { AgentAi, answeredFresh } from '../agent-ai.js';
 import { levelCap } from '../settings/agent-settings.js';
 import { AgentSettingsService } from '../settings/agent-settings.service.js';
-import type { OptimizePortfolioDto } from './dto.js';
+import { checkPortfolioSize, type OptimizePortfolioDto } from './dto.js';
 import {
   MAX_ASSETS,
   optimizePortfolio,
@@ -185,6 +185,7 @@ export class PortfolioOptimizerService implements OnModuleInit {
     const settings = await this.settings.get('portfolio_optimizer');
     const timeframe: Timeframe = dto.timeframe ?? settings.timeframe;
     const assets = this.universe(dto);
+    if (!dto.candles) checkPortfolioSize(assets.size, dto.lookback_bars ?? settings.lookback_bars);
     const { candles, source } = dto.candles
       ? { candles: this.requestCandles(dto.candles, assets), source: 'request' }
       : await this.fetchCandles(assets, timeframe, dto.lookback_bars ?? settings.lookback_bars);

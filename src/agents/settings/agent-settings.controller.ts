@@ -1,8 +1,21 @@
 import { BadRequestException, Body, Controller, Delete, Get, HttpCode, Param, Patch } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../../common/auth.js';
 import { AGENT_NAMES, isAgentName, type AgentName, type AgentSettingsMap } from './agent-settings.js';
 import { AgentSettingsService } from './agent-settings.service.js';
+
+/** An agent's partial settings: nested objects of numbers, strings and lists, checked by applyAgentSettings. */
+const PATCH_ONE = {
+  type: 'object',
+  example: { anomaly_thresholds: { latency_ms: 2000 }, check_interval_seconds: 30 },
+};
+const PATCH_MANY = {
+  type: 'object',
+  additionalProperties: false,
+  properties: Object.fromEntries(AGENT_NAMES.map((name) => [name, { type: 'object' }])),
+  example: { portfolio_optimizer: { max_position_size: 0.25 } },
+};
+const AGENT_PARAM = { name: 'agent', enum: [...AGENT_NAMES] };
 
 function agentOf(name: string): AgentName {
   if (!isAgentName(name)) {
@@ -28,6 +41,7 @@ export class AgentSettingsController {
 
   @Get(':agent')
   @ApiOperation({ summary: "One agent's settings in force" })
+  @ApiParam(AGENT_PARAM)
   one(@Param('agent') agent: string): Promise<AgentSettingsMap[AgentName]> {
     return this.settings.get(agentOf(agent));
   }
@@ -36,7 +50,7 @@ export class AgentSettingsController {
   @HttpCode(200)
   @AdminOnly()
   @ApiOperation({ summary: 'Change settings of several agents at once; every problem is named in one 400' })
-  @ApiBody({ schema: { example: { portfolio_optimizer: { max_position_size: 0.25 } } } })
+  @ApiBody({ schema: PATCH_MANY })
   patchMany(@Body() body: unknown): Promise<Partial<AgentSettingsMap>> {
     return this.settings.update(body);
   }
@@ -45,7 +59,8 @@ export class AgentSettingsController {
   @HttpCode(200)
   @AdminOnly()
   @ApiOperation({ summary: "Change some of one agent's settings (partial, nested)" })
-  @ApiBody({ schema: { example: { anomaly_thresholds: { latency_ms: 2000 }, check_interval_seconds: 30 } } })
+  @ApiParam(AGENT_PARAM)
+  @ApiBody({ schema: PATCH_ONE })
   async patchOne(@Param('agent') agent: string, @Body() body: unknown): Promise<AgentSettingsMap[AgentName]> {
     const name = agentOf(agent);
     const changed = await this.settings.update({ [name]: body });
@@ -56,6 +71,7 @@ export class AgentSettingsController {
   @HttpCode(200)
   @AdminOnly()
   @ApiOperation({ summary: 'Forget the run-time changes of one agent: config/agents.yaml applies again' })
+  @ApiParam(AGENT_PARAM)
   reset(@Param('agent') agent: string): Promise<AgentSettingsMap[AgentName]> {
     return this.settings.reset(agentOf(agent));
   }

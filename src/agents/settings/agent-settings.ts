@@ -402,7 +402,7 @@ function apply(field: Field, current: unknown, patch: unknown, path: string, pro
       }
       return patch;
     case 'enum': {
-      const value = typeof patch === 'string' ? (field.aliases?.[patch] ?? patch) : patch;
+      const value = typeof patch === 'string' ? aliasOf(field.aliases, patch) : patch;
       if (typeof value !== 'string' || !field.values.includes(value)) {
         problems.push(`${path} must be one of ${field.values.join(', ')}, got ${shown(patch)}`);
         return current;
@@ -417,7 +417,7 @@ function apply(field: Field, current: unknown, patch: unknown, path: string, pro
       const out: string[] = [];
       let bad = false;
       for (const [i, item] of (patch as unknown[]).entries()) {
-        const value = typeof item === 'string' ? (field.aliases?.[item] ?? item) : item;
+        const value = typeof item === 'string' ? aliasOf(field.aliases, item) : item;
         if (typeof value !== 'string' || !field.values.includes(value)) {
           const aliases = Object.keys(field.aliases ?? {});
           problems.push(
@@ -464,6 +464,10 @@ function apply(field: Field, current: unknown, patch: unknown, path: string, pro
     }
   }
 }
+
+/** The name an alias stands for; an own key only, so `toString` is never read from the prototype. */
+const aliasOf = (aliases: Readonly<Record<string, string>> | undefined, name: string): string =>
+  aliases && Object.hasOwn(aliases, name) ? aliases[name] : name;
 
 /** Relations between settings that no single field can check. */
 function crossChecks(agent: AgentName, s: AgentSettingsMap[AgentName], path: string): string[] {

@@ -39,7 +39,8 @@ const CALL_PROPERTIES: Record<string, SchemaObject> = {
     type: 'string',
     pattern: AGENT_TYPE_PATTERN.source,
     example: 'market_regime',
-    'x-message': 'agent_type must be lower_snake_case (a-z, 0-9, _), at most 64 characters',
+    'x-message':
+      'agent_type must be lower_snake_case (a-z, 0-9, _), at most 64 characters, not constructor or prototype',
   },
   prompt: { type: 'string', minLength: 1, maxLength: 100_000, example: 'Analyze current BTC market regime' },
   system_prompt: {
@@ -78,12 +79,13 @@ const CALL_PROPERTIES: Record<string, SchemaObject> = {
   cache_ttl_seconds: { type: 'integer', minimum: 1, maximum: 7 * 24 * 3600, example: 300 },
   sampling_features: {
     type: 'object',
+    maxProperties: 256,
     additionalProperties: {
       type: 'number',
       'x-message': 'sampling_features must be an object of finite numbers',
     },
     example: { price: 45000 },
-    'x-message': 'sampling_features must be an object of finite numbers',
+    'x-message': 'sampling_features must be an object of at most 256 finite numbers',
   },
   score: { type: ['number', 'null'] },
 };

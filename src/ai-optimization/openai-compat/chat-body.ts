@@ -14,6 +14,14 @@ export interface ChatBody extends Record<string, unknown> {
 
 const tokens: SchemaObject = { type: ['integer', 'null'], minimum: 1, maximum: 1_000_000 };
 
+/** A number parameter within OpenAI's documented range (null: the default). */
+const ranged = (name: string, minimum: number, maximum: number, integer = false): SchemaObject => ({
+  type: [integer ? 'integer' : 'number', 'null'],
+  minimum,
+  maximum,
+  'x-message': `${name} must be ${integer ? 'an integer' : 'a number'} between ${minimum} and ${maximum}`,
+});
+
 export const CHAT_BODY_SCHEMA: SchemaObject = {
   type: 'object',
   required: ['model', 'messages'],
@@ -30,6 +38,15 @@ export const CHAT_BODY_SCHEMA: SchemaObject = {
     stream_options: { type: ['object', 'null'] },
     max_tokens: { ...tokens, 'x-message': 'max_tokens must be a positive integer' },
     max_completion_tokens: { ...tokens, 'x-message': 'max_completion_tokens must be a positive integer' },
+    // The other parameters pass through untouched, but never out of OpenAI's ranges: an overflowing number is
+    // the caller's mistake (400 here), not an upstream error.
+    temperature: ranged('temperature', 0, 2),
+    top_p: ranged('top_p', 0, 1),
+    presence_penalty: ranged('presence_penalty', -2, 2),
+    frequency_penalty: ranged('frequency_penalty', -2, 2),
+    n: ranged('n', 1, 128, true),
+    top_logprobs: ranged('top_logprobs', 0, 20, true),
+    seed: ranged('seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, true),
   },
   example: { model: 'deepseek-v4-flash', messages: [{ role: 'user', content: 'BTC regime?' }] },
 };

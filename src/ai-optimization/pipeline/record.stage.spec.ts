@@ -180,6 +180,8 @@ describe('RecordStage', () => {
       ).toEqual({
         requestId: 'req-9',
         at: NOON,
+        tenant: 'default',
+        keyId: null,
         agent: 'market_regime',
         symbol: 'BTC/USDT',
         reason: 'called',
