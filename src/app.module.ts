@@ -20,6 +20,7 @@ import { CostMonitoringModule } from './cost-monitoring/cost-monitoring.module.j
 import { MarketDataModule } from './market-data/market-data.module.js';
 import { AgentsModule } from './agents/agents.module.js';
 import { HealthModule } from './health/health.module.js';
+import { KeysModule } from './keys/keys.module.js';
 
 export interface AppOptions {
   /** Where JSON logs go (tests capture them); stdout by default. */
@@ -52,6 +53,7 @@ export class AppModule {
         MarketDataModule,
         AgentsModule,
         HealthModule,
+        KeysModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -81,7 +81,7 @@ describe('AI gateway /ai/call against a DeepSeek-shaped upstream', () => {
   });
 
   it('makes exactly one upstream call for 20 concurrent identical requests', async () => {
-    const slow = await startFakeLlm({ personality: 'deepseek', apiKey: DEEPSEEK_TEST_KEY, latencyMs: 200 });
+    const slow = await startFakeLlm({ personality: 'deepseek', apiKey: DEEPSEEK_TEST_KEY, latencyMs: 1000 });
     const app = await startTestApp({ env: providerEnv({ deepseek: slow }), clock });
     try {
       const results = await Promise.all(

@@ -17,6 +17,7 @@ const CREDENTIAL_SHAPES: [RegExp, string][] = [
   ],
   [new RegExp(`\\b(bearer\\s+)${TOKEN}`, 'gi'), '$1'],
   [/\bsk-[A-Za-z0-9_-]{8,}/g, ''],
+  [/\bbst_[A-Za-z0-9_-]{20,}/g, ''], // Bastion's own managed keys
   [new RegExp(`\\b((?:api[_-]?key|x-api-key|access[_-]?token)["']?\\s*[:=]\\s*["']?)${TOKEN}`, 'gi'), '$1'],
 ];
 

@@ -29,6 +29,8 @@ export interface AppConfig {
   budgetEnforcement: BudgetEnforcement;
   /** How far past a hard budget a CRITICAL event may still call (percent of the budget). */
   criticalOverdrawPercent: number;
+  /** Tenants that get their own value of the `tenant` label in /metrics (the rest count as "other"). */
+  metricsMaxTenants: number;
   /** A streamed upstream answer silent this long after its headers is aborted. */
   streamIdleTimeoutSeconds: number;
   alertWebhookUrl: string | undefined;
@@ -193,6 +195,7 @@ export function loadAppConfig(env: Env): AppConfig {
     budgetEnforcement: enforcement as BudgetEnforcement,
     criticalOverdrawPercent: int('CRITICAL_OVERDRAW_PERCENT', 10, 0, 100),
     streamIdleTimeoutSeconds: int('STREAM_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
+    metricsMaxTenants: int('METRICS_MAX_TENANTS', 20, 0, 1000),
     alertWebhookUrl: url('ALERT_WEBHOOK_URL'),
     slackWebhookUrl: url('SLACK_WEBHOOK_URL'),
     telegramBotToken: str('TELEGRAM_BOT_TOKEN'),

@@ -7,7 +7,7 @@ import type { AppConfig } from './app-config.js';
  * A namespace keeps the field names of AppConfig, so any AppConfig is also a value of every namespace.
  */
 const NAMESPACE_FIELDS = {
-  server: ['nodeEnv', 'port', 'host', 'logLevel'],
+  server: ['nodeEnv', 'port', 'host', 'logLevel', 'metricsMaxTenants'],
   redis: ['redisUrl', 'redisKeyPrefix'],
   auth: ['apiKeys', 'adminApiKeys'],
   providers: ['deepseek', 'vllm', 'openai', 'defaultModel', 'streamIdleTimeoutSeconds'],

@@ -6,7 +6,8 @@ import { CostStatsService } from './cost-stats.service.js';
 import { EventStatsService } from './event-stats.service.js';
 import { MetricsController } from './metrics.controller.js';
 import { DashboardController } from './dashboard/dashboard.controller.js';
-import { MetricsService } from './metrics.service.js';
+import { METRICS_MAX_TENANTS, MetricsService } from './metrics.service.js';
+import { serverConfig, type ServerConfig } from '../config/namespaces.js';
 import { BudgetAlertsService, budgetCheckSchedule } from './alerts/budget-alerts.service.js';
 import { Notifiers } from './alerts/notifiers.js';
 import { TcoController } from './tco/tco.controller.js';
@@ -21,6 +22,11 @@ import { AlertRepository } from '../redis/repositories/alert.repository.js';
     CostStatsService,
     EventStatsService,
     MetricsService,
+    {
+      provide: METRICS_MAX_TENANTS,
+      inject: [serverConfig.KEY],
+      useFactory: (server: ServerConfig): number => server.metricsMaxTenants,
+    },
     Notifiers,
     AlertRepository,
     BudgetAlertsService,

@@ -96,6 +96,11 @@ export class CostStatsService {
     };
   }
 
+  /** The tenants that have made requests. */
+  tenants(): Promise<string[]> {
+    return this.ledger.owners('tenants');
+  }
+
   async daily(date: string | undefined, days: number, owner?: Owner) {
     const day = date ?? utcDay(this.clock.now());
     const end = Date.parse(`${day}T00:00:00Z`);

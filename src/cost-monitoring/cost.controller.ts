@@ -1,6 +1,16 @@
-import { BadRequestException, Body, Controller, Get, Put, Query } from '@nestjs/common';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  ForbiddenException,
+  Get,
+  Put,
+  Query,
+  Req,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { AdminOnly } from '../common/auth.js';
+import { AdminOnly, type AuthedRequest } from '../common/auth.js';
+import type { Caller } from '../common/caller.js';
 import { Clock } from '../common/clock.js';
 import { AGENT_TYPE_PATTERN } from '../common/validation.js';
 import { BudgetService, type BudgetSettings } from './budget.service.js';
@@ -11,9 +21,69 @@ import {
   BudgetsUpdateDto,
   DailyQueryDto,
   MAX_BUDGET_USD,
+  OwnerQueryDto,
 } from './dto/cost.dto.js';
 import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
 import { Notifiers } from './alerts/notifiers.js';
+
+/**
+ * The owner a stats request asks for. A bot key reads its own tenant's and its own key's figures, and the
+ * overall ones; only admin keys read another tenant's or key's.
+ */
+function ownerOf(query: OwnerQueryDto, caller: Caller | undefined): string | undefined {
+  if (query.tenant !== undefined && query.key_id !== undefined) {
+    throw new BadRequestException('Give tenant or key_id, not both');
+  }
+  const admin = caller?.admin === true;
+  if (query.tenant !== undefined) {
+    if (!admin && query.tenant !== caller?.tenant) {
+      throw new ForbiddenException("A bot key reads its own tenant's figures only");
+    }
+    return `tenant:${query.tenant}`;
+  }
+  if (query.key_id !== undefined) {
+    if (!admin && query.key_id !== caller?.key?.id)
+      throw new ForbiddenException("A bot key reads its own key's figures only");
+    return `key:${query.key_id}`;
+  }
+  return undefined;
+}
+
+const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/** A map of name → {daily_budget_usd, monthly_budget_usd} or null, every problem a 400 naming its path. */
+function checkBudgetMap(
+  field: string,
+  map: Record<string, unknown> | undefined,
+  names: RegExp,
+  rule: string,
+): void {
+  for (const [name, budget] of Object.entries(map ?? {})) {
+    if (!names.test(name) || name === 'constructor' || name === 'prototype') {
+      throw new BadRequestException(
+        `${field}.${name.slice(0, 64)}: ${rule} (and not constructor or prototype)`,
+      );
+    }
+    if (budget === null) continue;
+    if (typeof budget !== 'object' || Array.isArray(budget))
+      throw new BadRequestException(`${field}.${name} must be an object or null`);
+    for (const [key, value] of Object.entries(budget)) {
+      if (key !== 'daily_budget_usd' && key !== 'monthly_budget_usd') {
+        throw new BadRequestException(
+          `${field}.${name}.${key.slice(0, 64)} is not a budget field (daily_budget_usd, monthly_budget_usd)`,
+        );
+      }
+      if (
+        value !== null &&
+        (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_BUDGET_USD)
+      ) {
+        throw new BadRequestException(
+          `${field}.${name}.${key} must be a number between 0 and ${MAX_BUDGET_USD}, or null`,
+        );
+      }
+    }
+  }
+}
 
 @ApiTags('ai-cost')
 @ApiBearerAuth()
@@ -28,20 +98,30 @@ export class CostController {
   ) {}
 
   @Get('stats')
-  @ApiOperation({ summary: 'All-time calls, cost, savings by layer, cache rates' })
-  getStats() {
-    return this.stats.stats();
+  @ApiOperation({
+    summary: 'All-time calls, cost, savings by layer, cache rates (?tenant= or ?key_id= for one owner)',
+  })
+  getStats(@Query() query: OwnerQueryDto, @Req() req: AuthedRequest) {
+    return this.stats.stats(ownerOf(query, req.caller));
   }
 
   @Get('daily')
   @ApiOperation({ summary: "One UTC day's cost (default today) and the history of the last `days` days" })
-  getDaily(@Query() query: DailyQueryDto) {
-    return this.stats.daily(query.date, query.days ?? 7);
+  getDaily(@Query() query: DailyQueryDto, @Req() req: AuthedRequest) {
+    return this.stats.daily(query.date, query.days ?? 7, ownerOf(query, req.caller));
   }
 
   @Get('agent-breakdown')
-  getAgentBreakdown() {
-    return this.stats.agentBreakdown();
+  getAgentBreakdown(@Query() query: OwnerQueryDto, @Req() req: AuthedRequest) {
+    return this.stats.agentBreakdown(ownerOf(query, req.caller));
+  }
+
+  @Get('tenants')
+  @ApiOperation({ summary: 'The tenants that have made requests (admin keys: all; bot keys: their own)' })
+  async getTenants(@Req() req: AuthedRequest) {
+    const caller = req.caller;
+    const tenants = await this.stats.tenants();
+    return { tenants: caller?.admin ? tenants : tenants.filter((t) => t === caller?.tenant) };
   }
 
   @Get('budget-alert')
@@ -71,30 +151,13 @@ export class CostController {
   @AdminOnly()
   @ApiOperation({ summary: 'Change budgets at run time (admin key); every instance sees the change at once' })
   putBudgets(@Body() body: BudgetsUpdateDto): Promise<BudgetSettings> {
-    for (const [agent, budget] of Object.entries(body.agents ?? {})) {
-      if (!AGENT_TYPE_PATTERN.test(agent))
-        throw new BadRequestException(
-          `agents.${agent.slice(0, 64)}: agent names are lower_snake_case (and not constructor or prototype)`,
-        );
-      if (budget === null) continue;
-      if (typeof budget !== 'object' || Array.isArray(budget))
-        throw new BadRequestException(`agents.${agent} must be an object or null`);
-      for (const [field, value] of Object.entries(budget)) {
-        if (field !== 'daily_budget_usd' && field !== 'monthly_budget_usd') {
-          throw new BadRequestException(
-            `agents.${agent}.${field.slice(0, 64)} is not a budget field (daily_budget_usd, monthly_budget_usd)`,
-          );
-        }
-        if (
-          value !== null &&
-          (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > MAX_BUDGET_USD)
-        ) {
-          throw new BadRequestException(
-            `agents.${agent}.${field} must be a number between 0 and ${MAX_BUDGET_USD}, or null`,
-          );
-        }
-      }
-    }
+    checkBudgetMap('agents', body.agents, AGENT_TYPE_PATTERN, 'agent names are lower_snake_case');
+    checkBudgetMap(
+      'tenants',
+      body.tenants,
+      TENANT_PATTERN,
+      'tenants are lower-case letters, digits, - and _',
+    );
     return this.budgets.update(body);
   }
 }

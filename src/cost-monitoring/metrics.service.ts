@@ -1,15 +1,20 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { DEFAULT_TENANT } from '../common/tenant.js';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { LedgerEntry } from './ledger-entry.js';
+
+/** How many tenants get a label value of their own (METRICS_MAX_TENANTS). */
+export const METRICS_MAX_TENANTS = Symbol('METRICS_MAX_TENANTS');
 
 /** Label values must stay bounded: past this many distinct agents or models, new ones count as "other". */
 const MAX_LABEL_VALUES = 50;
 
 class BoundedLabel {
   private readonly seen = new Set<string>();
+  constructor(private readonly max = MAX_LABEL_VALUES) {}
   value(v: string): string {
     if (this.seen.has(v)) return v;
-    if (this.seen.size >= MAX_LABEL_VALUES) return 'other';
+    if (this.seen.size >= this.max) return 'other';
     this.seen.add(v);
     return v;
   }
@@ -24,10 +29,12 @@ export class MetricsService {
   readonly registry = new Registry();
   private readonly agents = new BoundedLabel();
   private readonly models = new BoundedLabel();
+  /** A tenant label for the first METRICS_MAX_TENANTS tenants, "other" past them (0: no tenant label values). */
+  private readonly tenants: BoundedLabel;
   private readonly requests = new Counter({
     name: 'bastion_requests_total',
-    help: 'Requests to the AI gateway by agent and decision reason',
-    labelNames: ['agent', 'reason'],
+    help: 'Requests to the AI gateway by tenant, agent and decision reason',
+    labelNames: ['tenant', 'agent', 'reason'],
     registers: [this.registry],
   });
   private readonly upstreamCalls = new Counter({
@@ -44,8 +51,8 @@ export class MetricsService {
   });
   private readonly cost = new Counter({
     name: 'bastion_cost_usd_total',
-    help: 'Spend on upstream calls in USD (priced calls only)',
-    labelNames: ['agent', 'model'],
+    help: 'Spend on upstream calls in USD by tenant, agent and model (priced calls only)',
+    labelNames: ['tenant', 'agent', 'model'],
     registers: [this.registry],
   });
   private readonly unpriced = new Counter({
@@ -86,13 +93,15 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(@Optional() @Inject(METRICS_MAX_TENANTS) maxTenants = 20) {
+    this.tenants = new BoundedLabel(maxTenants);
     collectDefaultMetrics({ register: this.registry, prefix: 'bastion_process_' });
   }
 
   observe(entry: LedgerEntry): void {
     const agent = this.agents.value(entry.agent);
-    this.requests.inc({ agent, reason: entry.reason });
+    const tenant = this.tenants.value(entry.tenant ?? DEFAULT_TENANT);
+    this.requests.inc({ tenant, agent, reason: entry.reason });
     if (entry.cacheHit === true) this.cacheLookups.inc({ result: 'hit' });
     if (entry.cacheHit === false) this.cacheLookups.inc({ result: 'miss' });
     if (entry.savedLayer && entry.savedUsd && entry.savedUsd > 0)
@@ -105,7 +114,7 @@ export class MetricsService {
     this.tokens.inc({ agent, model, kind: 'cached_prompt' }, call.cachedPromptTokens ?? 0);
     this.tokens.inc({ agent, model, kind: 'completion' }, call.completionTokens ?? 0);
     if (call.costUsd === null) this.unpriced.inc({ model });
-    else this.cost.inc({ agent, model }, call.costUsd);
+    else this.cost.inc({ tenant, agent, model }, call.costUsd);
     if (call.costUsd !== null && call.uncachedCostUsd !== null && call.uncachedCostUsd > call.costUsd) {
       this.savings.inc({ layer: 'prompt_cache' }, call.uncachedCostUsd - call.costUsd);
     }

@@ -51,6 +51,7 @@ export const FAILURE_POLICIES = {
     effect:
       'a managed key seen in the last minute is still recognised from memory; an unknown one gets 503 store_unavailable',
   },
+  'api_key.budgets': { policy: 'open', effect: "no managed key's budget is checked this tick" },
   'api_key.write': {
     policy: 'unavailable',
     effect: '503 store_unavailable; no key is created, changed or removed',

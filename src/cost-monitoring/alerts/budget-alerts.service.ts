@@ -5,6 +5,7 @@ import type { ConfigType } from '@nestjs/config';
 import { budgetsConfig, type BudgetsConfig } from '../../config/namespaces.js';
 import { Clock, utcDay, utcMonth } from '../../common/clock.js';
 import { RedisService } from '../../redis/redis.service.js';
+import { ApiKeyRepository } from '../../redis/repositories/api-key.repository.js';
 import { AlertRepository } from '../../redis/repositories/alert.repository.js';
 import { BudgetService } from '../budget.service.js';
 import { CostLedger } from '../cost-ledger.js';
@@ -31,6 +32,7 @@ export class BudgetAlertsService {
     private readonly ledger: CostLedger,
     private readonly notifiers: Notifiers,
     private readonly clock: Clock,
+    private readonly keys: ApiKeyRepository,
   ) {}
 
   /** One scheduled tick: a failed check is logged and the next tick tries again. */
@@ -59,40 +61,37 @@ export class BudgetAlertsService {
     const settings = await this.budgets.settings();
     const day = utcDay(now);
     const month = utcMonth(now);
+    // Each window: the alert's scope (global, agent:x, tenant:x, key:id) and the ledger scope its spend is read from.
     const windows: {
       scope: string;
-      agent?: string;
+      ledgerScope: string;
       period: 'daily' | 'monthly';
       periodId: string;
       budget: number | null;
-    }[] = [
-      { scope: 'global', period: 'daily', periodId: day, budget: settings.daily_budget_usd },
-      { scope: 'global', period: 'monthly', periodId: month, budget: settings.monthly_budget_usd },
-    ];
-    for (const [agent, b] of Object.entries(settings.agents)) {
+    }[] = [];
+    const add = (scope: string, daily: number | null, monthly: number | null): void => {
+      // The ledger keeps overall scopes as `day:D` and `day:D:agent:x`, an owner's as `tenant:x:day:D`.
+      const owned = scope.startsWith('tenant:') || scope.startsWith('key:');
+      const at = (period: string): string =>
+        scope === 'global' ? period : owned ? `${scope}:${period}` : `${period}:${scope}`;
+      windows.push({ scope, ledgerScope: at(`day:${day}`), period: 'daily', periodId: day, budget: daily });
       windows.push({
-        scope: `agent:${agent}`,
-        agent,
-        period: 'daily',
-        periodId: day,
-        budget: b.daily_budget_usd,
-      });
-      windows.push({
-        scope: `agent:${agent}`,
-        agent,
+        scope,
+        ledgerScope: at(`month:${month}`),
         period: 'monthly',
         periodId: month,
-        budget: b.monthly_budget_usd,
+        budget: monthly,
       });
-    }
+    };
+    add('global', settings.daily_budget_usd, settings.monthly_budget_usd);
+    for (const [agent, b] of Object.entries(settings.agents))
+      add(`agent:${agent}`, b.daily_budget_usd, b.monthly_budget_usd);
+    for (const [tenant, b] of Object.entries(settings.tenants))
+      add(`tenant:${tenant}`, b.daily_budget_usd, b.monthly_budget_usd);
+    for (const key of await this.keys.withBudgets())
+      add(`key:${key.id}`, key.daily_budget_usd, key.monthly_budget_usd);
     const active = windows.filter((w) => w.budget !== null && w.budget > 0);
-    const totals = await this.ledger.totalsMany(
-      active.map((w) =>
-        w.agent
-          ? `${w.period === 'daily' ? 'day' : 'month'}:${w.periodId}:agent:${w.agent}`
-          : `${w.period === 'daily' ? 'day' : 'month'}:${w.periodId}`,
-      ),
-    );
+    const totals = await this.ledger.totalsMany(active.map((w) => w.ledgerScope));
     const sent: BudgetAlert[] = [];
     for (const [i, w] of active.entries()) {
       const spent = totals[i].costUsd;
@@ -148,7 +147,8 @@ export class BudgetAlertsService {
     enforcement: string,
     now: number,
   ): BudgetAlert {
-    const who = scope === 'global' ? 'all agents' : `agent ${scope.slice(6)}`;
+    const [kind, name] = scope.split(/:(.*)/s);
+    const who = scope === 'global' ? 'all agents' : `${kind} ${name}`;
     const next =
       enforcement === 'hard'
         ? usage >= 100

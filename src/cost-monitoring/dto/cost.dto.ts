@@ -1,12 +1,27 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsObject, IsOptional, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsObject, IsOptional, Matches, Max, Min, ValidateIf } from 'class-validator';
 import { IsCalendarDate, Optional } from '../../common/validation.js';
 
 /** The largest budget accepted, in USD: far above any LLM bill; larger numbers only overflow what is made of them. */
 export const MAX_BUDGET_USD = 1_000_000_000;
 
-export class DailyQueryDto {
+/** Whose figures: one tenant's or one managed key's (bot keys: only their own); everybody's without either. */
+export class OwnerQueryDto {
+  @ApiPropertyOptional({ example: 'alpha', description: "one tenant's figures" })
+  @IsOptional()
+  @Matches(/^[a-z0-9][a-z0-9_-]{0,31}$/, {
+    message: 'tenant must be lower-case letters, digits, - and _ (at most 32)',
+  })
+  tenant?: string;
+
+  @ApiPropertyOptional({ description: "one managed key's figures (its id)" })
+  @IsOptional()
+  @Matches(/^[0-9a-f-]{36}$/, { message: 'key_id must be the id of a managed key' })
+  key_id?: string;
+}
+
+export class DailyQueryDto extends OwnerQueryDto {
   @ApiPropertyOptional({ example: '2026-11-22' })
   @IsOptional()
   @IsCalendarDate({ message: 'date must be YYYY-MM-DD' })
@@ -68,6 +83,15 @@ export class BudgetsUpdateDto {
   @Optional()
   @IsObject({ message: 'agents must be an object of agent → {daily_budget_usd, monthly_budget_usd} or null' })
   agents?: Record<string, { daily_budget_usd?: number | null; monthly_budget_usd?: number | null } | null>;
+
+  @ApiPropertyOptional({
+    description: 'Per-tenant budgets: {"alpha":{"daily_budget_usd":5}}; null removes a tenant budget',
+  })
+  @Optional()
+  @IsObject({
+    message: 'tenants must be an object of tenant → {daily_budget_usd, monthly_budget_usd} or null',
+  })
+  tenants?: Record<string, { daily_budget_usd?: number | null; monthly_budget_usd?: number | null } | null>;
 }
 
 export class AlertsQueryDto {

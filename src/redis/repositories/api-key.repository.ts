@@ -49,6 +49,18 @@ export class ApiKeyRepository {
       .sort((a, b) => a.created_at.localeCompare(b.created_at));
   }
 
+  /** The keys that have a budget (the scheduled budget check alerts on them); none while Redis is away. */
+  async withBudgets(): Promise<StoredApiKey[]> {
+    const all = await this.redis.run<Record<string, string>>(
+      'api_key.budgets',
+      (c) => c.hgetall(this.redis.keys.apiKeyRecords()),
+      () => ({}),
+    );
+    return Object.values(all)
+      .map((raw) => JSON.parse(raw) as StoredApiKey)
+      .filter((k) => k.daily_budget_usd !== null || k.monthly_budget_usd !== null);
+  }
+
   /** Stores a key (new, changed or rotated); `replacedDigest` stops recognising the old secret. */
   async save(key: StoredApiKey, replacedDigest?: string): Promise<void> {
     const k = this.redis.keys;
