@@ -39,6 +39,7 @@ describe.each([
       cacheKey: null,
       intervalMs: null,
       sampling: null,
+      inflight: null,
       reservation: {
         requestId,
         amountPico: toPico(usd),

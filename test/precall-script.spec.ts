@@ -34,6 +34,7 @@ describe.each([
     sampling: null,
     reservation: null,
     lastAnswerOnGo: false,
+    inflight: null,
     now,
     ...over,
   });
@@ -112,5 +113,49 @@ describe.each([
     expect((await conversations.precall(plan({ sampling: { kind: 'interval', ms: 60_000 } }))).kind).toBe(
       'go',
     );
+  });
+
+  it('an identical call in flight elsewhere makes the next one wait, claiming nothing, until its marker goes', async () => {
+    const cacheKey = conversations.cacheKey(plan().conversation, 'general', 'h-inflight');
+    const marker = (token: string) => ({ key: conversations.inflightKey(cacheKey), token, leaseMs: 10_000 });
+    const claims = { cacheKey, intervalMs: 60_000, sampling: { kind: 'interval', ms: 60_000 } } as const;
+    expect((await conversations.precall(plan({ ...claims, inflight: marker('leader') }))).kind).toBe('go');
+    expect(await redis.client.pttl(marker('leader').key)).toBeGreaterThan(9_000);
+    expect(await conversations.precall(plan({ ...claims, inflight: marker('follower') }))).toEqual({
+      kind: 'wait',
+    });
+    // The follower's renewal and release touch nothing that is not its own.
+    expect(await conversations.renewInflight(marker('follower'))).toBe(false);
+    expect(await conversations.renewInflight(marker('leader'))).toBe(true);
+    conversations.releaseInflight(marker('follower'));
+    conversations.releaseInflight(marker('leader')); // sent on the same connection, so before the next read
+    expect(await redis.client.get(marker('leader').key)).toBeNull();
+    // The follower claimed nothing while it waited: once the marker is gone, only the leader's claims filter it.
+    expect((await conversations.precall(plan({ ...claims, inflight: marker('follower') }))).kind).toBe(
+      'filtered',
+    );
+  });
+
+  it('a follower gets the answer the leader stores, or learns the leader is gone, or stops at its deadline', async () => {
+    const cacheKey = conversations.cacheKey(plan().conversation, 'general', 'h-wait');
+    const claim = { key: conversations.inflightKey(cacheKey), token: 'leader', leaseMs: 10_000 };
+    await redis.client.set(claim.key, 'leader', 'PX', 10_000);
+    expect(await conversations.awaitLeader(cacheKey, claim.key, Date.now() + 60)).toEqual({
+      kind: 'timeout',
+    });
+    const waiting = conversations.awaitLeader(cacheKey, claim.key, Date.now() + 5_000);
+    await conversations.postcall({
+      conversation: plan().conversation,
+      cache: { key: cacheKey, value: '{"response":"stored"}', ttlSeconds: 60 },
+      lastAnswer: null,
+      inflight: claim,
+    });
+    expect(await waiting).toEqual({ kind: 'answer', cached: '{"response":"stored"}' });
+    expect(await redis.client.get(claim.key)).toBeNull(); // released with the answer
+    const other = conversations.cacheKey(plan().conversation, 'general', 'h-gone');
+    await redis.client.set(conversations.inflightKey(other), 'leader', 'PX', 10_000);
+    const abandoned = conversations.awaitLeader(other, conversations.inflightKey(other), Date.now() + 5_000);
+    conversations.releaseInflight({ ...claim, key: conversations.inflightKey(other) });
+    expect(await abandoned).toEqual({ kind: 'leader_gone' });
   });
 });

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Req } 
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { AuthedRequest } from '../common/auth.js';
 import { Clock } from '../common/clock.js';
+import { BATCH_ID_PATTERN } from '../redis/repositories/batch.repository.js';
 import { DEFAULT_TENANT } from '../common/tenant.js';
 import { ApiJsonBody, JsonSchemaPipe } from '../common/json-schema.js';
 import { AI_EVENT_SCHEMA, type AiEventBody } from './dto/ai-call.body.js';
@@ -43,7 +44,7 @@ export class EventsController {
   @Get('batches/:id')
   @ApiOperation({ summary: 'A batch of LOW events: its events, status and answer' })
   async batch(@Param('id') id: string, @Req() req: AuthedRequest): Promise<BatchView> {
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw new NotFoundException(`No batch ${id}`);
+    if (!BATCH_ID_PATTERN.test(id)) throw new NotFoundException(`No batch ${id.slice(0, 120)}`);
     const view = await this.batches.view(id);
     // Another tenant's batch (its prompts and answer) does not exist for this caller; admin keys see every one.
     const caller = req.caller;

@@ -16,6 +16,11 @@ export interface AppConfig {
   host: string;
   redisUrl: string | undefined; // undefined = embedded in-process store
   redisKeyPrefix: string;
+  /** Redis Cluster start-up nodes (REDIS_CLUSTER_NODES); empty: not a cluster. */
+  redisClusterNodes: HostPort[];
+  /** Redis Sentinels (REDIS_SENTINELS) and the name of the master they watch (REDIS_SENTINEL_NAME). */
+  redisSentinels: HostPort[];
+  redisSentinelName: string | undefined;
   /** Bot keys, each with the tenant it belongs to (`tenant:key`, or `default`). */
   apiKeys: ApiKeyEntry[];
   /** Keys that may also change configuration and read across tenants. */
@@ -55,6 +60,11 @@ export interface AppConfig {
   email: { smtpUrl: string; from: string; to: string[] } | undefined;
   /** Fixed monthly costs for the total cost of ownership (config/costs.yaml). */
   costsConfigPath: string;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
 }
 
 export interface ApiKeyEntry {
@@ -124,6 +134,30 @@ export function loadAppConfig(env: Env): AppConfig {
   const nodeEnv = str('NODE_ENV') ?? 'development';
   const redisUrlRaw = url('REDIS_URL');
   const redisUrl = redisUrlRaw === undefined || redisUrlRaw.startsWith('memory:') ? undefined : redisUrlRaw;
+  const hostPorts = (name: string): HostPort[] =>
+    list(name).map((entry) => {
+      const m = /^([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})$/.exec(entry);
+      const port = m ? Number(m[2]) : NaN;
+      if (!m || port < 1 || port > 65535) {
+        problems.push(`${name} entries must be host:port, got "${entry.slice(0, 100)}"`);
+        return { host: '', port: 0 };
+      }
+      return { host: m[1].replace(/^\[|\]$/g, ''), port };
+    });
+  const redisClusterNodes = hostPorts('REDIS_CLUSTER_NODES');
+  const redisSentinels = hostPorts('REDIS_SENTINELS');
+  const redisSentinelName = str('REDIS_SENTINEL_NAME');
+  if (redisClusterNodes.length > 0 && redisSentinels.length > 0) {
+    problems.push(
+      'REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set: a Redis is a cluster or has sentinels',
+    );
+  }
+  if (redisSentinels.length > 0 && redisSentinelName === undefined) {
+    problems.push(
+      'REDIS_SENTINEL_NAME (the name of the master the sentinels watch) is required with REDIS_SENTINELS',
+    );
+  }
+  const sharedRedis = redisUrl !== undefined || redisClusterNodes.length > 0 || redisSentinels.length > 0;
   // An entry is `key` (tenant default) or `tenant:key`: split at the first colon.
   const keyList = (name: string): ApiKeyEntry[] =>
     list(name).map((entry, i) => {
@@ -141,7 +175,11 @@ export function loadAppConfig(env: Env): AppConfig {
   const apiKeys = keyList('API_KEYS');
   const adminApiKeys = keyList('ADMIN_API_KEYS');
   if (nodeEnv === 'production') {
-    if (redisUrl === undefined) problems.push('REDIS_URL is required when NODE_ENV=production');
+    if (!sharedRedis) {
+      problems.push(
+        'REDIS_URL is required when NODE_ENV=production (or REDIS_CLUSTER_NODES, or REDIS_SENTINELS)',
+      );
+    }
     if (apiKeys.length + adminApiKeys.length === 0) {
       problems.push('API_KEYS or ADMIN_API_KEYS is required when NODE_ENV=production');
     }
@@ -182,6 +220,9 @@ export function loadAppConfig(env: Env): AppConfig {
     host: str('HOST') ?? '0.0.0.0',
     redisUrl,
     redisKeyPrefix: str('REDIS_KEY_PREFIX') ?? '',
+    redisClusterNodes,
+    redisSentinels,
+    redisSentinelName,
     apiKeys,
     adminApiKeys,
     deepseek: deepseekKey ? { apiKey: deepseekKey, baseUrl: deepseekBase ?? '' } : undefined,

@@ -8,7 +8,7 @@ import type { AppConfig } from './app-config.js';
  */
 const NAMESPACE_FIELDS = {
   server: ['nodeEnv', 'port', 'host', 'logLevel', 'metricsMaxTenants'],
-  redis: ['redisUrl', 'redisKeyPrefix'],
+  redis: ['redisUrl', 'redisKeyPrefix', 'redisClusterNodes', 'redisSentinels', 'redisSentinelName'],
   auth: ['apiKeys', 'adminApiKeys'],
   providers: ['deepseek', 'vllm', 'openai', 'defaultModel', 'streamIdleTimeoutSeconds'],
   budgets: [

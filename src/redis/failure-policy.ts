@@ -37,6 +37,16 @@ export const FAILURE_POLICIES = {
     effect:
       'a hard budget refuses the call (`budget_exceeded`); soft and off go on, and the call is charged to the counters when Redis is back',
   },
+  'gateway.await_leader': {
+    policy: 'open',
+    effect:
+      'a request waiting for an identical call on another instance stops waiting and decides again (it may call itself)',
+  },
+  'gateway.inflight_lease': {
+    policy: 'queue',
+    effect:
+      'renewals are skipped and a release is retried from memory; an unreleased in-flight marker lapses with its lease (10 s)',
+  },
   'gateway.unclaim': {
     policy: 'queue',
     effect:

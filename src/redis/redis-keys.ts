@@ -1,6 +1,11 @@
 /**
  * Every Redis key Bastion uses is built here, under REDIS_KEY_PREFIX, so two tenants or two test runs can
  * share one Redis and a reader can see the whole key space in one file.
+ *
+ * On a Redis Cluster, keys a script or a transaction uses together must sit in one hash slot: each such family
+ * shares a hash tag (`{...}`), chosen so the load still spreads — one tag per conversation (tenant, agent,
+ * symbol), per batch group (tenant, agent), per bot, per managed key and per alert window; one for the ledger,
+ * one for the budget counters (a reservation checks them all at once) and one for the run-time settings.
  */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
@@ -40,34 +45,53 @@ export class RedisKeys {
   samplingFeatures(tenant: string, agent: string, symbol: string): string {
     return this.k('ai', 'sampling', 'features', this.conversation(tenant, agent, symbol));
   }
+  // Run-time settings: written with the version they bump in one transaction.
   samplingStrategies(): string {
-    return this.k('ai', 'config', 'sampling');
+    return this.k('ai', '{config}', 'sampling');
   }
   eventThresholds(): string {
-    return this.k('ai', 'config', 'event-thresholds');
+    return this.k('ai', '{config}', 'event-thresholds');
+  }
+  budgetSettings(): string {
+    return this.k('ai', '{config}', 'budgets');
   }
   /** Bumped by every run-time settings change, so each instance knows its copy is stale. */
   settingsVersion(): string {
-    return this.k('ai', 'config', 'version');
+    return this.k('ai', '{config}', 'version');
   }
-  batchPrefix(): string {
-    return this.k('ai', 'batch', '');
+
+  // LOW-event batches, per batch group: a tenant's agent (`tenant.agent`, the start of each of its batch ids).
+  private batchGroup(group: string): string {
+    return `{batch:${group}}`;
   }
-  batch(id: string): string {
-    return this.batchPrefix() + id;
+  /** Where a group's batches live: a batch's hash is this + its id, its events that + `:events`. */
+  batchPrefix(group: string): string {
+    return this.k('ai', 'batch', this.batchGroup(group), '');
   }
-  batchEvents(id: string): string {
-    return `${this.batch(id)}:events`;
+  batch(group: string, id: string): string {
+    return this.batchPrefix(group) + id;
   }
-  openBatchPrefix(): string {
-    return this.k('ai', 'batch-open', '');
+  batchEvents(group: string, id: string): string {
+    return `${this.batch(group, id)}:events`;
   }
-  /** The batch a tenant's agent is filling now (batches are per tenant: one never sees another's prompts). */
-  openBatch(tenant: string, agent: string): string {
-    return `${this.openBatchPrefix()}${tenant}:${agent}`;
+  /** The batch a group is filling now (batches are per tenant: one never sees another's prompts). */
+  openBatch(group: string): string {
+    return this.k('ai', 'batch-open', this.batchGroup(group));
   }
-  batchesDue(): string {
-    return this.k('ai', 'batches-due');
+  /** The group's batches by when they are due. */
+  batchesDue(group: string): string {
+    return this.k('ai', 'batches-due', this.batchGroup(group));
+  }
+  /** Every batch group that has queued events (the flusher looks through them). */
+  batchGroups(): string {
+    return this.k('ai', 'batch-groups');
+  }
+  /**
+   * Marks the call whose answer will be stored under `responseCacheKey` as in flight on some instance, so the
+   * others wait for that answer (same slot as the entry: the hash tag comes first).
+   */
+  inflight(responseCacheKey: string): string {
+    return `${responseCacheKey}:inflight`;
   }
   eventStats(): string {
     return this.k('cost', '{ledger}', 'events');
@@ -99,9 +123,6 @@ export class RedisKeys {
   budgetReservation(requestId: string): string {
     return this.k('budget', '{spend}', 'reservation', requestId);
   }
-  budgetSettings(): string {
-    return this.k('budget', 'settings');
-  }
 
   // Market data
   market(key: string): string {
@@ -111,31 +132,31 @@ export class RedisKeys {
     return this.k('market', 'whale-alert', 'recent');
   }
 
-  // Bot telemetry
+  // Bot telemetry: one slot per bot.
   botEvents(botId: string, kind: string): string {
-    return this.k('bots', botId, kind);
+    return this.k('bots', `{bot:${botId}}`, kind);
   }
   botMeta(botId: string): string {
-    return this.k('bots', botId, 'meta');
+    return this.k('bots', `{bot:${botId}}`, 'meta');
   }
 
-  // Budget alerts
+  // Budget alerts: the markers of one window together (their thresholds are claimed in one transaction).
   alertMarker(scope: string, periodId: string, threshold: number): string {
-    return this.k('alerts', 'sent', scope, periodId, String(threshold));
+    return this.k('alerts', 'sent', `{${scope}:${periodId}}`, String(threshold));
   }
   alertList(): string {
-    return this.k('alerts', 'list');
+    return this.k('alerts', '{alerts}', 'list');
   }
   alertRecords(): string {
-    return this.k('alerts', 'records');
+    return this.k('alerts', '{alerts}', 'records');
   }
 
   // Managed API keys: records by id, and their SHA-256 digests (never the keys) to find them by.
   apiKeyRecords(): string {
-    return this.k('keys', 'records');
+    return this.k('keys', '{keys}', 'records');
   }
   apiKeyDigests(): string {
-    return this.k('keys', 'digests');
+    return this.k('keys', '{keys}', 'digests');
   }
   /** A key's rate-limit state (GCRA arrival time), per limit; one slot per key. */
   rateLimit(keyId: string, limit: 'requests' | 'tokens'): string {
@@ -155,10 +176,10 @@ export class RedisKeys {
     return this.k('bots-index', 'active');
   }
   anomalyRecent(botId: string): string {
-    return this.k('anomaly', 'recent', botId);
+    return this.k('anomaly', '{anomaly}', 'recent', botId);
   }
   anomalyRecentAll(): string {
-    return this.k('anomaly', 'recent-all');
+    return this.k('anomaly', '{anomaly}', 'recent-all');
   }
   anomalyAlertMarker(botId: string, anomaly: string): string {
     return this.k('anomaly', 'alerted', botId, anomaly);

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { type ChainableCommander, Redis } from 'ioredis';
+import { type ChainableCommander, Cluster, Redis, type RedisOptions } from 'ioredis';
 import RedisMock from 'ioredis-mock';
 import type { ConfigType } from '@nestjs/config';
 import { redisConfig } from '../config/namespaces.js';
@@ -12,19 +12,38 @@ import {
   ENQUEUE_EVENT,
   LEDGER_FLUSH,
   PRECALL,
+  PRECALL_CLAIMS,
+  PRECALL_RESERVE,
   RATE_LIMIT,
   RELEASE_BATCH,
   RELEASE_LEASE,
+  RENEW_LEASE,
   SETTLE,
   UNCLAIM,
 } from './scripts.js';
 
 export type RedisClient = Redis;
 
-export type BastionPipeline = ChainableCommander;
+/** The user and password of REDIS_URL, for the nodes of a Cluster or the master behind Sentinels. */
+function credentialsOf(url: string | undefined): Pick<RedisOptions, 'username' | 'password'> {
+  if (url === undefined) return {};
+  const parsed = new URL(url);
+  return {
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+  };
+}
+
+/** A pipeline, with the scripts that can be queued in one. */
+export type BastionPipeline = ChainableCommander & {
+  releaseLease(key: string, token: string): BastionPipeline;
+};
 
 export interface BastionScripts {
   precall(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+  precallClaims(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+  precallReserve(numKeys: number, ...args: (string | number)[]): Promise<string[]>;
+  renewLease(key: string, token: string, ms: number): Promise<number>;
   settle(numKeys: number, ...args: (string | number)[]): Promise<number>;
   ledgerFlush(numKeys: number, ...args: (string | number)[]): Promise<number>;
   releaseLease(key: string, token: string): Promise<number>;
@@ -47,25 +66,46 @@ export class RedisService implements OnApplicationShutdown {
   readonly client: Redis & BastionScripts;
   readonly keys: RedisKeys;
   readonly embedded: boolean;
+  /** A Redis Cluster: scripts touching keys of two slots run as one call per slot (see ConversationRepository). */
+  readonly cluster: boolean;
   private lastErrorLog = 0;
 
   constructor(@Inject(redisConfig.KEY) config: ConfigType<typeof redisConfig>) {
     this.keys = new RedisKeys(config.redisKeyPrefix);
-    this.embedded = config.redisUrl === undefined;
-    const client = this.embedded
-      ? new RedisMock({ lazyConnect: true })
-      : new Redis(config.redisUrl as string, {
-          lazyConnect: true,
-          // Fail fast while disconnected: callers degrade (no cache, budget policy) instead of queueing.
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 1,
-          commandTimeout: 2000,
-          connectTimeout: 2000,
-          retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
-        });
+    this.cluster = config.redisClusterNodes.length > 0;
+    const sentinel = config.redisSentinels.length > 0;
+    this.embedded = config.redisUrl === undefined && !this.cluster && !sentinel;
+    // Fail fast while disconnected: callers degrade (no cache, budget policy) instead of queueing.
+    const options: RedisOptions = {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2000,
+      connectTimeout: 2000,
+      retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      ...credentialsOf(config.redisUrl),
+    };
+    let client: Redis | Cluster;
+    if (this.embedded) client = new RedisMock({ lazyConnect: true });
+    else if (this.cluster) {
+      client = new Cluster(config.redisClusterNodes, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        redisOptions: options,
+        clusterRetryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),
+      });
+    } else if (sentinel) {
+      client = new Redis({ ...options, sentinels: config.redisSentinels, name: config.redisSentinelName });
+    } else client = new Redis(config.redisUrl as string, options);
     // Scripts whose number of keys varies per call. ioredis-mock ignores a per-call key count on a defined
     // command, so the embedded store runs them through EVAL instead.
-    const variadic = { precall: PRECALL, settle: SETTLE, ledgerFlush: LEDGER_FLUSH };
+    const variadic = {
+      precall: PRECALL,
+      precallClaims: PRECALL_CLAIMS,
+      precallReserve: PRECALL_RESERVE,
+      settle: SETTLE,
+      ledgerFlush: LEDGER_FLUSH,
+    };
     for (const [name, lua] of Object.entries(variadic)) {
       if (this.embedded) {
         Object.assign(client, {
@@ -76,6 +116,7 @@ export class RedisService implements OnApplicationShutdown {
       }
     }
     client.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
+    client.defineCommand('renewLease', { numberOfKeys: 1, lua: RENEW_LEASE });
     client.defineCommand('unclaim', { numberOfKeys: 3, lua: UNCLAIM });
     client.defineCommand('rateLimit', { numberOfKeys: 2, lua: RATE_LIMIT });
     client.defineCommand('enqueueEvent', { numberOfKeys: 2, lua: ENQUEUE_EVENT });
@@ -83,8 +124,13 @@ export class RedisService implements OnApplicationShutdown {
     client.defineCommand('completeBatch', { numberOfKeys: 2, lua: COMPLETE_BATCH });
     client.defineCommand('releaseBatch', { numberOfKeys: 2, lua: RELEASE_BATCH });
     client.on('error', (err: Error) => this.logError(err));
-    client.on('ready', () => this.logger.log(this.embedded ? 'Embedded store ready' : 'Redis connected'));
-    this.client = client as Redis & BastionScripts;
+    client.on('ready', () =>
+      this.logger.log(
+        this.embedded ? 'Embedded store ready' : this.cluster ? 'Redis Cluster connected' : 'Redis connected',
+      ),
+    );
+    // A Cluster client speaks the same commands as a Redis client (each routed to its key's slot).
+    this.client = client as unknown as Redis & BastionScripts;
   }
 
   /** Called by the module factory so the connection exists before any consumer is constructed. */
@@ -133,7 +179,7 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   pipeline(): BastionPipeline {
-    return this.client.pipeline();
+    return this.client.pipeline() as BastionPipeline;
   }
 
   get ready(): boolean {
@@ -173,12 +219,18 @@ export class RedisService implements OnApplicationShutdown {
   /** Delete every key under this instance's prefix (tests and `memory://` resets only). */
   async deleteAllWithPrefix(): Promise<void> {
     if (this.keys.prefix === '') throw new Error('Refusing to delete keys without a REDIS_KEY_PREFIX');
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.client.scan(cursor, 'MATCH', this.keys.all(), 'COUNT', 500);
-      cursor = next;
-      if (batch.length > 0) await this.client.del(...batch);
-    } while (cursor !== '0');
+    // A Cluster's keys are spread over its masters: scan each, delete key by key (one slot per command).
+    const nodes = this.cluster ? (this.client as unknown as Cluster).nodes('master') : [this.client];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', this.keys.all(), 'COUNT', 500);
+        cursor = next;
+        if (batch.length === 0) continue;
+        if (this.cluster) await Promise.all(batch.map((key) => this.client.del(key)));
+        else await this.client.del(...batch);
+      } while (cursor !== '0');
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -6,49 +6,67 @@
 /**
  * Everything the gateway reads or claims before an upstream call, in one round trip and one atomic step.
  *
- * KEYS: 1 settings version, 2 response-cache entry, 3 last answer, 4 event-gate interval claim,
- *       5 sampling claim (a time for PERIODIC/ADAPTIVE, a hash of features for CHANGE_BASED),
- *       6 this call's reservation marker, 7.. budget counters.
- * ARGV: 1 settings version the caller planned with, 2 read the cache (1/0), 3 event interval ms (-1: none),
- *       4 now ms, 5 sampling mode (none | deny | interval | change), 6 sampling interval ms or change
- *       threshold, 7 reservation amount in picodollars ('' = no reservation), 8 counter TTL seconds,
- *       9 marker TTL seconds, 10 return the last answer on "go" (1/0), 11 number of features N,
- *       12.. N feature name/value pairs, then one limit per budget counter (pico, -1 = none).
+ * One ARGV layout serves the three forms below: 1 settings version the caller planned with, 2 read the cache
+ * (1/0), 3 event interval ms (-1: none), 4 now ms, 5 sampling mode (none | deny | interval | change),
+ * 6 sampling interval ms or change threshold, 7 reservation amount in picodollars ('' = no reservation),
+ * 8 counter TTL seconds, 9 marker TTL seconds, 10 return the last answer on "go" (1/0), 11 in-flight token
+ * ('' = no coalescing across instances), 12 in-flight lease ms, 13 number of features N, 14.. N feature
+ * name/value pairs, then one limit per budget counter (pico, -1 = none).
  *
  * Steps, each ending the script when it decides: the caller's settings are stale → {"stale"}; a cached
- * answer → {"hit", answer}; inside the event interval → {"filtered", last}; the sampler skips →
- * {"sampled", last, change}; a hard budget would be exceeded → {"refused", last, counter index};
- * otherwise the reservation is added to every counter (check and add in one step, so N concurrent callers
- * never all pass the same check) and its negated amount is kept under the marker for the settle →
- * {"go", last or "", change}. Numbers go back as strings (Redis truncates Lua numbers to integers).
+ * answer → {"hit", answer}; an identical call is in flight on some instance → {"wait"}; inside the event
+ * interval → {"filtered", last}; the sampler skips → {"sampled", last, change}; a hard budget would be
+ * exceeded → {"refused", last, counter index}; otherwise the reservation is added to every counter (check and
+ * add in one step, so N concurrent callers never all pass the same check), its negated amount kept under the
+ * marker for the settle, the call marked in flight → {"go", last or "", change}. Numbers go back as strings
+ * (Redis truncates Lua numbers to integers).
+ *
+ * On one Redis it is one script (PRECALL). On a Cluster the conversation's keys and the budget counters sit in
+ * two slots, so it runs as PRECALL_CLAIMS (the conversation's slot) then, if that says "go",
+ * PRECALL_RESERVE (the counters' slot).
  */
-export const PRECALL = `
-local version = redis.call('GET', KEYS[1]) or ''
-if version ~= ARGV[1] then return {'stale', version} end
-if ARGV[2] == '1' then
-  local hit = redis.call('GET', KEYS[2])
+const precallSteps = (
+  k: Record<string, number | string>,
+  parts: { version: boolean; claims: boolean; reserve: boolean },
+) => `
+local now = tonumber(ARGV[4])
+local n = tonumber(ARGV[13])
+local change = ''
+local function last()
+  ${parts.claims ? `return redis.call('GET', KEYS[${k.last}]) or ''` : `return ''`}
+end
+${
+  parts.version
+    ? `local version = redis.call('GET', KEYS[${k.version}]) or ''
+if version ~= ARGV[1] then return {'stale', version} end`
+    : ''
+}
+${
+  parts.claims
+    ? `if ARGV[2] == '1' then
+  local hit = redis.call('GET', KEYS[${k.cache}])
   if hit then return {'hit', hit} end
 end
-local now = tonumber(ARGV[4])
-local function last() return redis.call('GET', KEYS[3]) or '' end
+if ARGV[11] ~= '' then
+  local holder = redis.call('GET', KEYS[${k.inflight}])
+  if holder and holder ~= ARGV[11] then return {'wait'} end
+end
 local interval = tonumber(ARGV[3])
 if interval >= 0 then
-  local prev = tonumber(redis.call('GET', KEYS[4]) or '-1')
+  local prev = tonumber(redis.call('GET', KEYS[${k.interval}]) or '-1')
   if prev >= 0 and now - prev < interval then return {'filtered', last()} end
-  redis.call('SET', KEYS[4], ARGV[4], 'PX', interval + 86400000)
+  redis.call('SET', KEYS[${k.interval}], ARGV[4], 'PX', interval + 86400000)
 end
-local n = tonumber(ARGV[11])
 local mode = ARGV[5]
-local change = ''
 if mode == 'deny' then
   return {'sampled', last(), ''}
 elseif mode == 'interval' then
   local ms = tonumber(ARGV[6])
-  local prev = tonumber(redis.call('GET', KEYS[5]) or '-1')
+  local prev = tonumber(redis.call('GET', KEYS[${k.sampling}]) or '-1')
   if prev >= 0 and now - prev < ms then return {'sampled', last(), ''} end
-  redis.call('SET', KEYS[5], ARGV[4], 'PX', ms + 86400000)
+  redis.call('SET', KEYS[${k.sampling}], ARGV[4], 'PX', ms + 86400000)
 elseif mode == 'change' then
-  local stored = redis.call('HGETALL', KEYS[5])
+  local stored = redis.call('HGETALL', KEYS[${k.sampling}])
   if #stored == 0 then
     change = 'first'
   else
@@ -56,8 +74,8 @@ elseif mode == 'change' then
     for i = 1, #stored, 2 do before[stored[i]] = tonumber(stored[i + 1]) end
     local largest = 0
     for i = 0, n - 1 do
-      local value = tonumber(ARGV[13 + 2 * i])
-      local b = before[ARGV[12 + 2 * i]]
+      local value = tonumber(ARGV[15 + 2 * i])
+      local b = before[ARGV[14 + 2 * i]]
       local c
       if b == nil then c = math.huge
       elseif b == 0 then if value == 0 then c = 0 else c = math.huge end
@@ -67,33 +85,59 @@ elseif mode == 'change' then
     if largest == math.huge then change = 'inf' else change = tostring(largest) end
     if largest < tonumber(ARGV[6]) then return {'sampled', last(), change} end
   end
-  redis.call('DEL', KEYS[5])
-  for i = 0, n - 1 do redis.call('HSET', KEYS[5], ARGV[12 + 2 * i], ARGV[13 + 2 * i]) end
-  redis.call('HSET', KEYS[5], '__at', ARGV[4])
-  redis.call('EXPIRE', KEYS[5], 604800)
-end
-if ARGV[7] ~= '' then
+  redis.call('DEL', KEYS[${k.sampling}])
+  for i = 0, n - 1 do redis.call('HSET', KEYS[${k.sampling}], ARGV[14 + 2 * i], ARGV[15 + 2 * i]) end
+  redis.call('HSET', KEYS[${k.sampling}], '__at', ARGV[4])
+  redis.call('EXPIRE', KEYS[${k.sampling}], 604800)
+end`
+    : ''
+}
+${
+  parts.reserve
+    ? `if ARGV[7] ~= '' then
   local amount = tonumber(ARGV[7])
-  local limits = 12 + 2 * n
-  for i = 7, #KEYS do
-    local limit = tonumber(ARGV[limits + i - 7])
+  local limits = 14 + 2 * n
+  for i = ${k.counters}, #KEYS do
+    local limit = tonumber(ARGV[limits + i - ${k.counters}])
     if limit >= 0 and tonumber(redis.call('GET', KEYS[i]) or '0') + amount > limit then
-      return {'refused', last(), tostring(i - 6)}
+      return {'refused', last(), tostring(i - ${k.counters} + 1)}
     end
   end
-  for i = 7, #KEYS do
+  for i = ${k.counters}, #KEYS do
     redis.call('INCRBY', KEYS[i], ARGV[7])
     redis.call('EXPIRE', KEYS[i], ARGV[8])
   end
   if amount == 0 then
-    redis.call('SET', KEYS[6], '0', 'EX', ARGV[9])
+    redis.call('SET', KEYS[${k.marker}], '0', 'EX', ARGV[9])
   else
-    redis.call('SET', KEYS[6], '-' .. ARGV[7], 'EX', ARGV[9])
+    redis.call('SET', KEYS[${k.marker}], '-' .. ARGV[7], 'EX', ARGV[9])
   end
-end
+end`
+    : ''
+}
+${parts.claims ? `if ARGV[11] ~= '' then redis.call('SET', KEYS[${k.inflight}], ARGV[11], 'PX', ARGV[12]) end` : ''}
 if ARGV[10] == '1' then return {'go', last(), change} end
 return {'go', '', change}
 `;
+
+/** KEYS: 1 settings version, 2 cache entry, 3 last answer, 4 interval claim, 5 sampling claim, 6 in-flight
+ * marker, 7 reservation marker, 8.. budget counters. */
+export const PRECALL = precallSteps(
+  { version: 1, cache: 2, last: 3, interval: 4, sampling: 5, inflight: 6, marker: 7, counters: 8 },
+  { version: true, claims: true, reserve: true },
+);
+
+/** KEYS: 1 cache entry, 2 last answer, 3 interval claim, 4 sampling claim, 5 in-flight marker. */
+export const PRECALL_CLAIMS = precallSteps(
+  { cache: 1, last: 2, interval: 3, sampling: 4, inflight: 5 },
+  { version: false, claims: true, reserve: false },
+);
+
+/** KEYS: 1 reservation marker, 2.. budget counters. */
+export const PRECALL_RESERVE = precallSteps(
+  { marker: 1, counters: 2 },
+  { version: false, claims: false, reserve: true },
+);
 
 /**
  * Takes back the claims of a pre-call step that Bastion gave up waiting for (Redis was slow) and answered
@@ -198,6 +242,14 @@ while i <= #ARGV do
   end
 end
 return 1
+`;
+
+/** Extend a lease only if we still hold it. KEYS[1]: lease, ARGV[1]: holder token, ARGV[2]: ms. */
+export const RENEW_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
 `;
 
 /** Release a lease only if we still hold it. KEYS[1]: lease, ARGV[1]: holder token. */

@@ -12,6 +12,11 @@ import type { UpstreamBody } from './metered-call.js';
 
 export type OpenedStream = OpenStream;
 
+/** A leader's answer is stored a moment after it arrives. */
+const CALL_WAIT_SLACK_MS = 5_000;
+/** The longest a streamed answer is expected to take once open. */
+const STREAM_WAIT_MS = 120_000;
+
 /** The upstream stream went silent after its headers for longer than STREAM_IDLE_TIMEOUT_SECONDS. */
 export class StreamIdleError extends Error {
   constructor(seconds: number) {
@@ -32,6 +37,14 @@ export class CallStage {
     private readonly upstream: UpstreamCaller,
     @Inject(providersConfig.KEY) private readonly config: Pick<ProvidersConfig, 'streamIdleTimeoutSeconds'>,
   ) {}
+
+  /**
+   * How long a request may wait for an identical call on another instance: the call's worst case, plus for a
+   * stream the time to generate it (a stream quiet for the idle timeout fails anyway).
+   */
+  waitBudgetMs(chain: ResolvedModel[], stream: boolean): number {
+    return this.upstream.worstCaseMs(chain) + (stream ? STREAM_WAIT_MS : CALL_WAIT_SLACK_MS);
+  }
 
   complete(chain: ResolvedModel[], body: UpstreamBody): Promise<UpstreamAnswer> {
     const { stream: _s, stream_options: _o, ...rest } = body;

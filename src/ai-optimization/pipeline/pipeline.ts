@@ -8,6 +8,7 @@ import type { UpstreamCallRecord } from '../../cost-monitoring/ledger-entry.js';
 import { MetricsService } from '../../cost-monitoring/metrics.service.js';
 import {
   ConversationRepository,
+  type InflightClaim,
   type PrecallResult,
 } from '../../redis/repositories/conversation.repository.js';
 import { SettingsRepository } from '../../redis/repositories/settings.repository.js';
@@ -30,6 +31,8 @@ export type Enqueue = () => Promise<{ batchId: string; position: number }>;
 type Led = { outcome: Outcome; callRecord?: UpstreamCallRecord; adaptive?: boolean };
 
 const SETTINGS_RETRIES = 2;
+/** An in-flight marker lapses this long after its leader stops renewing it (a dead instance's call). */
+const INFLIGHT_LEASE_MS = 10_000;
 
 /**
  * The one metered-call path every door and agent goes through:
@@ -39,7 +42,9 @@ const SETTINGS_RETRIES = 2;
  *
  * The stages plan; the cache lookup and every claim before the upstream call (interval, sampling,
  * reservation) are then made in one Redis round trip, and what follows the call is written in one pipelined
- * write off the response path. Identical calls in flight share one upstream call (coalescing).
+ * write off the response path. Identical calls in flight share one upstream call (coalescing): within an
+ * instance they share its promise; across instances the first marks the call in flight in the pre-call step,
+ * and the others wait for the answer it stores (see `awaitLeader`).
  */
 @Injectable()
 export class MeteredCallPipeline {
@@ -102,19 +107,37 @@ export class MeteredCallPipeline {
     this.metrics.overhead.observe(Math.max(0, performance.now() - o.trace.started - upstream) / 1000);
   }
 
+  /**
+   * Decides and makes one call. `waitUntil` bounds the wait for an identical call on another instance (epoch
+   * ms; computed on the first try, null once the wait ran out: the request then calls without waiting).
+   */
   private async lead(
     call: MeteredCall,
     screened: Screened,
     trace: Trace,
     enqueue?: Enqueue,
     stream = false,
+    waitUntil?: number | null,
   ): Promise<Led> {
-    const { gate, admit, result } = await this.precall(call, screened, trace, !enqueue);
+    const shared = enqueue === undefined && call.cache.read && call.cache.write && waitUntil !== null;
+    const inflight: InflightClaim | null =
+      shared && this.conversations.sharedAcrossInstances
+        ? {
+            key: this.conversations.inflightKey(screened.cacheKey),
+            token: trace.requestId,
+            leaseMs: INFLIGHT_LEASE_MS,
+          }
+        : null;
+    const { gate, admit, result } = await this.precall(call, screened, trace, !enqueue, inflight);
     const cacheHit = call.cache.read ? false : null;
     switch (result.kind) {
       case 'hit': {
         const answer = JSON.parse(result.cached) as CachedAnswer;
         return { outcome: { kind: 'answered', source: 'response_cache', trace, answer, cacheHit: true } };
+      }
+      case 'wait': {
+        const deadline = waitUntil ?? Date.now() + this.caller.waitBudgetMs(screened.chain, stream);
+        return this.awaitLeader(call, screened, trace, stream, inflight as InflightClaim, deadline);
       }
       case 'filtered':
         return {
@@ -150,6 +173,7 @@ export class MeteredCallPipeline {
           // A slow Redis may still run the pre-call late: its reservation and claims must not outlive this answer.
           if (admit) this.settle.release(admit);
           this.conversations.unclaim(screened.conversation, trace.now);
+          if (inflight) this.conversations.releaseInflight(inflight);
           return { outcome: await this.skip(trace, 'budget_exceeded', refusal, null, cacheHit) };
         }
         break; // fail open: no cache, claims granted, charged to the budget when Redis is back
@@ -160,8 +184,50 @@ export class MeteredCallPipeline {
         break;
     }
     if (enqueue) return this.queue(call, screened, trace, enqueue, result, cacheHit);
-    if (stream) return this.openStream(call, screened, trace, admit as AdmitPlan);
-    return this.callUpstream(call, screened, trace, admit as AdmitPlan, gate, cacheHit);
+    if (stream) return this.openStream(call, screened, trace, admit as AdmitPlan, inflight);
+    return this.callUpstream(call, screened, trace, admit as AdmitPlan, gate, cacheHit, inflight);
+  }
+
+  /**
+   * A request whose identical call is in flight on another instance waits for the answer that call stores, and
+   * answers with it (a stream is replayed from it). If the leader fails or dies (its marker released or
+   * lapsed) the request decides again — one of the waiting requests becomes the new leader; once `deadline`
+   * passes it calls the upstream itself, so a wait is bounded and never hangs.
+   */
+  private async awaitLeader(
+    call: MeteredCall,
+    screened: Screened,
+    trace: Trace,
+    stream: boolean,
+    inflight: InflightClaim,
+    deadline: number,
+  ): Promise<Led> {
+    const started = performance.now();
+    const waited = await this.conversations.awaitLeader(screened.cacheKey, inflight.key, deadline);
+    if (waited.kind === 'answer') {
+      const answer = JSON.parse(waited.cached) as CachedAnswer;
+      const upstreamMs = Math.round(performance.now() - started);
+      return {
+        outcome: { kind: 'answered', source: 'coalesced', trace, answer, cacheHit: false, upstreamMs },
+      };
+    }
+    if (waited.kind === 'timeout') {
+      this.logger.warn(
+        `Gave up waiting for an identical ${call.agent} call on another instance; calling the upstream`,
+      );
+    }
+    const next = waited.kind === 'leader_gone' && Date.now() < deadline ? deadline : null;
+    return this.lead(call, screened, trace, undefined, stream, next);
+  }
+
+  /** Keeps the in-flight marker of a call this instance leads alive until the returned function is called. */
+  private holdInflight(inflight: InflightClaim | null): () => void {
+    if (inflight === null) return () => undefined;
+    const timer = setInterval(() => {
+      void this.conversations.renewInflight(inflight);
+    }, inflight.leaseMs / 3);
+    timer.unref();
+    return () => clearInterval(timer);
   }
 
   /**
@@ -174,6 +240,7 @@ export class MeteredCallPipeline {
     screened: Screened,
     trace: Trace,
     reserve: boolean,
+    inflight: InflightClaim | null,
   ): Promise<{ gate: GatePlan; admit: AdmitPlan | null; result: PrecallResult }> {
     for (let attempt = 0; ; attempt++) {
       const gate = this.gate.plan(call);
@@ -188,6 +255,7 @@ export class MeteredCallPipeline {
         sampling: gate.sampling,
         reservation: admit?.reservation ?? null,
         lastAnswerOnGo: !reserve,
+        inflight,
         now: trace.now,
       });
       if (result.kind !== 'stale' || attempt === SETTINGS_RETRIES) return { gate, admit, result };
@@ -202,13 +270,18 @@ export class MeteredCallPipeline {
     admit: AdmitPlan,
     gate: GatePlan,
     cacheHit: boolean | null,
+    inflight: InflightClaim | null,
   ): Promise<Led> {
     let answer;
+    const letGo = this.holdInflight(inflight);
     try {
       answer = await this.caller.complete(screened.chain, call.body);
     } catch (err) {
       this.settle.release(admit);
+      if (inflight) this.conversations.releaseInflight(inflight);
       throw err;
+    } finally {
+      letGo();
     }
     const priced = this.settle.price(answer.model, answer.completion.usage, trace.now);
     this.settle.settle(admit, priced.costUsd);
@@ -219,7 +292,7 @@ export class MeteredCallPipeline {
       trace.now,
       call.cache.keepCompletion,
     );
-    this.recorder.store(call, screened, stored);
+    this.recorder.store(call, screened, stored, inflight);
     const primary = screened.chain[0];
     return {
       outcome: {
@@ -338,19 +411,23 @@ export class MeteredCallPipeline {
     screened: Screened,
     trace: Trace,
     admit: AdmitPlan,
+    inflight: InflightClaim | null,
   ): Promise<Led> {
     const abort = new AbortController();
     const hub = new StreamHub(() => abort.abort(new ClientsGoneError()));
     // Bastion's own time is what it spends before the upstream is asked.
     this.metrics.overhead.observe((performance.now() - trace.started) / 1000);
+    const letGo = this.holdInflight(inflight);
     let opened;
     try {
       opened = await this.caller.open(screened.chain, call.body, abort);
     } catch (err) {
+      letGo();
       this.settle.release(admit);
+      if (inflight) this.conversations.releaseInflight(inflight);
       throw err;
     }
-    void this.pump(call, screened, trace, admit, opened, hub, abort.signal);
+    void this.pump(call, screened, trace, admit, opened, hub, abort.signal, inflight).finally(letGo);
     return { outcome: { kind: 'streaming', source: 'called', trace, hub } };
   }
 
@@ -371,6 +448,7 @@ export class MeteredCallPipeline {
     opened: OpenedStream,
     hub: StreamHub,
     aborted: AbortSignal,
+    inflight: InflightClaim | null,
   ): Promise<void> {
     const started = performance.now();
     const chunks: ChatCompletionChunk[] = [];
@@ -414,8 +492,10 @@ export class MeteredCallPipeline {
           trace.now,
           call.cache.keepCompletion,
         );
-        this.recorder.store(call, screened, stored);
+        this.recorder.store(call, screened, stored, inflight);
       }
+      // Abandoned: nothing stored, so waiting instances decide again.
+      if (gone && inflight) this.conversations.releaseInflight(inflight);
       this.recorder.recordStream(
         call,
         trace.requestId,
@@ -427,6 +507,7 @@ export class MeteredCallPipeline {
     }
     this.logger.warn(`Stream for ${call.agent} failed: ${failure.message}; its reservation is released`);
     this.settle.release(admit);
+    if (inflight) this.conversations.releaseInflight(inflight);
     this.recorder.recordFailedStream(call, trace.requestId, trace.now);
     hub.publish({
       error: {

@@ -4,7 +4,10 @@ import { MODELS_CONFIG } from '../../config/config.module.js';
 import type { ModelsConfig } from '../../config/yaml-config.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
 import type { LedgerEntry, UpstreamCallRecord } from '../../cost-monitoring/ledger-entry.js';
-import { ConversationRepository } from '../../redis/repositories/conversation.repository.js';
+import {
+  ConversationRepository,
+  type InflightClaim,
+} from '../../redis/repositories/conversation.repository.js';
 import type { ResolvedModel } from '../providers/provider-registry.js';
 import type { CachedAnswer } from '../response-cache.js';
 import type { LastAnswer, MeteredCall, Outcome } from './metered-call.js';
@@ -50,7 +53,13 @@ export class RecordStage {
     };
   }
 
-  store(call: MeteredCall, screened: Screened, answer: CachedAnswer): void {
+  /** Writes the answer to the cache and as the last answer, then gives back the call's in-flight marker. */
+  store(
+    call: MeteredCall,
+    screened: Screened,
+    answer: CachedAnswer,
+    inflight: InflightClaim | null = null,
+  ): void {
     const last: LastAnswer = { response: answer.response, model: answer.model, at: answer.created_at };
     void this.conversations.postcall({
       conversation: screened.conversation,
@@ -62,6 +71,7 @@ export class RecordStage {
           }
         : null,
       lastAnswer: { value: JSON.stringify(last), ttlSeconds: LAST_ANSWER_TTL_SECONDS },
+      inflight,
     });
   }
 

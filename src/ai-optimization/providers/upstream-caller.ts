@@ -136,6 +136,11 @@ export class UpstreamCaller {
     return completion;
   }
 
+  /** The longest a call down `chain` can take before it answers or fails (every model's retry budget). */
+  worstCaseMs(chain: ResolvedModel[]): number {
+    return chain.length * this.models.retryBudgetMs;
+  }
+
   /** Runs `attempt` down the chain with per-attempt deadlines and retries on 429/5xx/timeouts. */
   private async withFallbacks<T>(
     chain: ResolvedModel[],

@@ -66,9 +66,13 @@ export class TelemetryRepository {
         tx.hset(metaKey, 'heartbeat_interval_seconds', String(b.heartbeatIntervalSeconds));
       }
       tx.expire(metaKey, b.metaTtlSeconds);
-      tx.zadd(k.activeBots(), b.nowMs, b.botId);
-      tx.zremrangebyscore(k.activeBots(), '-inf', `(${b.cutoffMs}`);
-      const results = await tx.exec();
+      // The index of active bots lives in another Cluster slot than the bot's own keys: sent alongside.
+      const index = client
+        .multi()
+        .zadd(k.activeBots(), b.nowMs, b.botId)
+        .zremrangebyscore(k.activeBots(), '-inf', `(${b.cutoffMs}`)
+        .exec();
+      const [results] = await Promise.all([tx.exec(), index]);
       // exec() resolves even when a queued command failed: the per-command errors are in the results.
       const failed = results === null ? new Error('transaction aborted') : results.find(([err]) => err)?.[0];
       if (failed) throw failed;
