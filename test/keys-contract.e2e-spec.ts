@@ -414,6 +414,24 @@ describe('Managed keys: what a key may call, and how often', () => {
     expect(small.status).toBe(200);
   });
 
+  it('does not tell a request larger than the whole tokens-per-minute limit to retry: no wait would let it through', async () => {
+    const key = await createKey(bastion, { name: 'small tpm', tenant: 'alpha', tpm: 1000 });
+    const res = await bastion.request(
+      'POST',
+      '/ai/call',
+      callBody('tpm_probe', 'A modest question', { max_tokens: 5000 }),
+      key.key,
+    );
+    expect(res.status).toBe(429);
+    // The limit is untouched (all 1000 tokens remain), so waiting changes nothing: a Retry-After would have the
+    // client wait and fail again, forever. The answer says what to change instead.
+    expect(res.headers.get('x-ratelimit-remaining-tokens')).toBe('1000');
+    expect({ retryAfter: res.headers.get('retry-after'), message: res.body.message }).toEqual({
+      retryAfter: null,
+      message: expect.stringMatching(/max_tokens/),
+    });
+  });
+
   describe('429 with Retry-After and the x-ratelimit headers on every door, and the same headers on each success', () => {
     const limits = { rpm: 1, tpm: 100_000 };
     const expectSuccessHeaders = (headers: Headers) => {
@@ -582,6 +600,34 @@ describe('Managed keys: tenant budgets, budget alerts per key and tenant', () =>
     await admin('PUT', '/ai-cost/budgets', { tenants: { alpha: null } });
     expect((await admin('GET', '/ai-cost/budgets')).body.tenants).toEqual({});
     expect((await ask(alpha1.key, 103)).body.metadata.reason).toBe('called');
+  });
+
+  it('a key’s own daily and monthly budgets refuse its calls under hard enforcement, on /ai/call and /v1 alike', async () => {
+    expect((await admin('PUT', '/ai-cost/budgets', { enforcement: 'hard' })).status).toBe(200);
+    const key = await createKey(bastion, { name: 'broke bot', tenant: 'delta', daily_budget_usd: 0 });
+    const mate = await createKey(bastion, { name: 'delta mate', tenant: 'delta' });
+    const call = (k: CreatedKey, prompt: string) =>
+      bastion.request('POST', '/ai/call', callBody('key_budget', prompt), k.key);
+    const before = deepseek.calls.length;
+
+    const daily = await call(key, 'one');
+    expect([daily.status, daily.body.metadata.reason]).toEqual([200, 'budget_exceeded']);
+    expect(daily.body.metadata.message).toMatch(`daily budget of key ${key.id} ($0) would be exceeded`);
+    const v1 = await bastion.request('POST', '/v1/chat/completions', v1Body('one'), key.key);
+    expect([v1.status, v1.body.error?.code, v1.headers.get('x-should-retry')]).toEqual([
+      429,
+      'budget_exceeded',
+      'false',
+    ]);
+    expect(deepseek.calls.length).toBe(before);
+    // The key's budget is its own: another key of its tenant calls.
+    expect((await call(mate, 'mate')).body.metadata.reason).toBe('called');
+
+    await admin('PATCH', `/admin/keys/${key.id}`, { daily_budget_usd: null, monthly_budget_usd: 0 });
+    const monthly = await call(key, 'two');
+    expect(monthly.body.metadata.message).toMatch(`monthly budget of key ${key.id} ($0) would be exceeded`);
+    await admin('PATCH', `/admin/keys/${key.id}`, { monthly_budget_usd: null });
+    expect((await call(key, 'three')).body.metadata.reason).toBe('called');
   });
 
   it('refuses a bad tenant budget with a 400 naming it', async () => {

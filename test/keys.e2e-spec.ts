@@ -4,6 +4,7 @@ import { ADMIN_KEY, BOT_KEY, startTestApp, type TestApp } from './support/app.js
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { KeyWitness, measureCall, rateHeaders, resetMs, type CreatedKey } from './support/managed-keys.js';
 import { waitFor } from './support/redis-server.js';
+import { postSse } from './support/sse-client.js';
 
 /**
  * The acceptance of keys and tenants at run time, on two Bastion instances sharing one Redis (as a deployment
@@ -197,6 +198,75 @@ describe('Managed keys on two instances sharing one Redis', () => {
     expect([own.status, own.body.overall.total_requests]).toEqual([200, 1]);
   });
 
+  it('a change made on one instance (an admin key made a bot key) applies on the other within one second', async () => {
+    const key = await w.create(a, { name: 'demoted', tenant: 'ops', role: 'admin' });
+    const probe = () => w.request(b, 'GET', '/admin/keys', undefined, key.key);
+    expect((await probe()).status).toBe(200);
+    const patched = await w.request(a, 'PATCH', `/admin/keys/${key.id}`, { role: 'bot' });
+    const changedAt = Date.now();
+    expect([patched.status, patched.body.role]).toEqual([200, 'bot']);
+    expect((await w.request(a, 'GET', '/admin/keys', undefined, key.key)).status).toBe(403);
+    let refusedAfter = -1;
+    while (Date.now() - changedAt < 3000) {
+      if ((await probe()).status === 403) {
+        refusedAfter = Date.now() - changedAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(refusedAfter).toBeGreaterThanOrEqual(0);
+    expect(refusedAfter).toBeLessThan(1000);
+  });
+
+  it('a key deleted or rotated on one instance while the other changes it stays deleted, its old secret refused', async () => {
+    // Each change races a PATCH on the other instance: a PATCH that read the key before the deletion or the
+    // rotation must not write it (or its old secret) back afterwards.
+    const trials = 8;
+    const deleted = await Promise.all(
+      Array.from({ length: trials }, (_, i) => w.create(a, { name: `deleted ${i}`, tenant: 'race' })),
+    );
+    const rotated = await Promise.all(
+      Array.from({ length: trials }, (_, i) => w.create(a, { name: `rotated ${i}`, tenant: 'race' })),
+    );
+    const deletions = await Promise.all(
+      deleted.map(async (k) => {
+        const [, del] = await Promise.all([
+          w.request(b, 'PATCH', `/admin/keys/${k.id}`, { name: `${k.name}, renamed` }),
+          w.request(a, 'DELETE', `/admin/keys/${k.id}`),
+        ]);
+        return del.status;
+      }),
+    );
+    expect(deletions).toEqual(Array(trials).fill(204));
+    const rotations = await Promise.all(
+      rotated.map(async (k) => {
+        const [, fresh] = await Promise.all([
+          w.request(b, 'PATCH', `/admin/keys/${k.id}`, { rpm: 100 }),
+          w.rotate(a, k.id),
+        ]);
+        return fresh;
+      }),
+    );
+    await new Promise((r) => setTimeout(r, 1000)); // every instance has had its second to forget
+    const status = async (app: TestApp, secret: string) =>
+      (await w.request(app, 'GET', '/ai-cost/tenants', undefined, secret)).status;
+    const view = async (keys: CreatedKey[]) =>
+      Promise.all(
+        keys.map(async (k) => ({
+          name: k.name,
+          onA: await status(a, k.key),
+          onB: await status(b, k.key),
+        })),
+      );
+    expect(await view(deleted)).toEqual(deleted.map((k) => ({ name: k.name, onA: 401, onB: 401 })));
+    const records = await Promise.all(
+      deleted.map(async (k) => (await w.request(b, 'GET', `/admin/keys/${k.id}`)).status),
+    );
+    expect(records).toEqual(Array(trials).fill(404));
+    expect(await view(rotated)).toEqual(rotated.map((k) => ({ name: k.name, onA: 401, onB: 401 })));
+    expect(await view(rotations)).toEqual(rotations.map((k) => ({ name: k.name, onA: 200, onB: 200 })));
+  });
+
   it('usage by tenant sums to the global stats, daily figures and agent breakdown; usage by key sums to its tenant', async () => {
     const alpha1 = await w.create(a, { name: 'alpha one', tenant: 'alpha' });
     const alpha2 = await w.create(b, { name: 'alpha two', tenant: 'alpha' });
@@ -288,34 +358,55 @@ describe('Managed keys on two instances sharing one Redis', () => {
     const key: CreatedKey = await w.create(a, {
       name: 'watched',
       tenant: 'gamma',
-      rpm: 1,
+      rpm: 2,
       models: ['deepseek-v4-flash'],
     });
+    const streamed = async (app: TestApp) => {
+      const read = await postSse(`${app.url}/v1/chat/completions`, key.key, {
+        model: 'deepseek-v4-flash',
+        messages: [{ role: 'user', content: 'stream it' }],
+        stream: true,
+      });
+      // Everything a client receives: the headers and every event.
+      const text = JSON.stringify({ headers: Object.fromEntries(read.headers), raw: read.raw });
+      w.saw(`POST /v1/chat/completions (stream) → ${read.status}`, text);
+      return read.status;
+    };
+    const send =
+      (app: TestApp, method: string, path: string, body?: unknown, as: string = ADMIN_KEY) =>
+      async () =>
+        (await w.request(app, method, path, body, as)).status;
+    const leakCall = (prompt: string, extra: Record<string, unknown> = {}) => ({
+      agent_type: 'leak_probe',
+      prompt,
+      max_tokens: 8,
+      ...extra,
+    });
     // Everything a key can be looked at through, and the errors it can meet.
-    const reads: [TestApp, string, string, unknown?, string?][] = [
-      [a, 'GET', '/admin/keys'],
-      [b, 'GET', `/admin/keys/${key.id}`],
-      [a, 'PATCH', `/admin/keys/${key.id}`, { name: 'watched still' }],
-      [b, 'PATCH', `/admin/keys/${key.id}`, { key: key.key }], // 400: not a field
-      [a, 'GET', `/admin/keys/${key.id}/usage`],
-      [b, 'POST', '/ai/call', { agent_type: 'leak_probe', prompt: 'hello', max_tokens: 8 }, key.key],
-      [a, 'POST', '/ai/call', { agent_type: 'leak_probe', prompt: 'again', max_tokens: 8 }, key.key], // 429
-      [b, 'POST', '/ai/call', { agent_type: 'leak_probe', prompt: 'x', model: 'deepseek-v4-pro' }, key.key], // 403
-      [a, 'GET', `/ai-cost/stats?key_id=${key.id}`, undefined, key.key],
-      [b, 'GET', '/ai-cost/stats?tenant=beta', undefined, key.key], // 403
-      [a, 'GET', '/admin/keys', undefined, key.key], // 403: a bot key
+    const steps: (() => Promise<number>)[] = [
+      send(a, 'GET', '/admin/keys'),
+      send(b, 'GET', `/admin/keys/${key.id}`),
+      send(a, 'PATCH', `/admin/keys/${key.id}`, { name: 'watched still' }),
+      send(b, 'PATCH', `/admin/keys/${key.id}`, { key: key.key }), // 400: not a field
+      send(a, 'GET', `/admin/keys/${key.id}/usage`),
+      send(b, 'POST', '/ai/call', leakCall('hello'), key.key),
+      () => streamed(b),
+      send(a, 'POST', '/ai/call', leakCall('again'), key.key), // 429: two requests a minute
+      send(b, 'POST', '/ai/call', leakCall('x', { model: 'deepseek-v4-pro' }), key.key), // 403
+      send(a, 'GET', `/ai-cost/stats?key_id=${key.id}`, undefined, key.key),
+      send(b, 'GET', '/ai-cost/stats?tenant=beta', undefined, key.key), // 403
+      send(a, 'GET', '/admin/keys', undefined, key.key), // 403: a bot key
+      () => streamed(a), // 429
     ];
     const statuses: number[] = [];
-    for (const [app, method, path, body, as] of reads) {
-      statuses.push((await w.request(app, method, path, body, as ?? ADMIN_KEY)).status);
-    }
-    expect(statuses).toEqual([200, 200, 200, 400, 200, 200, 429, 403, 200, 403, 403]);
+    for (const step of steps) statuses.push(await step());
+    expect(statuses).toEqual([200, 200, 200, 400, 200, 200, 200, 429, 403, 200, 403, 403, 429]);
     expect((await w.request(a, 'DELETE', `/admin/keys/${key.id}`)).status).toBe(204);
     await new Promise((r) => setTimeout(r, 600)); // every instance has forgotten it
     expect((await w.request(b, 'GET', '/ai-cost/tenants', undefined, key.key)).status).toBe(401);
     expect((await w.request(a, 'GET', `/admin/keys/${key.id}`)).status).toBe(404);
 
-    expect(w.answerCount).toBeGreaterThan(150);
+    expect(w.answerCount).toBeGreaterThan(statuses.length); // and every answer of the tests before
     expect(
       w.leaks([
         { name: 'instance a', text: a.logs.text },
