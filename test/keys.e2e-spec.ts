@@ -2,7 +2,14 @@ import { toPico } from '../src/common/money.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { ADMIN_KEY, BOT_KEY, startTestApp, type TestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
-import { KeyWitness, measureCall, rateHeaders, resetMs, type CreatedKey } from './support/managed-keys.js';
+import {
+  headersOf,
+  KeyWitness,
+  measureCall,
+  rateHeaders,
+  resetMs,
+  type CreatedKey,
+} from './support/managed-keys.js';
 import { waitFor } from './support/redis-server.js';
 import { postSse } from './support/sse-client.js';
 
@@ -368,7 +375,7 @@ describe('Managed keys on two instances sharing one Redis', () => {
         stream: true,
       });
       // Everything a client receives: the headers and every event.
-      const text = JSON.stringify({ headers: Object.fromEntries(read.headers), raw: read.raw });
+      const text = JSON.stringify({ headers: headersOf(read.headers), raw: read.raw });
       w.saw(`POST /v1/chat/completions (stream) → ${read.status}`, text);
       return read.status;
     };

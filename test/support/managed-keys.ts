@@ -17,9 +17,16 @@ export interface CreatedKey {
 
 type Answer = Awaited<ReturnType<TestApp['request']>>;
 
+/** Every header of an answer, as a plain object. */
+export function headersOf(headers: Headers): Record<string, string> {
+  const all: Record<string, string> = {};
+  headers.forEach((value, name) => (all[name] = value));
+  return all;
+}
+
 /** One answer as text: status, headers and body, everything a client could read. */
 const asText = (res: { status: number; body: unknown; headers: Headers }): string =>
-  JSON.stringify({ status: res.status, headers: Object.fromEntries(res.headers), body: res.body });
+  JSON.stringify({ status: res.status, headers: headersOf(res.headers), body: res.body });
 
 /**
  * Requests that remember every answer, and the secrets of the keys they created, so a suite can prove at the
