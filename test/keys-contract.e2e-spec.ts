@@ -46,6 +46,13 @@ const v1Body = (content: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** The status of an answer and its message (the messages of a 400 joined). */
+async function refusal(answer: Promise<{ status: number; body: any }>): Promise<[number, string]> {
+  const res = await answer;
+  const message = res.body?.message;
+  return [res.status, Array.isArray(message) ? message.join('; ') : String(message)];
+}
+
 describe('Managed keys: the admin API', () => {
   let deepseek: FakeLlm;
   let bastion: TestApp;
@@ -164,15 +171,20 @@ describe('Managed keys: the admin API', () => {
         /agents must be a list of up to 100 distinct/,
       ],
       ['models not a list', { name: 'x', tenant: 'alpha', models: 'deepseek' }, /models must be a list/],
+      [
+        'an empty model name',
+        { name: 'x', tenant: 'alpha', models: [''] },
+        /models must be a list of up to 100/,
+      ],
       ['an unknown field', { name: 'x', tenant: 'alpha', secret: 'x' }, /property secret should not exist/],
       ['an id of its own', { name: 'x', tenant: 'alpha', id: 'mine' }, /property id should not exist/],
     ];
     const before = (await admin('GET', '/admin/keys')).body.keys.length;
-    for (const [what, body, message] of cases) {
-      const res = await admin('POST', '/admin/keys', body);
-      const text = Array.isArray(res.body.message) ? res.body.message.join('; ') : res.body.message;
-      expect([what, res.status, text]).toEqual([what, 400, expect.stringMatching(message)]);
-    }
+    // Every case answered, then compared at once: a failure lists every case that is wrong.
+    const answers = [];
+    for (const [what, body] of cases)
+      answers.push([what, ...(await refusal(admin('POST', '/admin/keys', body)))]);
+    expect(answers).toEqual(cases.map(([what, , message]) => [what, 400, expect.stringMatching(message)]));
     expect((await admin('GET', '/admin/keys')).body.keys).toHaveLength(before); // nothing was created
 
     const key = await createKey(bastion, { name: 'patched', tenant: 'alpha' });
@@ -183,11 +195,11 @@ describe('Managed keys: the admin API', () => {
       ['the secret', { key: 'bst_mine' }, /property key should not exist/],
       ['the digest', { digest: 'abc' }, /property digest should not exist/],
     ];
-    for (const [what, body, message] of patches) {
-      const res = await admin('PATCH', `/admin/keys/${key.id}`, body);
-      const text = Array.isArray(res.body.message) ? res.body.message.join('; ') : res.body.message;
-      expect([what, res.status, text]).toEqual([what, 400, expect.stringMatching(message)]);
+    const patched = [];
+    for (const [what, body] of patches) {
+      patched.push([what, ...(await refusal(admin('PATCH', `/admin/keys/${key.id}`, body)))]);
     }
+    expect(patched).toEqual(patches.map(([what, , message]) => [what, 400, expect.stringMatching(message)]));
     const unchanged = await admin('GET', `/admin/keys/${key.id}`);
     expect([unchanged.body.tenant, unchanged.body.rpm]).toEqual(['alpha', null]);
     const notJson = await bastion.request('POST', '/admin/keys', '{"name":', ADMIN_KEY);
