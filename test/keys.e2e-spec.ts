@@ -86,8 +86,8 @@ describe('Managed keys on two instances sharing one Redis', () => {
     for (const r of limited) {
       const h = rateHeaders(r.headers);
       expect([h.limitRequests, h.remainingRequests]).toEqual(['5', '0']);
-      // The next request is allowed 60 s / 5 = 12 s after the burst.
-      expect(Number(h.retryAfter)).toBeGreaterThanOrEqual(11);
+      // The next request is allowed 60 s / 5 = 12 s after the burst (less the time the 12 took to arrive).
+      expect(Number(h.retryAfter)).toBeGreaterThanOrEqual(9);
       expect(Number(h.retryAfter)).toBeLessThanOrEqual(12);
       expect(resetMs(h.resetRequests)).toBeGreaterThan(0);
       expect(resetMs(h.resetRequests)).toBeLessThanOrEqual(60_000);
