@@ -237,3 +237,194 @@ describe('Cost dashboard in headless Chromium', () => {
     await page.close();
   });
 });
+
+describe('Cost dashboard: the tenant selector', () => {
+  let deepseek: FakeLlm;
+  let bastion: TestApp;
+  let browser: Browser;
+  let alphaKey: string;
+  let alertMessage: string;
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium not found at ${CHROMIUM}: install Debian's chromium package (or set CHROMIUM_PATH)`,
+      );
+    }
+    deepseek = await startFakeLlm({ personality: 'deepseek', apiKey: DEEPSEEK_TEST_KEY });
+    bastion = await startTestApp({ env: providerEnv({ deepseek }) });
+    const key = async (tenant: string) => {
+      const res = await bastion.request('POST', '/admin/keys', { name: `${tenant} bot`, tenant }, ADMIN_KEY);
+      expect(res.status).toBe(201);
+      return res.body.key as string;
+    };
+    alphaKey = await key('alpha');
+    const betaKey = await key('beta');
+    for (const [k, agent, prompt] of [
+      [alphaKey, 'alpha_agent', 'Alpha asks about BTC'],
+      [alphaKey, 'alpha_agent', 'Alpha asks about ETH'],
+      [alphaKey, 'alpha_agent', 'Alpha asks about BTC'], // a response-cache hit
+      [betaKey, 'beta_agent', 'Beta asks about SOL'],
+      [BOT_KEY, 'default_agent', 'The environment key asks'],
+    ]) {
+      const res = await bastion.request(
+        'POST',
+        '/ai/call',
+        { agent_type: agent, prompt, system_prompt: SYSTEM_PROMPT },
+        k,
+      );
+      expect(res.status).toBe(200);
+    }
+    // Alpha has spent past a daily budget of its own (and was alerted); beta has no budget.
+    const alphaToday = (
+      await bastion.request('GET', '/ai-cost/daily?days=1&tenant=alpha', undefined, ADMIN_KEY)
+    ).body.total_cost_usd as number;
+    const put = await bastion.request(
+      'PUT',
+      '/ai-cost/budgets',
+      { tenants: { alpha: { daily_budget_usd: alphaToday / 2, monthly_budget_usd: 1 } } },
+      ADMIN_KEY,
+    );
+    expect(put.status).toBe(200);
+    const sent = await bastion.app.get(BudgetAlertsService).check();
+    expect(sent.map((a) => `${a.scope} ${a.period} ${a.threshold_percent}`)).toEqual([
+      'tenant:alpha daily 100',
+    ]);
+    alertMessage = sent[0].message;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+    });
+  }, 30_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await bastion?.close();
+    await deepseek?.close();
+  });
+
+  /** What the board shows, as the API says it should be for `tenant` ('' = all tenants). */
+  async function expected(tenant: string) {
+    const q = tenant ? `tenant=${tenant}` : '';
+    const get = async (path: string) => (await bastion.request('GET', path, undefined, ADMIN_KEY)).body;
+    const daily = await get(`/ai-cost/daily?days=31&${q}`);
+    const stats = await get(`/ai-cost/stats?${q}`);
+    const agents = await get(`/ai-cost/agent-breakdown?${q}`);
+    const month = daily.date.slice(0, 7);
+    const monthly = (daily.history as { date: string; total_cost_usd: number }[])
+      .filter((d) => d.date.startsWith(month))
+      .reduce((s, d) => s + d.total_cost_usd, 0);
+    return {
+      today: money(daily.total_cost_usd),
+      month: tenant ? money(monthly) : money((await get('/ai-cost/budget-alert')).monthly_cost_usd),
+      cacheHitRate: `${(stats.response_cache.hit_rate * 100).toFixed(1)}%`,
+      agents: Object.keys(agents.agents).sort(),
+      agentCosts: Object.fromEntries(
+        Object.entries(agents.agents).map(([n, a]) => [n, money((a as { cost_usd: number }).cost_usd)]),
+      ),
+      dailyTotal: daily.total_cost_usd as number,
+    };
+  }
+
+  async function shown(page: Page) {
+    const rows = await page.$$eval('#agent-table tbody tr[data-agent]', (trs) =>
+      trs.map((tr) => [tr.getAttribute('data-agent') ?? '', tr.children[4]?.textContent ?? '']),
+    );
+    return {
+      today: await page.textContent('#today-spend'),
+      month: await page.textContent('#month-spend'),
+      cacheHitRate: await page.textContent('#cache-hit-rate'),
+      agents: rows.map((r) => r[0]).sort(),
+      agentCosts: Object.fromEntries(rows),
+    };
+  }
+
+  it('lists "All tenants" then every tenant, and re-reads the figures of the tenant picked', async () => {
+    const { page, problems } = await openPage(browser);
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith('/ai-cost/')) asked.push(url.pathname + url.search);
+    });
+    await page.goto(`${bastion.url}/dashboard`);
+    await signIn(page, ADMIN_KEY);
+    await page.waitForSelector('#updated[data-count="1"]');
+    const options = await page.$$eval('#tenant option', (os) =>
+      os.map((o) => [(o as HTMLOptionElement).value, o.textContent ?? '']),
+    );
+    expect(options).toEqual([
+      ['', 'All tenants'],
+      ['alpha', 'alpha'],
+      ['beta', 'beta'],
+      ['default', 'default'],
+    ]);
+    const all = await expected('');
+    const { dailyTotal: _all, ...allView } = all;
+    expect(await shown(page)).toEqual(allView);
+    expect(allView.agents).toEqual(['alpha_agent', 'beta_agent', 'default_agent']);
+
+    asked.length = 0;
+    await page.selectOption('#tenant', 'alpha');
+    await page.waitForSelector('#board[data-tenant="alpha"]');
+    const alpha = await expected('alpha');
+    const { dailyTotal: alphaToday, ...alphaView } = alpha;
+    expect(await shown(page)).toEqual(alphaView);
+    expect(alphaView.agents).toEqual(['alpha_agent']);
+    expect(await page.inputValue('#tenant')).toBe('alpha');
+    // The figures were read for alpha alone.
+    for (const path of ['/ai-cost/stats', '/ai-cost/daily', '/ai-cost/agent-breakdown']) {
+      expect(asked.filter((u) => u.startsWith(path))).toEqual([expect.stringContaining('tenant=alpha')]);
+    }
+    // Alpha's own budgets: spent twice its daily budget, alerted once.
+    expect(await page.textContent('#today-budget')).toBe(
+      `of ${money(alphaToday / 2)} budget · ${(200).toFixed(1)}% used`,
+    );
+    expect(await page.textContent('#status')).toBe('Exceeded');
+    expect(await page.textContent('#month-budget')).toMatch(/^of \$1\.000000 budget · \d+\.\d% used$/);
+    const alerts = await page.$$eval('#alerts li', (lis) => lis.map((li) => li.textContent ?? ''));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].endsWith(alertMessage)).toBe(true);
+    expect(await page.isHidden('#tco')).toBe(true);
+    mkdirSync('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/dashboard-tenant.png', fullPage: true });
+
+    await page.selectOption('#tenant', 'beta');
+    await page.waitForSelector('#board[data-tenant="beta"]');
+    const { dailyTotal: _beta, ...betaView } = await expected('beta');
+    expect(await shown(page)).toEqual(betaView);
+    expect(betaView.agents).toEqual(['beta_agent']);
+    expect(await page.textContent('#status')).toBe('No budget');
+    expect(await page.textContent('#alerts')).toBe('No alerts');
+
+    await page.selectOption('#tenant', '');
+    await page.waitForSelector('#board[data-tenant=""]');
+    expect(await shown(page)).toEqual(allView);
+    expect(await page.innerText('body')).not.toMatch(/NaN|undefined|null/);
+    expect(problems.list).toEqual([]);
+    await page.close();
+  }, 20_000);
+
+  it('offers a bot key its own tenant only, and shows its figures', async () => {
+    const { page, problems } = await openPage(browser);
+    await page.goto(`${bastion.url}/dashboard`);
+    await signIn(page, alphaKey);
+    await page.waitForSelector('#updated[data-count="1"]');
+    const options = await page.$$eval('#tenant option', (os) =>
+      os.map((o) => (o as HTMLOptionElement).value),
+    );
+    expect(options).toEqual(['', 'alpha']);
+    await page.selectOption('#tenant', 'alpha');
+    await page.waitForSelector('#board[data-tenant="alpha"]');
+    const { dailyTotal: _alpha, ...alphaView } = await expected('alpha');
+    expect(await shown(page)).toEqual(alphaView);
+    expect(await page.isVisible('#board')).toBe(true);
+    expect(problems.list).toEqual([]);
+    await page.close();
+  });
+});

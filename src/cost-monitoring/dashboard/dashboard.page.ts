@@ -5,7 +5,8 @@
  * No framework and no external URL (deployments may have no internet, and the CSP forbids it): the charts are
  * SVG drawn by a few lines of script. The page holds no data; it asks for an API key, keeps it in this tab's
  * sessionStorage only (never localStorage or a cookie, so it goes when the tab closes and is never sent
- * implicitly), and reads the /ai-cost API with it every 15 seconds.
+ * implicitly), and reads the /ai-cost API with it every 15 seconds. A selector narrows the figures to one tenant
+ * (the tenants of GET /ai-cost/tenants: every one for an admin key, its own for a bot key).
  *
  * The script is plain browser JavaScript in a string: it must not contain a backtick or "${" (this is a
  * template literal), nor "</script". Any change to it changes its CSP hash, which the controller computes.
@@ -38,8 +39,10 @@ export const DASHBOARD_SCRIPT = String.raw`
 
   let timer = null;
   let busy = false;
+  let again = false; // the tenant changed during a refresh: refresh once more when it ends
   let refreshes = 0;
   let last = null; // the last figures, to redraw the charts at a new width
+  let tenant = ''; // '' = all tenants
 
   class Refused extends Error {}
 
@@ -137,6 +140,43 @@ export const DASHBOARD_SCRIPT = String.raw`
     rowChart($('agent-chart'), names.map((n) => ({ label: n, value: num(agents.agents[n].cost_usd) ? agents.agents[n].cost_usd : 0 })));
   }
 
+  // The tenants to choose from: "All tenants" first, then each one (the chosen one kept even if not listed).
+  function renderTenants(list) {
+    const names = Array.isArray(list && list.tenants) ? list.tenants.map(String) : [];
+    if (tenant && !names.includes(tenant)) names.unshift(tenant);
+    const select = $('tenant');
+    const options = [el('option', 'All tenants')];
+    options[0].value = '';
+    for (const name of names) {
+      const o = el('option', name);
+      o.value = name;
+      options.push(o);
+    }
+    select.replaceChildren(...options);
+    select.value = tenant;
+    $('tenant-box').hidden = false;
+  }
+
+  // One tenant's budget figures in the shape of /ai-cost/budget-alert (which knows only the global budgets):
+  // its budgets from /ai-cost/budgets, its spend from its own daily figures, the same 80 and 100% thresholds.
+  function tenantBudget(budgets, daily) {
+    const own = (budgets && budgets.tenants && budgets.tenants[tenant]) || {};
+    const month = daily.date.slice(0, 7);
+    const monthly = daily.history.filter((d) => d.date.slice(0, 7) === month)
+      .reduce((s, d) => s + (num(d.total_cost_usd) ? d.total_cost_usd : 0), 0);
+    const usage = (spent, budget) => (num(budget) && budget > 0 ? (spent / budget) * 100 : null);
+    const dailyBudget = num(own.daily_budget_usd) ? own.daily_budget_usd : null;
+    const monthlyBudget = num(own.monthly_budget_usd) ? own.monthly_budget_usd : null;
+    const dailyUsage = usage(daily.total_cost_usd, dailyBudget), monthlyUsage = usage(monthly, monthlyBudget);
+    const worst = Math.max(dailyUsage || 0, monthlyUsage || 0);
+    return {
+      daily_budget: dailyBudget, daily_usage_percent: dailyUsage,
+      monthly_budget: monthlyBudget, monthly_usage_percent: monthlyUsage, monthly_cost_usd: monthly,
+      status: dailyBudget === null && monthlyBudget === null ? 'no_budget' : worst >= 100 ? 'exceeded' : worst >= 80 ? 'warning' : 'ok',
+      enforcement: budgets && budgets.enforcement, alerts: [],
+    };
+  }
+
   // The month's whole bill: the LLM spend beside the fixed costs (GPU server, data feeds) of costs.yaml.
   function renderTco(tco) {
     $('tco').hidden = !tco;
@@ -207,7 +247,9 @@ export const DASHBOARD_SCRIPT = String.raw`
 
     // Thresholds crossed right now (from budget-alert), then the alerts sent (from /alerts), newest first.
     const items = (Array.isArray(budget.alerts) ? budget.alerts : []).map((a) => el('li', String(a), 'alert now'));
-    const sent = stored && Array.isArray(stored.alerts) ? stored.alerts : [];
+    // One tenant's view lists the alerts sent for that tenant only.
+    const sent = (stored && Array.isArray(stored.alerts) ? stored.alerts : [])
+      .filter((a) => !tenant || (a && a.scope === 'tenant:' + tenant));
     const seen = new Set(); // one alert per id, even if the list ever holds an id twice
     for (const a of sent.filter((a) => !(a && a.id) || (!seen.has(a.id) && seen.add(a.id))).slice(0, 10)) {
       const li = el('li', undefined, 'alert');
@@ -224,16 +266,34 @@ export const DASHBOARD_SCRIPT = String.raw`
   }
 
   async function refresh() {
-    if (busy || !sessionStorage.getItem(KEY)) return;
+    if (!sessionStorage.getItem(KEY)) return;
+    if (busy) {
+      again = true;
+      return;
+    }
     busy = true;
+    const asked = tenant;
+    const only = asked ? 'tenant=' + encodeURIComponent(asked) : '';
     try {
-      const [budget, daily, stats, agents, stored, tco] = await Promise.all([
-        api('/ai-cost/budget-alert'), api('/ai-cost/daily?days=30'), api('/ai-cost/stats'),
-        api('/ai-cost/agent-breakdown'), api('/ai-cost/alerts?limit=10', true), api('/ai-cost/tco', true),
+      // One tenant's month is the sum of its days: 31 of them cover any month; the chart shows the last 30.
+      const [tenants, daily, stats, agents, stored, whole] = await Promise.all([
+        api('/ai-cost/tenants', true),
+        api(asked ? '/ai-cost/daily?days=31&' + only : '/ai-cost/daily?days=30'),
+        api('/ai-cost/stats' + (asked ? '?' + only : '')),
+        api('/ai-cost/agent-breakdown' + (asked ? '?' + only : '')),
+        api('/ai-cost/alerts?limit=' + (asked ? 100 : 10), true),
+        // The global budgets and the month's bill (fixed costs are the deployment's, not a tenant's).
+        asked ? api('/ai-cost/budgets') : Promise.all([api('/ai-cost/budget-alert'), api('/ai-cost/tco', true)]),
       ]);
+      if (asked !== tenant) return; // another tenant was chosen meanwhile: its refresh follows
+      const budget = asked ? tenantBudget(whole, daily) : whole[0];
+      const tco = asked ? null : whole[1];
+      if (asked) daily.history = daily.history.slice(-30);
+      renderTenants(tenants);
       // Visible first: the charts are drawn at the width the board actually has.
       $('board').hidden = false;
       render(budget, daily, stats, agents, stored, tco);
+      $('board').dataset.tenant = asked;
       refreshes += 1;
       setText('updated', 'Updated ' + new Date().toLocaleTimeString() + ' · every 15 s');
       $('updated').dataset.count = String(refreshes);
@@ -247,6 +307,10 @@ export const DASHBOARD_SCRIPT = String.raw`
       }
     } finally {
       busy = false;
+      if (again) {
+        again = false;
+        refresh();
+      }
     }
   }
 
@@ -263,6 +327,8 @@ export const DASHBOARD_SCRIPT = String.raw`
     timer = null;
     sessionStorage.removeItem(KEY);
     last = null;
+    tenant = '';
+    $('tenant-box').hidden = true;
     $('board').hidden = true;
     $('error').hidden = true;
     $('forget').hidden = true;
@@ -282,6 +348,10 @@ export const DASHBOARD_SCRIPT = String.raw`
     start();
   });
   $('forget').addEventListener('click', () => signOut(''));
+  $('tenant').addEventListener('change', () => {
+    tenant = $('tenant').value;
+    refresh();
+  });
   let resizing = null;
   window.addEventListener('resize', () => { clearTimeout(resizing); resizing = setTimeout(draw, 150); });
   if (sessionStorage.getItem(KEY)) start();
@@ -324,6 +394,8 @@ form h2{font-size:14px}
 input{width:100%;padding:9px 10px;margin:10px 0 14px;background:#0b1220;color:#e2e8f0;border:1px solid #334155;border-radius:6px;font:inherit}
 button{padding:8px 14px;background:#38bdf8;color:#0f172a;border:0;border-radius:6px;font:inherit;font-weight:600;cursor:pointer}
 button.ghost{background:transparent;color:#94a3b8;border:1px solid #334155}
+#tenant-box{color:#94a3b8;font-size:13px}
+select{margin-left:6px;padding:6px 8px;background:#0b1220;color:#e2e8f0;border:1px solid #334155;border-radius:6px;font:inherit}
 .refused{color:#f87171;font-weight:600}
 #error{margin:16px 24px 0;padding:10px 14px;border:1px solid #7f1d1d;background:#1f0f13;color:#fca5a5;border-radius:8px}
 [hidden]{display:none!important}
@@ -337,6 +409,7 @@ export function dashboardHtml(): string {
 <title>Bastion · cost dashboard</title><link rel="icon" href="data:,"><style>${DASHBOARD_STYLE}</style></head>
 <body>
 <header><h1>Bastion · cost dashboard</h1><span id="updated" class="muted" data-testid="updated"></span>
+<label id="tenant-box" hidden>Tenant<select id="tenant" data-testid="tenant" aria-label="Tenant"><option value="">All tenants</option></select></label>
 <button id="forget" class="ghost" type="button" hidden>Change key</button></header>
 <form id="login" data-testid="login" autocomplete="off"><h2>API key</h2>
 <p id="login-message" class="muted">Enter a Bastion API key. It stays in this tab's session storage only.</p>
