@@ -3,6 +3,7 @@ import { ManualClock } from '../src/common/clock.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
+import { waitFor } from './support/redis-server.js';
 
 /**
  * Two tenants on one Bastion: `API_KEYS=alpha:A1,alpha:A2,beta:B`. Keys of one tenant share cached answers,
@@ -178,6 +179,45 @@ describe('Two tenants never see each other’s prompts or answers', () => {
     expect([b1.status, b1.cache]).toEqual([200, 'MISS']);
     expect(b1.id).not.toBe(a1.id);
     expect(deepseek.calls).toHaveLength(2);
+  });
+
+  it('a bot key reads its own tenant’s figures and budget, never another tenant’s; the admin key reads all', async () => {
+    const ask = (key: string, prompt: string) =>
+      call(key, { agent_type: 'figures_probe', symbol: 'ETH', prompt, response_type: 'market_analysis' });
+    for (const prompt of ['alpha one', 'alpha two', 'alpha three'])
+      expect((await ask(A1, prompt)).status).toBe(200);
+    expect((await ask(B, 'beta one')).status).toBe(200);
+    const budgets = {
+      tenants: { alpha: { daily_budget_usd: 7 }, beta: { daily_budget_usd: 3 } },
+    };
+    expect((await bastion.request('PUT', '/ai-cost/budgets', budgets, ADMIN_KEY)).status).toBe(200);
+
+    // The ledger is written a moment after each answer: read until the four calls are counted.
+    const read = async (key: string) => {
+      const stats = await bastion.request('GET', '/ai-cost/stats', undefined, key);
+      const breakdown = await bastion.request('GET', '/ai-cost/agent-breakdown', undefined, key);
+      const budget = await bastion.request('GET', '/ai-cost/budgets', undefined, key);
+      return {
+        calls: stats.body.overall.total_calls as number,
+        probe_calls: (breakdown.body.agents.figures_probe?.calls ?? 0) as number,
+        tenants: Object.keys(budget.body.tenants).sort(),
+      };
+    };
+    await waitFor(
+      async () => (await read(ADMIN_KEY)).probe_calls === 4,
+      5000,
+      'the ledger does not count the four calls',
+    );
+    const [all, alpha, beta] = [await read(ADMIN_KEY), await read(A1), await read(B)];
+    expect({ alpha: alpha.probe_calls, beta: beta.probe_calls, all: all.probe_calls }).toEqual({
+      alpha: 3,
+      beta: 1,
+      all: 4,
+    });
+    expect(alpha.calls + beta.calls).toBe(all.calls); // two tenants: their figures sum to the deployment's
+    expect(beta.calls).toBeLessThan(all.calls);
+    expect([alpha.tenants, beta.tenants, all.tenants]).toEqual([['alpha'], ['beta'], ['alpha', 'beta']]);
+    expect((await bastion.request('GET', '/ai-cost/stats?tenant=alpha', undefined, B)).status).toBe(403);
   });
 });
 

@@ -27,8 +27,8 @@ import { BudgetAlertsService } from './alerts/budget-alerts.service.js';
 import { Notifiers } from './alerts/notifiers.js';
 
 /**
- * The owner a stats request asks for. A bot key reads its own tenant's and its own key's figures, and the
- * overall ones; only admin keys read another tenant's or key's.
+ * The owner a stats request asks for. A bot key reads its own tenant's figures (the default) and its own key's;
+ * only admin keys read the whole deployment's (the default for them) or another tenant's or key's.
  */
 function ownerOf(query: OwnerQueryDto, caller: Caller | undefined): string | undefined {
   if (query.tenant !== undefined && query.key_id !== undefined) {
@@ -46,7 +46,17 @@ function ownerOf(query: OwnerQueryDto, caller: Caller | undefined): string | und
       throw new ForbiddenException("A bot key reads its own key's figures only");
     return `key:${query.key_id}`;
   }
-  return undefined;
+  return caller && !admin ? `tenant:${caller.tenant}` : undefined;
+}
+
+/**
+ * Whether `caller` may see an alert of `scope`: admins every one; a bot key the deployment's (global, per agent),
+ * its own tenant's and its own key's — never another tenant's or key's.
+ */
+function mayRead(scope: string, caller: Caller | undefined): boolean {
+  if (!caller || caller.admin) return true;
+  if (!scope.startsWith('tenant:') && !scope.startsWith('key:')) return true;
+  return scope === `tenant:${caller.tenant}` || (caller.key !== null && scope === `key:${caller.key.id}`);
 }
 
 const TENANT_PATTERN = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -134,8 +144,9 @@ export class CostController {
 
   @Get('alerts')
   @ApiOperation({ summary: 'Budget alerts sent and their deliveries, newest first' })
-  async getAlerts(@Query() query: AlertsQueryDto) {
-    return { alerts: await this.alerts.list(query.limit ?? 50), channels: this.notifiers.configured };
+  async getAlerts(@Query() query: AlertsQueryDto, @Req() req: AuthedRequest) {
+    const alerts = (await this.alerts.list(query.limit ?? 50)).filter((a) => mayRead(a.scope, req.caller));
+    return { alerts, channels: this.notifiers.configured };
   }
 
   @Get('budgets')
@@ -143,8 +154,15 @@ export class CostController {
     summary:
       'Budgets in force, with the spend of the current UTC day and month on the budget counters (what a hard budget is held against)',
   })
-  getBudgets(): Promise<BudgetSettings & { daily_spent_usd: number; monthly_spent_usd: number }> {
-    return this.budgets.withSpend(this.clock.now());
+  async getBudgets(
+    @Req() req: AuthedRequest,
+  ): Promise<BudgetSettings & { daily_spent_usd: number; monthly_spent_usd: number }> {
+    const budgets = await this.budgets.withSpend(this.clock.now());
+    const caller = req.caller;
+    if (!caller || caller.admin) return budgets;
+    // A bot key sees its own tenant's budget, not the others'.
+    const own = budgets.tenants[caller.tenant];
+    return { ...budgets, tenants: own ? { [caller.tenant]: own } : {} };
   }
 
   @Put('budgets')

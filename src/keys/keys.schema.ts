@@ -17,6 +17,15 @@ const nullableUsd = (name: string): SchemaObject => ({
   'x-message': `${name} must be a number of USD from 0 to 1000000, or null for no budget`,
 });
 
+/** A nullable list whose every problem, its items' included, gets the one message written for it. */
+const listOf = (item: SchemaObject, message: string): SchemaObject => ({
+  type: ['array', 'null'],
+  maxItems: 100,
+  uniqueItems: true,
+  items: { ...item, 'x-message': message },
+  'x-message': message,
+});
+
 /** The changeable fields of a managed key (POST creates with them, PATCH changes some). */
 const FIELDS: Record<string, SchemaObject> = {
   name: { type: 'string', minLength: 1, maxLength: 100, example: 'momentum bot 3' },
@@ -31,20 +40,14 @@ const FIELDS: Record<string, SchemaObject> = {
   tpm: nullableInt(1_000_000_000, 'tpm (tokens per minute)'),
   daily_budget_usd: nullableUsd('daily_budget_usd'),
   monthly_budget_usd: nullableUsd('monthly_budget_usd'),
-  agents: {
-    type: ['array', 'null'],
-    maxItems: 100,
-    uniqueItems: true,
-    items: { type: 'string', pattern: AGENT_TYPE_PATTERN.source },
-    'x-message': 'agents must be a list of up to 100 distinct lower_snake_case agent names, or null for any',
-  },
-  models: {
-    type: ['array', 'null'],
-    maxItems: 100,
-    uniqueItems: true,
-    items: { type: 'string', minLength: 1, maxLength: 200 },
-    'x-message': 'models must be a list of up to 100 distinct model names, or null for any',
-  },
+  agents: listOf(
+    { type: 'string', pattern: AGENT_TYPE_PATTERN.source },
+    'agents must be a list of up to 100 distinct lower_snake_case agent names, or null for any',
+  ),
+  models: listOf(
+    { type: 'string', minLength: 1, maxLength: 200 },
+    'models must be a list of up to 100 distinct model names (1 to 200 characters), or null for any',
+  ),
 };
 
 export const CREATE_KEY_SCHEMA: SchemaObject = {

@@ -45,7 +45,7 @@ export class KeysService {
       created_at: new Date(this.clock.now()).toISOString(),
       rotated_at: null,
     };
-    await this.store.save(record);
+    await this.store.create(record);
     this.logger.log(
       `API key ${record.id} (${record.name}) created for tenant ${record.tenant}, role ${record.role}`,
     );
@@ -61,35 +61,37 @@ export class KeysService {
   }
 
   async update(id: string, change: Partial<KeyFields>): Promise<ShownKey> {
-    const current = await this.found(id);
-    const next: StoredApiKey = { ...current, ...change };
-    await this.store.save(next);
-    this.directory.forget(current.digest);
+    const { before, after } = await this.changed(id, (current) => ({ ...current, ...change }));
+    this.directory.forget(before.digest);
     this.logger.log(`API key ${id} changed: ${Object.keys(change).join(', ')}`);
-    return show(next);
+    return show(after as StoredApiKey);
   }
 
   /** A new secret for the key; the old one is refused from now on (on every instance within half a second). */
   async rotate(id: string): Promise<ShownKey & { key: string }> {
-    const current = await this.found(id);
     const secret = newSecret();
-    const next: StoredApiKey = {
+    const { before, after } = await this.changed(id, (current) => ({
       ...current,
       digest: keyDigest(secret).toString('hex'),
       prefix: secret.slice(0, 8),
       rotated_at: new Date(this.clock.now()).toISOString(),
-    };
-    await this.store.save(next, current.digest);
-    this.directory.forget(current.digest);
+    }));
+    this.directory.forget(before.digest);
     this.logger.log(`API key ${id} rotated`);
-    return { ...show(next), key: secret };
+    return { ...show(after as StoredApiKey), key: secret };
   }
 
   async delete(id: string): Promise<void> {
-    const current = await this.found(id);
-    await this.store.delete(current);
-    this.directory.forget(current.digest);
-    this.logger.log(`API key ${id} (${current.name}) deleted`);
+    const { before } = await this.changed(id, () => null);
+    this.directory.forget(before.digest);
+    this.logger.log(`API key ${id} (${before.name}) deleted`);
+  }
+
+  /** Applies `change` to the key as stored at that moment (see ApiKeyRepository.change); 404 if there is none. */
+  private async changed(id: string, change: (current: StoredApiKey) => StoredApiKey | null) {
+    const result = /^[0-9a-f-]{36}$/.test(id) ? await this.store.change(id, change) : null;
+    if (!result) throw new NotFoundException(`No API key ${id}`);
+    return result;
   }
 
   private async found(id: string): Promise<StoredApiKey> {

@@ -18,6 +18,7 @@ import {
   RELEASE_BATCH,
   RELEASE_LEASE,
   RENEW_LEASE,
+  CHANGE_API_KEY,
   SETTLE,
   UNCLAIM,
 } from './scripts.js';
@@ -47,6 +48,15 @@ export interface BastionScripts {
   settle(numKeys: number, ...args: (string | number)[]): Promise<number>;
   ledgerFlush(numKeys: number, ...args: (string | number)[]): Promise<number>;
   releaseLease(key: string, token: string): Promise<number>;
+  changeApiKey(
+    records: string,
+    digests: string,
+    id: string,
+    read: string,
+    next: string,
+    dropDigest: string,
+    addDigest: string,
+  ): Promise<number>;
   unclaim(intervalKey: string, samplingKey: string, featuresKey: string, now: number): Promise<number>;
   rateLimit(requestsKey: string, tokensKey: string, ...args: (string | number)[]): Promise<string[]>;
   enqueueEvent(...args: (string | number)[]): Promise<[string, number, number]>;
@@ -117,6 +127,7 @@ export class RedisService implements OnApplicationShutdown {
     }
     client.defineCommand('releaseLease', { numberOfKeys: 1, lua: RELEASE_LEASE });
     client.defineCommand('renewLease', { numberOfKeys: 1, lua: RENEW_LEASE });
+    client.defineCommand('changeApiKey', { numberOfKeys: 2, lua: CHANGE_API_KEY });
     client.defineCommand('unclaim', { numberOfKeys: 3, lua: UNCLAIM });
     client.defineCommand('rateLimit', { numberOfKeys: 2, lua: RATE_LIMIT });
     client.defineCommand('enqueueEvent', { numberOfKeys: 2, lua: ENQUEUE_EVENT });

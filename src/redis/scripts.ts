@@ -326,3 +326,18 @@ redis.call('HSET', KEYS[1], 'status', 'full', 'lease_until', '0', 'last_error', 
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 return 1
 `;
+
+/**
+ * Changes one managed API key only if its record is still the one the caller read (compare and set), so a
+ * change racing a deletion or a rotation never brings back a deleted key or an old secret.
+ * KEYS: 1 records (id → JSON), 2 digests (digest → id). ARGV: 1 id, 2 the record as read, 3 the new record
+ * ('' = delete it), 4 a digest to stop recognising (''), 5 a digest to start recognising (''). Returns 1 when
+ * written, 0 when the record changed since it was read (or is gone).
+ */
+export const CHANGE_API_KEY = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] == '' then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('HDEL', KEYS[2], ARGV[4]) end
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], ARGV[5], ARGV[1]) end
+return 1
+`;

@@ -90,6 +90,17 @@ export class AdmitStage {
     } catch {
       return null; // policy rate_limit.take: a limit that cannot be counted lets the request through
     }
+    if (!decision.allowed && decision.refused === 'tokens' && key.tpm !== null && tokens > key.tpm) {
+      // No wait lets it through: the request itself must shrink (OpenAI's "Request too large" is also a 429).
+      const { 'retry-after': _never, ...headers } = rateLimitHeaders(decision);
+      throw new DomainError(
+        'rate_limit_exceeded',
+        `This request may use up to ${tokens} tokens (its prompt and max_tokens ${call.maxTokens}), more than this API key's (${key.name}) whole limit of ${key.tpm} tokens per minute: lower max_tokens or shorten the prompt`,
+        429,
+        { limit: 'tokens' },
+        headers,
+      );
+    }
     if (!decision.allowed) {
       const which = decision.refused === 'tokens' ? `${key.tpm} tokens` : `${key.rpm} requests`;
       throw new DomainError(

@@ -61,25 +61,49 @@ export class ApiKeyRepository {
       .filter((k) => k.daily_budget_usd !== null || k.monthly_budget_usd !== null);
   }
 
-  /** Stores a key (new, changed or rotated); `replacedDigest` stops recognising the old secret. */
-  async save(key: StoredApiKey, replacedDigest?: string): Promise<void> {
+  /** Stores a new key and starts recognising its secret. */
+  async create(key: StoredApiKey): Promise<void> {
     const k = this.redis.keys;
     await this.redis.run('api_key.write', async (c) => {
-      const tx = c
+      const results = await c
         .multi()
         .hset(k.apiKeyRecords(), key.id, JSON.stringify(key))
-        .hset(k.apiKeyDigests(), key.digest, key.id);
-      if (replacedDigest && replacedDigest !== key.digest) tx.hdel(k.apiKeyDigests(), replacedDigest);
-      const results = await tx.exec();
+        .hset(k.apiKeyDigests(), key.digest, key.id)
+        .exec();
       const failed = results?.find(([err]) => err !== null);
       if (failed) throw failed[0] as Error;
     });
   }
 
-  async delete(key: StoredApiKey): Promise<void> {
+  /**
+   * Changes a key as `change` says (null: delete it), on the record as it is in Redis at that moment: read,
+   * then written only if unchanged since (CHANGE_API_KEY), again on a race. A deleted key stays deleted and a
+   * rotated key's old secret stays refused, whatever change raced them. Returns the record before and after,
+   * or null when there is no such key.
+   */
+  async change(
+    id: string,
+    change: (current: StoredApiKey) => StoredApiKey | null,
+  ): Promise<{ before: StoredApiKey; after: StoredApiKey | null } | null> {
     const k = this.redis.keys;
-    await this.redis.run('api_key.write', async (c) => {
-      await c.multi().hdel(k.apiKeyRecords(), key.id).hdel(k.apiKeyDigests(), key.digest).exec();
+    return this.redis.run('api_key.write', async (c) => {
+      for (;;) {
+        const raw = await c.hget(k.apiKeyRecords(), id);
+        if (raw === null) return null;
+        const before = JSON.parse(raw) as StoredApiKey;
+        const after = change(before);
+        const moved = after === null || after.digest !== before.digest;
+        const written = await c.changeApiKey(
+          k.apiKeyRecords(),
+          k.apiKeyDigests(),
+          id,
+          raw,
+          after === null ? '' : JSON.stringify(after),
+          moved ? before.digest : '',
+          after !== null && moved ? after.digest : '',
+        );
+        if (written === 1) return { before, after };
+      }
     });
   }
 }
