@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { toPico } from '../src/common/money.js';
+import { BudgetAlertsService } from '../src/cost-monitoring/alerts/budget-alerts.service.js';
 import { ManualClock } from '../src/common/clock.js';
 import { loadCostsConfig } from '../src/config/yaml-config.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
-import { BOT_KEY, startTestApp, type TestApp } from './support/app.js';
+import { ADMIN_KEY, BOT_KEY, startTestApp, type TestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -166,5 +167,79 @@ describe('GET /ai-cost/tco: the whole bill (fake DeepSeek, real Redis)', () => {
     } finally {
       await browser.close();
     }
+  });
+});
+
+describe('Budgets that count the fixed costs (BUDGET_INCLUDE_FIXED_COSTS)', () => {
+  let deepseek: FakeLlm;
+  let bastion: TestApp;
+  // December: 31 days. Fixed costs of the test file: GPU 0.038 $/h × 744 h + Coinglass 299 = 327.272 $/month.
+  const clock = new ManualClock(Date.parse('2026-12-15T10:00:00Z'));
+  const monthPico = toPico(327.272);
+  const dayPico = monthPico / 31n;
+
+  beforeAll(async () => {
+    deepseek = await startFakeLlm({ personality: 'deepseek', apiKey: DEEPSEEK_TEST_KEY });
+    bastion = await startTestApp({
+      env: {
+        ...providerEnv({ deepseek }),
+        COSTS_CONFIG_PATH: 'test/fixtures/costs.test.yaml',
+        BUDGET_INCLUDE_FIXED_COSTS: 'true',
+        BUDGET_ENFORCEMENT: 'hard',
+        DAILY_BUDGET_USD: '20',
+        MONTHLY_BUDGET_USD: '400',
+      },
+      clock,
+    });
+  });
+  afterAll(async () => {
+    await bastion?.close();
+    await deepseek?.close();
+  });
+
+  const ask = (prompt: string) => bastion.request('POST', '/ai/call', { agent_type: 'fixed_probe', prompt });
+  const setBudgets = async (change: Record<string, unknown>) =>
+    expect((await bastion.request('PUT', '/ai-cost/budgets', change, ADMIN_KEY)).status).toBe(200);
+
+  it('shows the day’s share and the month’s fixed costs beside the budgets they count in', async () => {
+    const budgets = (await bastion.request('GET', '/ai-cost/budgets')).body;
+    expect(budgets).toMatchObject({
+      include_fixed_costs: true,
+      daily_budget_usd: 20,
+      monthly_budget_usd: 400,
+    });
+    expect(toPico(budgets.daily_fixed_cost_usd)).toBe(dayPico);
+    expect(budgets.monthly_fixed_cost_usd).toBe(327.272);
+  });
+
+  it('a hard budget leaves for calls only what the fixed costs do not take, and counts them in its alerts', async () => {
+    expect((await ask('room left')).body.metadata.reason).toBe('called'); // $72.7 of the month left for calls
+    await setBudgets({ monthly_budget_usd: 300 }); // the fixed costs alone exceed it
+    const calls = deepseek.calls.length;
+    const refused = await ask('no room');
+    expect(refused.body.metadata.reason).toBe('budget_exceeded');
+    expect(deepseek.calls).toHaveLength(calls); // refused before the upstream
+
+    const status = (await bastion.request('GET', '/ai-cost/budget-alert')).body;
+    expect(status.status).toBe('exceeded');
+    expect(status.monthly_fixed_cost_usd).toBe(327.272);
+    expect(status.monthly_usage_percent).toBeGreaterThan(109); // (327.272 + the LLM cost) / 300
+    const alerts = await bastion.app.get(BudgetAlertsService).check();
+    const monthly = alerts.find((a) => a.scope === 'global' && a.period === 'monthly');
+    expect(monthly).toMatchObject({ threshold_percent: 100, budget_usd: 300, fixed_cost_usd: 327.272 });
+    expect(toPico(monthly?.spent_usd ?? 0)).toBe(monthPico + toPico(status.monthly_cost_usd));
+    expect(monthly?.message).toMatch(/fixed costs \$327\.272000 included/);
+
+    await setBudgets({ include_fixed_costs: false }); // LLM spend alone is far below $300
+    expect((await ask('fixed costs not counted')).body.metadata.reason).toBe('called');
+    const plain = (await bastion.request('GET', '/ai-cost/budgets')).body;
+    expect(plain.include_fixed_costs).toBe(false);
+    expect(plain).not.toHaveProperty('monthly_fixed_cost_usd');
+  });
+
+  it('refuses a non-boolean include_fixed_costs with a 400 naming it', async () => {
+    const res = await bastion.request('PUT', '/ai-cost/budgets', { include_fixed_costs: 'yes' }, ADMIN_KEY);
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body.message)).toMatch(/include_fixed_costs must be true or false/);
   });
 });

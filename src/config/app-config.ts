@@ -34,6 +34,8 @@ export interface AppConfig {
   budgetEnforcement: BudgetEnforcement;
   /** How far past a hard budget a CRITICAL event may still call (percent of the budget). */
   criticalOverdrawPercent: number;
+  /** The deployment's budgets count the fixed costs of config/costs.yaml beside the LLM spend. */
+  budgetIncludeFixedCosts: boolean;
   /** Tenants that get their own value of the `tenant` label in /metrics (the rest count as "other"). */
   metricsMaxTenants: number;
   /** A streamed upstream answer silent this long after its headers is aborted. */
@@ -124,6 +126,14 @@ export function loadAppConfig(env: Env): AppConfig {
       return undefined;
     }
     return value;
+  };
+  const flag = (name: string, fallback: boolean): boolean => {
+    const v = str(name)?.toLowerCase();
+    if (v === undefined) return fallback;
+    if (v === 'true' || v === '1') return true;
+    if (v === 'false' || v === '0') return false;
+    problems.push(`${name} must be true or false, got "${v.slice(0, 20)}"`);
+    return fallback;
   };
   const list = (name: string): string[] =>
     (str(name) ?? '')
@@ -235,6 +245,7 @@ export function loadAppConfig(env: Env): AppConfig {
     monthlyBudgetUsd: money('MONTHLY_BUDGET_USD'),
     budgetEnforcement: enforcement as BudgetEnforcement,
     criticalOverdrawPercent: int('CRITICAL_OVERDRAW_PERCENT', 10, 0, 100),
+    budgetIncludeFixedCosts: flag('BUDGET_INCLUDE_FIXED_COSTS', false),
     streamIdleTimeoutSeconds: int('STREAM_IDLE_TIMEOUT_SECONDS', 30, 1, 3600),
     metricsMaxTenants: int('METRICS_MAX_TENANTS', 20, 0, 1000),
     alertWebhookUrl: url('ALERT_WEBHOOK_URL'),

@@ -16,6 +16,7 @@ const NAMESPACE_FIELDS = {
     'monthlyBudgetUsd',
     'budgetEnforcement',
     'criticalOverdrawPercent',
+    'budgetIncludeFixedCosts',
     'budgetAlertThresholds',
     'budgetCheckCron',
   ],

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
 import type { BudgetEnforcement } from '../config/app-config.js';
 import { budgetsConfig } from '../config/namespaces.js';
@@ -7,6 +7,7 @@ import { fromPico, toPico } from '../common/money.js';
 import { BudgetRepository } from '../redis/repositories/budget.repository.js';
 import { SettingsRepository } from '../redis/repositories/settings.repository.js';
 import type { KeyPolicy } from '../common/caller.js';
+import { FixedCosts } from './tco/fixed-costs.js';
 
 export interface AgentBudget {
   daily_budget_usd: number | null;
@@ -18,6 +19,8 @@ export interface BudgetSettings {
   daily_budget_usd: number | null;
   monthly_budget_usd: number | null;
   enforcement: BudgetEnforcement;
+  /** The deployment's daily and monthly budgets count the fixed costs (a day's share, the month's) beside LLM spend. */
+  include_fixed_costs: boolean;
   agents: Record<string, AgentBudget>;
   /** Budgets per tenant (the same shape as an agent's). */
   tenants: Record<string, AgentBudget>;
@@ -26,6 +29,13 @@ export interface BudgetSettings {
 export type BudgetSettingsUpdate = Partial<Omit<BudgetSettings, 'agents' | 'tenants'>> & {
   agents?: Record<string, Partial<AgentBudget> | null>;
   tenants?: Record<string, Partial<AgentBudget> | null>;
+};
+
+export type BudgetsWithSpend = BudgetSettings & {
+  daily_spent_usd: number;
+  monthly_spent_usd: number;
+  daily_fixed_cost_usd?: number;
+  monthly_fixed_cost_usd?: number;
 };
 
 /** Whose else budgets a call counts against: its tenant's, and its managed key's. */
@@ -43,6 +53,8 @@ export interface BudgetWindow {
   scope: string;
   /** How a refusal names the window: "daily budget", "monthly budget of agent x". */
   label: string;
+  /** Fixed costs this budget counts beside its counter (the deployment's windows, when it includes them). */
+  fixedPico: bigint;
 }
 
 /**
@@ -59,13 +71,22 @@ export class BudgetService {
     private readonly settingsStore: SettingsRepository,
     private readonly counters: BudgetRepository,
     @Inject(budgetsConfig.KEY) private readonly config: ConfigType<typeof budgetsConfig>,
+    // Absent where a budget is used without the app (unit tests): no fixed costs then.
+    @Optional() private readonly fixedCosts?: FixedCosts,
   ) {}
+
+  /** The fixed costs a deployment budget of `settings` counts on the day and in the month of `at`. */
+  fixedShare(settings: BudgetSettings, at: number): { dayPico: bigint; monthPico: bigint } {
+    if (!settings.include_fixed_costs || this.fixedCosts === undefined) return { dayPico: 0n, monthPico: 0n };
+    return { dayPico: this.fixedCosts.dayPico(at), monthPico: this.fixedCosts.monthPico(utcMonth(at)) };
+  }
 
   defaults(): BudgetSettings {
     return {
       daily_budget_usd: this.config.dailyBudgetUsd ?? null,
       monthly_budget_usd: this.config.monthlyBudgetUsd ?? null,
       enforcement: this.config.budgetEnforcement,
+      include_fixed_costs: this.config.budgetIncludeFixedCosts,
       agents: {},
       tenants: {},
     };
@@ -95,6 +116,7 @@ export class BudgetService {
     if (change.daily_budget_usd !== undefined) next.daily_budget_usd = change.daily_budget_usd;
     if (change.monthly_budget_usd !== undefined) next.monthly_budget_usd = change.monthly_budget_usd;
     if (change.enforcement !== undefined) next.enforcement = change.enforcement;
+    if (change.include_fixed_costs !== undefined) next.include_fixed_costs = change.include_fixed_costs;
     const merge = (
       into: Record<string, AgentBudget>,
       changes: Record<string, Partial<AgentBudget> | null>,
@@ -126,6 +148,7 @@ export class BudgetService {
     const day = `day:${utcDay(at)}`;
     const month = `month:${utcMonth(at)}`;
     const agentBudget = settings.agents[agent];
+    const fixed = this.fixedShare(settings, at);
     const owned: BudgetWindow[] = [];
     if (owner) {
       const t = settings.tenants[owner.tenant];
@@ -135,12 +158,14 @@ export class BudgetService {
           budgetUsd: t?.daily_budget_usd ?? null,
           scope: `daily budget of tenant ${owner.tenant}`,
           label: `daily budget of tenant ${owner.tenant}`,
+          fixedPico: 0n,
         },
         {
           counter: this.counters.counter(month, `tenant:${owner.tenant}`),
           budgetUsd: t?.monthly_budget_usd ?? null,
           scope: `monthly budget of tenant ${owner.tenant}`,
           label: `monthly budget of tenant ${owner.tenant}`,
+          fixedPico: 0n,
         },
       );
       if (owner.key) {
@@ -150,12 +175,14 @@ export class BudgetService {
             budgetUsd: owner.key.dailyBudgetUsd,
             scope: `daily budget of key ${owner.key.id}`,
             label: `daily budget of key ${owner.key.id}`,
+            fixedPico: 0n,
           },
           {
             counter: this.counters.counter(month, `key:${owner.key.id}`),
             budgetUsd: owner.key.monthlyBudgetUsd,
             scope: `monthly budget of key ${owner.key.id}`,
             label: `monthly budget of key ${owner.key.id}`,
+            fixedPico: 0n,
           },
         );
       }
@@ -166,24 +193,28 @@ export class BudgetService {
         budgetUsd: settings.daily_budget_usd,
         scope: 'daily',
         label: 'daily budget',
+        fixedPico: fixed.dayPico,
       },
       {
         counter: this.counters.counter(month, 'global'),
         budgetUsd: settings.monthly_budget_usd,
         scope: 'monthly',
         label: 'monthly budget',
+        fixedPico: fixed.monthPico,
       },
       {
         counter: this.counters.counter(day, `agent:${agent}`),
         budgetUsd: agentBudget?.daily_budget_usd ?? null,
         scope: `daily budget of agent ${agent}`,
         label: `daily budget of agent ${agent}`,
+        fixedPico: 0n,
       },
       {
         counter: this.counters.counter(month, `agent:${agent}`),
         budgetUsd: agentBudget?.monthly_budget_usd ?? null,
         scope: `monthly budget of agent ${agent}`,
         label: `monthly budget of agent ${agent}`,
+        fixedPico: 0n,
       },
       ...owned,
     ];
@@ -194,15 +225,29 @@ export class BudgetService {
     if (settings.enforcement !== 'hard') return windows.map(() => null);
     // Going blind in a crash costs more than the margin: CRITICAL events may overdraw a hard budget.
     const allowance = critical ? 1 + this.config.criticalOverdrawPercent / 100 : 1;
-    return windows.map((w) => (w.budgetUsd === null ? null : toPico(w.budgetUsd * allowance)));
+    // Fixed costs a budget counts leave that much less of it for calls (none left: every call is refused).
+    return windows.map((w) => {
+      if (w.budgetUsd === null) return null;
+      const room = toPico(w.budgetUsd * allowance) - w.fixedPico;
+      return room > 0n ? room : 0n;
+    });
   }
 
-  /** The budgets in force and the current day's and month's spend on the counters (503 while Redis is away). */
-  async withSpend(
-    at: number,
-  ): Promise<BudgetSettings & { daily_spent_usd: number; monthly_spent_usd: number }> {
+  /**
+   * The budgets in force and the current day's and month's spend on the counters (503 while Redis is away),
+   * and — when the budgets count them — the fixed costs of the day and the month they are held against too.
+   */
+  async withSpend(at: number): Promise<BudgetsWithSpend> {
     const settings = await this.settings();
-    return { ...settings, ...(await this.spent(at)) };
+    const spent = await this.spent(at);
+    if (!settings.include_fixed_costs) return { ...settings, ...spent };
+    const fixed = this.fixedShare(settings, at);
+    return {
+      ...settings,
+      ...spent,
+      daily_fixed_cost_usd: fromPico(fixed.dayPico),
+      monthly_fixed_cost_usd: fromPico(fixed.monthPico),
+    };
   }
 
   /** Spend on the global day and month counters (what the budgets are held against). */

@@ -12,6 +12,7 @@ import { BudgetAlertsService, budgetCheckSchedule } from './alerts/budget-alerts
 import { Notifiers } from './alerts/notifiers.js';
 import { TcoController } from './tco/tco.controller.js';
 import { TcoService } from './tco/tco.service.js';
+import { FixedCosts } from './tco/fixed-costs.js';
 import { AlertRepository } from '../redis/repositories/alert.repository.js';
 
 @Module({
@@ -31,6 +32,7 @@ import { AlertRepository } from '../redis/repositories/alert.repository.js';
     AlertRepository,
     BudgetAlertsService,
     TcoService,
+    FixedCosts,
     budgetCheckSchedule,
   ],
   exports: [

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Clock, utcDay, utcMonth } from '../common/clock.js';
+import { fromPico } from '../common/money.js';
 import { BudgetService } from './budget.service.js';
 import { CostLedger, type ScopeTotals } from './cost-ledger.js';
 import { SAVING_LAYERS } from './ledger-entry.js';
@@ -149,8 +150,12 @@ export class CostStatsService {
     const [day, month] = await this.ledger.totalsMany([`day:${utcDay(now)}`, `month:${utcMonth(now)}`]);
     const daily = dailyBudget ?? settings.daily_budget_usd;
     const monthly = monthlyBudget ?? settings.monthly_budget_usd;
-    const dailyPct = daily !== null && daily > 0 ? pct(day.costUsd, daily) : null;
-    const monthlyPct = monthly !== null && monthly > 0 ? pct(month.costUsd, monthly) : null;
+    // Budgets that count the fixed costs are held against the LLM cost plus the day's or month's share.
+    const fixed = this.budgets.fixedShare(settings, now);
+    const daySpent = fromPico(day.costPico + fixed.dayPico);
+    const monthSpent = fromPico(month.costPico + fixed.monthPico);
+    const dailyPct = daily !== null && daily > 0 ? pct(daySpent, daily) : null;
+    const monthlyPct = monthly !== null && monthly > 0 ? pct(monthSpent, monthly) : null;
     const alerts: string[] = [];
     const check = (name: string, spent: number, budget: number | null, usage: number | null): void => {
       if (budget === null || usage === null) return;
@@ -159,12 +164,15 @@ export class CostStatsService {
       else if (usage >= 80)
         alerts.push(`${name} budget at ${usage.toFixed(1)}%: $${spent.toFixed(6)} of $${budget}`);
     };
-    check('Daily', day.costUsd, daily, dailyPct);
-    check('Monthly', month.costUsd, monthly, monthlyPct);
+    check('Daily', daySpent, daily, dailyPct);
+    check('Monthly', monthSpent, monthly, monthlyPct);
     const worst = Math.max(dailyPct ?? 0, monthlyPct ?? 0);
     return {
       daily_cost_usd: day.costUsd,
       monthly_cost_usd: month.costUsd,
+      ...(settings.include_fixed_costs
+        ? { daily_fixed_cost_usd: fromPico(fixed.dayPico), monthly_fixed_cost_usd: fromPico(fixed.monthPico) }
+        : {}),
       daily_budget: daily,
       monthly_budget: monthly,
       daily_usage_percent: dailyPct,

@@ -13,7 +13,7 @@ import { AdminOnly, type AuthedRequest } from '../common/auth.js';
 import type { Caller } from '../common/caller.js';
 import { Clock } from '../common/clock.js';
 import { AGENT_TYPE_PATTERN } from '../common/validation.js';
-import { BudgetService, type BudgetSettings } from './budget.service.js';
+import { BudgetService, type BudgetSettings, type BudgetsWithSpend } from './budget.service.js';
 import { CostStatsService } from './cost-stats.service.js';
 import {
   AlertsQueryDto,
@@ -154,9 +154,7 @@ export class CostController {
     summary:
       'Budgets in force, with the spend of the current UTC day and month on the budget counters (what a hard budget is held against)',
   })
-  async getBudgets(
-    @Req() req: AuthedRequest,
-  ): Promise<BudgetSettings & { daily_spent_usd: number; monthly_spent_usd: number }> {
+  async getBudgets(@Req() req: AuthedRequest): Promise<BudgetsWithSpend> {
     const budgets = await this.budgets.withSpend(this.clock.now());
     const caller = req.caller;
     if (!caller || caller.admin) return budgets;

@@ -25,6 +25,7 @@ const admitted: AdmitPlan = {
     daily_budget_usd: null,
     monthly_budget_usd: null,
     enforcement: 'soft',
+    include_fixed_costs: false,
     agents: {},
     tenants: {},
   },

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { ConfigType } from '@nestjs/config';
 import { budgetsConfig, type BudgetsConfig } from '../../config/namespaces.js';
 import { Clock, utcDay, utcMonth } from '../../common/clock.js';
+import { fromPico } from '../../common/money.js';
 import { RedisService } from '../../redis/redis.service.js';
 import { ApiKeyRepository } from '../../redis/repositories/api-key.repository.js';
 import { AlertRepository } from '../../redis/repositories/alert.repository.js';
@@ -92,9 +93,12 @@ export class BudgetAlertsService {
       add(`key:${key.id}`, key.daily_budget_usd, key.monthly_budget_usd);
     const active = windows.filter((w) => w.budget !== null && w.budget > 0);
     const totals = await this.ledger.totalsMany(active.map((w) => w.ledgerScope));
+    // The deployment's budgets may count the fixed costs too (a day's share, the month's).
+    const fixed = this.budgets.fixedShare(settings, now);
     const sent: BudgetAlert[] = [];
     for (const [i, w] of active.entries()) {
-      const spent = totals[i].costUsd;
+      const fixedPico = w.scope !== 'global' ? 0n : w.period === 'daily' ? fixed.dayPico : fixed.monthPico;
+      const spent = fromPico(totals[i].costPico + fixedPico);
       const budget = w.budget as number;
       const usage = (spent / budget) * 100;
       // Only the highest threshold crossed is sent; lower ones are marked so they never fire late.
@@ -112,6 +116,7 @@ export class BudgetAlertsService {
         usage,
         settings.enforcement,
         now,
+        fromPico(fixedPico),
       );
       // Recorded before delivery so a crash mid-delivery still leaves the alert listed; listed once only.
       await this.store(alert, [], { list: true });
@@ -146,6 +151,7 @@ export class BudgetAlertsService {
     usage: number,
     enforcement: string,
     now: number,
+    fixedUsd: number,
   ): BudgetAlert {
     const [kind, name] = scope.split(/:(.*)/s);
     const who = scope === 'global' ? 'all agents' : `${kind} ${name}`;
@@ -168,7 +174,8 @@ export class BudgetAlertsService {
       budget_usd: budget,
       usage_percent: Number(usage.toFixed(2)),
       enforcement,
-      message: `${who} spent $${spent.toFixed(6)} of the ${period} budget $${budget} for ${periodId} (${usage.toFixed(1)}%, threshold ${threshold}%). ${next}`,
+      ...(fixedUsd > 0 ? { fixed_cost_usd: fixedUsd } : {}),
+      message: `${who} spent $${spent.toFixed(6)}${fixedUsd > 0 ? ` (fixed costs $${fixedUsd.toFixed(6)} included)` : ''} of the ${period} budget $${budget} for ${periodId} (${usage.toFixed(1)}%, threshold ${threshold}%). ${next}`,
     };
   }
 }

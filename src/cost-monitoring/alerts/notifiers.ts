@@ -13,6 +13,8 @@ export interface BudgetAlert {
   spent_usd: number;
   budget_usd: number;
   usage_percent: number;
+  /** The fixed costs counted in `spent_usd` (a deployment budget that includes them). */
+  fixed_cost_usd?: number;
   enforcement: string;
   message: string;
 }

@@ -1,6 +1,17 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsNumber, IsObject, IsOptional, Matches, Max, Min, ValidateIf } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsObject,
+  IsOptional,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 import { IsCalendarDate, Optional } from '../../common/validation.js';
 
 /** The largest budget accepted, in USD: far above any LLM bill; larger numbers only overflow what is made of them. */
@@ -76,6 +87,14 @@ export class BudgetsUpdateDto {
   @Optional()
   @IsIn(['off', 'soft', 'hard'])
   enforcement?: 'off' | 'soft' | 'hard';
+
+  @ApiPropertyOptional({
+    description:
+      "Count the fixed costs of config/costs.yaml in the deployment's daily (a day's share) and monthly budgets",
+  })
+  @Optional()
+  @IsBoolean({ message: 'include_fixed_costs must be true or false' })
+  include_fixed_costs?: boolean;
 
   @ApiPropertyOptional({
     description: 'Per-agent budgets: {"market_regime":{"daily_budget_usd":1}}; null removes an agent budget',
