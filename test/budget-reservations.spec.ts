@@ -6,15 +6,18 @@ import { RedisService } from '../src/redis/redis.service.js';
 import { BudgetRepository } from '../src/redis/repositories/budget.repository.js';
 import { ConversationRepository } from '../src/redis/repositories/conversation.repository.js';
 import { SettingsRepository } from '../src/redis/repositories/settings.repository.js';
-import { TEST_REDIS_URL } from './support/app.js';
+import { TEST_STORE_NAME, testStoreEnv } from './support/app.js';
 
-/** Budget reservations as the gateway's pre-call step makes them, and settles, on Redis and the embedded store. */
+/**
+ * Budget reservations as the gateway's pre-call step makes them, and settles, on Redis (a Redis Cluster in the
+ * cluster project) and the embedded store.
+ */
 describe.each([
-  ['Redis', TEST_REDIS_URL],
-  ['the embedded store', 'memory://'],
-])('budget reservations on %s', (_store, url) => {
+  [TEST_STORE_NAME, testStoreEnv()],
+  ['the embedded store', { REDIS_URL: 'memory://' }],
+])('budget reservations on %s', (_store, storeEnv) => {
   const config = loadAppConfig({
-    REDIS_URL: url,
+    ...storeEnv,
     REDIS_KEY_PREFIX: `bastion-test:${randomUUID().slice(0, 8)}:`,
     BUDGET_ENFORCEMENT: 'hard',
     DAILY_BUDGET_USD: '1',

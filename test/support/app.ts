@@ -6,6 +6,24 @@ import { Clock } from '../../src/common/clock.js';
 import { RedisService } from '../../src/redis/redis.service.js';
 
 export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Whether this test file runs in the jest "cluster" project (against the local three-master Redis Cluster). */
+export const ON_CLUSTER = process.env.BASTION_TEST_STORE === 'cluster';
+
+/**
+ * The store settings of this run: the single Redis (REDIS_URL) by default, the local Redis Cluster
+ * (REDIS_CLUSTER_NODES, started by the cluster project's global setup) in the "cluster" project.
+ */
+export function testStoreEnv(): Record<string, string | undefined> {
+  if (!ON_CLUSTER) return { REDIS_URL: TEST_REDIS_URL };
+  const nodes = process.env.BASTION_TEST_CLUSTER_NODES;
+  if (!nodes)
+    throw new Error('The cluster project runs without its Redis Cluster (see jest.config.js globalSetup)');
+  return { REDIS_URL: undefined, REDIS_CLUSTER_NODES: nodes };
+}
+
+/** A human name of the store this run uses, for test titles. */
+export const TEST_STORE_NAME = ON_CLUSTER ? 'Redis Cluster' : 'Redis';
 export const BOT_KEY = 'test-bot-key-0001';
 export const ADMIN_KEY = 'test-admin-key-0001';
 
@@ -50,7 +68,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const prefix = options.prefix ?? `bastion-test:${randomUUID().slice(0, 8)}:`;
   const env = {
     NODE_ENV: 'test',
-    REDIS_URL: TEST_REDIS_URL,
+    ...testStoreEnv(),
     REDIS_KEY_PREFIX: prefix,
     API_KEYS: BOT_KEY,
     ADMIN_API_KEYS: ADMIN_KEY,
