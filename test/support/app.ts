@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Cluster } from 'ioredis';
 import { createApp } from '../../src/app.factory.js';
 import { Clock } from '../../src/common/clock.js';
 import { RedisService } from '../../src/redis/redis.service.js';
@@ -114,4 +115,22 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       await app.close();
     },
   };
+}
+
+/**
+ * Every key matching `pattern`, on a single Redis or on every master of a Redis Cluster (a SCAN sent to a
+ * Cluster client reaches one node only).
+ */
+export async function scanKeys(redis: RedisService, pattern: string): Promise<string[]> {
+  const nodes = redis.cluster ? (redis.client as unknown as Cluster).nodes('master') : [redis.client];
+  const found: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+  }
+  return found;
 }
