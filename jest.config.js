@@ -3,7 +3,7 @@
  *
  * Two projects, both run by `npm test`: "default" runs every test against the single Redis (REDIS_URL,
  * 127.0.0.1:6379 unless set); "cluster" starts a local three-master Redis Cluster once (globalSetup) and runs
- * the gateway, events, budget and scale-out suites against it. `--selectProjects default` (or `cluster`)
+ * the gateway, events, budget, pre-call and scale-out suites against it. `--selectProjects default` (or `cluster`)
  * runs one of them.
  */
 const base = {
@@ -23,6 +23,7 @@ const CLUSTER_SUITES = [
   'test/events.e2e-spec.ts',
   'test/budget-reservations.spec.ts',
   'test/budget-alerts.e2e-spec.ts',
+  'test/precall-script.spec.ts',
   'test/scale-out.e2e-spec.ts',
 ];
 

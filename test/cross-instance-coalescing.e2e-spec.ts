@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { ChildBastion } from './support/child-bastion.js';
-import { ADMIN_KEY, BOT_KEY, startTestApp, TEST_REDIS_URL, type TestApp } from './support/app.js';
+import { ADMIN_KEY, BOT_KEY, scanKeys, startTestApp, testStoreEnv, type TestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { waitFor } from './support/redis-server.js';
 
@@ -26,22 +26,7 @@ function modelsFile(defaults: { timeoutMs: number; retryBudgetMs: number; maxAtt
 }
 
 /** The in-flight markers under an instance's prefix (one per identical call being made). */
-async function inflightMarkers(app: TestApp): Promise<string[]> {
-  const found: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await app.redis.client.scan(
-      cursor,
-      'MATCH',
-      `${app.prefix}*:inflight`,
-      'COUNT',
-      500,
-    );
-    cursor = next;
-    found.push(...keys);
-  } while (cursor !== '0');
-  return found;
-}
+const inflightMarkers = (app: TestApp): Promise<string[]> => scanKeys(app.redis, `${app.prefix}*:inflight`);
 
 const ask = (probe: string) => ({ agent_type: probe, symbol: 'BTC', prompt: 'Validate long BTC 97000' });
 
@@ -60,7 +45,7 @@ describe('Coalescing across instances when the leader does not deliver', () => {
     const b = await startTestApp({ env: providerEnv({ deepseek: upstream }), prefix: a.prefix });
     const doomed = new ChildBastion({
       NODE_ENV: 'test',
-      REDIS_URL: TEST_REDIS_URL,
+      ...testStoreEnv(),
       REDIS_KEY_PREFIX: a.prefix,
       API_KEYS: BOT_KEY,
       ADMIN_API_KEYS: ADMIN_KEY,

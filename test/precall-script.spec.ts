@@ -6,18 +6,19 @@ import {
   type PrecallPlan,
 } from '../src/redis/repositories/conversation.repository.js';
 import { SettingsRepository } from '../src/redis/repositories/settings.repository.js';
-import { TEST_REDIS_URL } from './support/app.js';
+import { TEST_STORE_NAME, testStoreEnv } from './support/app.js';
 
 /**
- * The gateway's pre-call script, one round trip with each step deciding in its order, on a real Redis and on
- * the embedded store (which runs the same Lua).
+ * The gateway's pre-call script, one round trip with each step deciding in its order, on a real Redis (in the
+ * cluster project a Redis Cluster, where it runs as one call per slot) and on the embedded store (which runs
+ * the same Lua).
  */
 describe.each([
-  ['Redis', TEST_REDIS_URL],
-  ['the embedded store', 'memory://'],
-])('the pre-call step on %s', (_store, url) => {
+  [TEST_STORE_NAME, testStoreEnv()],
+  ['the embedded store', { REDIS_URL: 'memory://' }],
+])('the pre-call step on %s', (_store, storeEnv) => {
   const config = loadAppConfig({
-    REDIS_URL: url,
+    ...storeEnv,
     REDIS_KEY_PREFIX: `bastion-test:${randomUUID().slice(0, 8)}:`,
   });
   const redis = new RedisService(config);

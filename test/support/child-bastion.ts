@@ -16,7 +16,8 @@ export class ChildBastion {
   readonly port = randomPort();
   output = '';
 
-  constructor(private readonly env: Record<string, string>) {}
+  /** `env`: the instance's settings, over this process's environment (an undefined value unsets a variable). */
+  constructor(private readonly env: Record<string, string | undefined>) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;

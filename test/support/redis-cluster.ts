@@ -20,7 +20,8 @@ export interface LocalRedisCluster {
 /** A port that is free, and whose cluster bus port (port + 10000) is free too. */
 async function freeClusterPort(taken: Set<number>): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20000 + Math.floor(Math.random() * 30000);
+    // Below the kernel's ephemeral range (32768 and up), bus ports included, so no outgoing connection takes them.
+    const port = 10000 + Math.floor(Math.random() * 12000);
     if (taken.has(port) || taken.has(port + 10000) || taken.has(port - 10000)) continue;
     if ((await isFree(port)) && (await isFree(port + 10000))) {
       taken.add(port);
@@ -49,18 +50,38 @@ function redisCli(args: string[], timeoutMs: number): Promise<string> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` every 100 ms until it holds; throws `message` after `timeoutMs`. */
-async function until(check: () => Promise<boolean>, timeoutMs: number, message: string): Promise<void> {
+/** Polls `check` every 100 ms until it holds; throws `message` after `timeoutMs`, or what `abort` says. */
+async function until(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  message: string,
+  abort: () => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
+    const reason = abort();
+    if (reason) throw new Error(reason);
     if (await check().catch(() => false)) return;
     await sleep(100);
   }
   throw new Error(message);
 }
 
-/** Starts the three masters, joins them and waits until every node reports `cluster_state:ok`. */
+/**
+ * Starts the three masters, joins them and waits until every node reports `cluster_state:ok`. A port taken
+ * between choosing it and binding it (other test runs start servers too) makes one more attempt.
+ */
 export async function startRedisCluster(): Promise<LocalRedisCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await attemptCluster();
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+async function attemptCluster(): Promise<LocalRedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'bastion-redis-cluster-'));
   const children: ChildProcess[] = [];
   const clients: Redis[] = [];
@@ -81,6 +102,10 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
   // A test run that ends without its teardown (an error, Ctrl-C) must not leave servers behind.
   const killOnExit = () => children.forEach((child) => child.kill('SIGKILL'));
   process.once('exit', killOnExit);
+  const exited = () => {
+    const gone = children.find((child) => child.exitCode !== null || child.signalCode !== null);
+    return gone ? `a redis-server of the cluster exited (code ${gone.exitCode})` : undefined;
+  };
   try {
     const taken = new Set<number>();
     const ports = [await freeClusterPort(taken), await freeClusterPort(taken), await freeClusterPort(taken)];
@@ -123,6 +148,7 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
       async () => (await Promise.all(clients.map((c) => c.ping()))).every((r) => r === 'PONG'),
       20_000,
       'the Redis Cluster nodes did not start',
+      exited,
     );
     await redisCli(
       [
@@ -147,13 +173,17 @@ export async function startRedisCluster(): Promise<LocalRedisCluster> {
       },
       60_000,
       'the Redis Cluster did not reach cluster_state:ok',
+      exited,
     );
     for (const client of clients) client.disconnect();
     clients.length = 0;
     return { nodes: ports.map((p) => `127.0.0.1:${p}`).join(','), ports, stop };
   } catch (err) {
     await stop();
-    throw new Error(`${(err as Error).message}\nredis-server output:\n${output}`, { cause: err });
+    const hint = `${(err as Error).message}${output}`.includes('ENOENT')
+      ? ' (the cluster tests need redis-server and redis-cli on PATH: apt-get install redis-server)'
+      : '';
+    throw new Error(`${(err as Error).message}${hint}\nredis-server output:\n${output}`, { cause: err });
   }
 }
 
