@@ -1,7 +1,7 @@
 import { ManualClock } from '../src/common/clock.js';
 import { BatchFlusher } from '../src/ai-optimization/events/batch-flusher.service.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
-import { ADMIN_KEY, BOT_KEY, startTestApp, TEST_REDIS_URL, type TestApp } from './support/app.js';
+import { ADMIN_KEY, BOT_KEY, startTestApp, testStoreEnv, type TestApp } from './support/app.js';
 import { ChildBastion } from './support/child-bastion.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { waitFor } from './support/redis-server.js';
@@ -30,7 +30,7 @@ describe('Queued events survive crashes and concurrent flushers', () => {
     const prefix = `bastion-test:durable-${Date.now()}:`;
     const env = {
       ...providerEnv({ deepseek }),
-      REDIS_URL: TEST_REDIS_URL,
+      ...testStoreEnv(),
       REDIS_KEY_PREFIX: prefix,
       API_KEYS: BOT_KEY,
       ADMIN_API_KEYS: ADMIN_KEY,

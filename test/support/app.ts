@@ -69,7 +69,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const prefix = options.prefix ?? `bastion-test:${randomUUID().slice(0, 8)}:`;
   const env = {
     NODE_ENV: 'test',
-    ...testStoreEnv(),
+    // A test that brings its own Redis (REDIS_URL: a disposable or faulty one) gets it, not the run's store.
+    ...(options.env?.REDIS_URL === undefined ? testStoreEnv() : {}),
     REDIS_KEY_PREFIX: prefix,
     API_KEYS: BOT_KEY,
     ADMIN_API_KEYS: ADMIN_KEY,
