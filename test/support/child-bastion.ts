@@ -1,16 +1,22 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomPort, waitFor } from './redis-server.js';
 
+/**
+ * Where this jest worker compiles the server: one directory per worker, so two test files building at once
+ * never overwrite the files a child of the other is loading. The child runs from the repository root, so
+ * config/ files and node_modules resolve as they do for `node dist/main.js`.
+ */
+const OUT_DIR = `test-output/dist-${process.env.JEST_WORKER_ID ?? '0'}`;
 let built = false;
 
-/** Compiles the server once per test file so a child process runs the current code, not a stale dist/. */
+/** Compiles the server once per test file so a child process runs the current code, not a stale build. */
 export function buildOnce(): void {
   if (built) return;
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', OUT_DIR], { stdio: 'inherit' });
   built = true;
 }
 
-/** Bastion as a real OS process (`node dist/main.js`), so a test can SIGKILL it. */
+/** Bastion as a real OS process (`node <build>/main.js`), so a test can SIGKILL it. */
 export class ChildBastion {
   private child: ChildProcess | undefined;
   readonly port = randomPort();
@@ -24,7 +30,7 @@ export class ChildBastion {
 
   async start(): Promise<void> {
     buildOnce();
-    this.child = spawn(process.execPath, ['dist/main.js'], {
+    this.child = spawn(process.execPath, [`${OUT_DIR}/main.js`], {
       env: { ...process.env, NODE_OPTIONS: '', ...this.env, PORT: String(this.port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
