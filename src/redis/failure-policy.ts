@@ -122,8 +122,8 @@ export const FAILURE_POLICIES = {
   'whale_stream.acquire': {
     policy: 'closed',
     effect:
-      'no instance takes the Whale Alert stream (it could not be kept to one); the first to reach Redis again ' +
-      'takes it within 2 s; REST transactions still answer',
+      'no instance takes the Whale Alert stream while Redis is down (it could not be kept to one); once Redis ' +
+      'answers, one takes it at its next tick (every 2 s) after any earlier lease has lapsed; REST still answers',
   },
   'whale_stream.renew': {
     policy: 'closed',
