@@ -41,6 +41,10 @@ describe('Whale Alert stream lease', () => {
     const second = await lease.acquire('b', 10_000);
     expect(second).toBe((first as number) + 1);
     await expect(lease.renew('a', 10_000)).resolves.toBe(false); // `a` wakes up: no longer the holder
+
+    // `b` gave up while its renewal was in flight: it takes its own lease again, with a new token.
+    await expect(lease.acquire('b', 10_000)).resolves.toBe((second as number) + 1);
+    await expect(lease.acquire('a', 10_000)).resolves.toBeNull();
   });
 
   it('stores an alert once, and never from a holder whose token is stale', async () => {

@@ -344,14 +344,15 @@ return 1
 
 /**
  * Take a lease with a fencing token: the lease names its holder, and each acquisition bumps the fence, so a
- * holder's token is higher than any earlier holder's. KEYS: 1 lease, 2 fence counter. ARGV: 1 holder, 2 lease
- * ms. Returns the new token, or 0 when someone else holds the lease.
+ * holder's token is higher than any earlier holder's. A lease still naming the caller is taken again (a holder
+ * that gave up while its last renewal was in flight need not wait for it to lapse). KEYS: 1 lease, 2 fence
+ * counter. ARGV: 1 holder, 2 lease ms. Returns the new token, or 0 when someone else holds the lease.
  */
 export const ACQUIRE_FENCED_LEASE = `
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return redis.call('INCR', KEYS[2])
-end
-return 0
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return redis.call('INCR', KEYS[2])
 `;
 
 /**
