@@ -36,17 +36,28 @@ export class ChildBastion {
     });
     this.child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
-    await waitFor(
-      async () => {
-        try {
-          return (await fetch(`${this.url}/health/ready`)).status === 200;
-        } catch {
-          return false;
-        }
-      },
-      15_000,
-      'the child Bastion did not become ready',
-    );
+    const child = this.child;
+    try {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null || child.signalCode !== null) throw new Error('it exited');
+          try {
+            return (await fetch(`${this.url}/health/ready`)).status === 200;
+          } catch {
+            return false;
+          }
+        },
+        // Booting takes a few seconds, much longer while other suites' processes load the machine.
+        45_000,
+        'no ready answer within 45 s',
+      );
+    } catch (err) {
+      throw new Error(
+        `The child Bastion did not become ready (${(err as Error).message}); its last output:\n` +
+          this.output.slice(-2000),
+        { cause: err },
+      );
+    }
   }
 
   /** SIGKILL: no shutdown hook runs, exactly like a crash. */
