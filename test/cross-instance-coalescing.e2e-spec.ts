@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
-import { ChildBastion } from './support/child-bastion.js';
+import { buildOnce, ChildBastion } from './support/child-bastion.js';
 import { ADMIN_KEY, BOT_KEY, scanKeys, startTestApp, testStoreEnv, type TestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { waitFor } from './support/redis-server.js';
@@ -31,6 +31,8 @@ const inflightMarkers = (app: TestApp): Promise<string[]> => scanKeys(app.redis,
 const ask = (probe: string) => ({ agent_type: probe, symbol: 'BTC', prompt: 'Validate long BTC 97000' });
 
 describe('Coalescing across instances when the leader does not deliver', () => {
+  // Compiling the server for the child processes takes a while on a loaded machine: not on the test's clock.
+  beforeAll(() => buildOnce(), 180_000);
   // One upstream (calls are identical only to the same upstream): the leader's request hangs, later ones answer.
   let upstream: FakeLlm;
 

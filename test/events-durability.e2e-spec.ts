@@ -2,7 +2,7 @@ import { ManualClock } from '../src/common/clock.js';
 import { BatchFlusher } from '../src/ai-optimization/events/batch-flusher.service.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { ADMIN_KEY, BOT_KEY, startTestApp, testStoreEnv, type TestApp } from './support/app.js';
-import { ChildBastion } from './support/child-bastion.js';
+import { buildOnce, ChildBastion } from './support/child-bastion.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { waitFor } from './support/redis-server.js';
 
@@ -13,6 +13,8 @@ const lowEvent = (i: number) => ({
 });
 
 describe('Queued events survive crashes and concurrent flushers', () => {
+  // Compiling the server for the child processes takes a while on a loaded machine: not on the test's clock.
+  beforeAll(() => buildOnce(), 180_000);
   let deepseek: FakeLlm;
   let child: ChildBastion | undefined;
   const apps: TestApp[] = [];

@@ -5,6 +5,7 @@ import { RedisService } from '../src/redis/redis.service.js';
 import { AlertRepository } from '../src/redis/repositories/alert.repository.js';
 import { MarketCacheRepository } from '../src/redis/repositories/market-cache.repository.js';
 import { WhaleAlertRepository } from '../src/redis/repositories/whale-alert.repository.js';
+import { WhaleLeaseRepository } from '../src/redis/repositories/whale-lease.repository.js';
 import { DisposableRedis, randomPort, waitFor } from './support/redis-server.js';
 
 /**
@@ -16,6 +17,8 @@ describe('Market and alert repositories when Redis goes away', () => {
   let redis: RedisService;
   let cache: MarketCacheRepository;
   let whales: WhaleAlertRepository;
+  let lease: WhaleLeaseRepository;
+  let token: number;
   let alerts: AlertRepository;
   let up = false;
   const window = { scope: 'global', periodId: '2026-11-22' };
@@ -30,6 +33,7 @@ describe('Market and alert repositories when Redis goes away', () => {
     await redis.connect();
     cache = new MarketCacheRepository(redis);
     whales = new WhaleAlertRepository(redis);
+    lease = new WhaleLeaseRepository(redis);
     alerts = new AlertRepository(redis);
   });
   afterAll(async () => {
@@ -41,11 +45,12 @@ describe('Market and alert repositories when Redis goes away', () => {
   it('works while Redis is up', async () => {
     await cache.write('k', { a: 1 }, 60);
     await expect(cache.read('k')).resolves.toEqual({ value: { a: 1 } });
-    await expect(whales.markSeen('alert-1', 60)).resolves.toBe(true);
-    await expect(whales.markSeen('alert-1', 60)).resolves.toBe(false);
-    await whales.store('"first"', 2);
-    await whales.store('"second"', 2);
-    await whales.store('"third"', 2);
+    token = (await lease.acquire('me', 10_000)) as number;
+    expect(token).toBeGreaterThan(0);
+    await expect(whales.record(token, 'alert-1', '"first"', 2, 60)).resolves.toBe('stored');
+    await expect(whales.record(token, 'alert-1', '"first"', 2, 60)).resolves.toBe('duplicate');
+    await expect(whales.record(token, 'alert-2', '"second"', 2, 60)).resolves.toBe('stored');
+    await expect(whales.record(token, 'alert-3', '"third"', 2, 60)).resolves.toBe('stored');
     await expect(whales.recent(10)).resolves.toEqual(['"third"', '"second"']);
     // Highest threshold first: the first claim sends, every later one (any instance) does not.
     await expect(alerts.claim(window, [80, 50], Date.now(), 60)).resolves.toBe(true);
@@ -63,13 +68,17 @@ describe('Market and alert repositories when Redis goes away', () => {
     // open: a miss, the answer served uncached, the alert processed as new (even one seen before).
     await expect(cache.read('k')).resolves.toBeNull();
     await expect(cache.write('k', { a: 2 }, 60)).resolves.toBeUndefined();
-    await expect(whales.markSeen('alert-1', 60)).resolves.toBe(true);
-    await expect(whales.store('"fourth"', 2)).resolves.toBeUndefined();
+    await expect(whales.record(token, 'alert-1', '"first"', 2, 60)).resolves.toBe('stored');
+    // The stream lease cannot be taken back in its absence: released, it lapses by itself.
+    await expect(lease.release('me')).resolves.toBeUndefined();
     await expect(alerts.record('id-2', '{"id":"id-2"}', { list: true, keep: 10 })).resolves.toBeUndefined();
 
     // closed: no marker, so no alert; unavailable: 503 store_unavailable instead of an empty list.
     for (const [op, work] of [
       ['alert.claim', alerts.claim({ ...window, periodId: '2026-11-23' }, [80], Date.now(), 60)],
+      // closed: nobody takes the Whale Alert stream, and a holder learns that it could not renew.
+      ['whale_stream.acquire', lease.acquire('other', 10_000)],
+      ['whale_stream.renew', lease.renew('me', 10_000)],
       ['whale_alert.recent', whales.recent(10)],
       ['alert.list', alerts.list(10)],
     ] as const) {

@@ -30,6 +30,7 @@ import {
 } from '../src/market-data/whale-alert/whale-alert.stream.js';
 import { RedisService } from '../src/redis/redis.service.js';
 import { WhaleAlertRepository } from '../src/redis/repositories/whale-alert.repository.js';
+import { WhaleLeaseRepository } from '../src/redis/repositories/whale-lease.repository.js';
 import { FAKE_WHALE_KEY, startFakeWhaleAlert, type FakeWhaleAlert } from './fakes/whale-alert.js';
 import { TEST_REDIS_URL } from './support/app.js';
 
@@ -261,6 +262,7 @@ describe('WhaleAlertStream', () => {
       whales,
       new EventGateSink(gate as unknown as EventGate),
       new Clock(),
+      new WhaleLeaseRepository(redis),
     );
     stream.setBackoff(20, 200);
     stream.setFilters({ symbols: ['btc', 'eth'], min_value_usd: 2_000_000 });
@@ -278,6 +280,7 @@ describe('WhaleAlertStream', () => {
       whales,
       new EventGateSink(gate as unknown as EventGate),
       new Clock(),
+      new WhaleLeaseRepository(redis),
     );
     expect(fresh.getFilters()).toEqual(DEFAULT_WHALE_FILTERS);
     expect(fresh.getFilters()).toEqual({
@@ -292,6 +295,7 @@ describe('WhaleAlertStream', () => {
       whales,
       new EventGateSink(gate as unknown as EventGate),
       new Clock(),
+      new WhaleLeaseRepository(redis),
     );
     expect(off.enabled).toBe(false);
   });
@@ -409,20 +413,28 @@ describe('WhaleAlertStream', () => {
 
   it('keeps retrying while the server refuses the key, never logging it', async () => {
     const lines = logs.lines.length;
+    // Another deployment (its own key prefix): in this one, `stream` holds the one stream lease.
+    const wrongConfig = loadAppConfig({
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_KEY_PREFIX: `bastion-test:${randomUUID().slice(0, 8)}:`,
+      WHALE_ALERT_API_KEY: WRONG_KEY,
+      WHALE_ALERT_WS_URL: fake.wsUrl,
+    });
+    const wrongRedis = new RedisService(wrongConfig);
+    await wrongRedis.connect();
     const wrong = new WhaleAlertStream(
-      loadAppConfig({
-        REDIS_URL: TEST_REDIS_URL,
-        WHALE_ALERT_API_KEY: WRONG_KEY,
-        WHALE_ALERT_WS_URL: fake.wsUrl,
-      }),
-      whales,
+      wrongConfig,
+      new WhaleAlertRepository(wrongRedis),
       new EventGateSink(gate as unknown as EventGate),
       new Clock(),
+      new WhaleLeaseRepository(wrongRedis),
     );
     wrong.setBackoff(20, 40);
     wrong.onApplicationBootstrap();
     await until(() => wrong.status().reconnects >= 3, 'the retries');
     await wrong.onApplicationShutdown();
+    await wrongRedis.deleteAllWithPrefix();
+    await wrongRedis.onApplicationShutdown();
     expect(wrong.status()).toMatchObject({ connected: false, subscribed: false });
     expect(wrong.status().last_error).toMatch(/401/);
     expect(fake.streamKeys.filter((k) => k === WRONG_KEY).length).toBeGreaterThanOrEqual(3);
@@ -457,6 +469,7 @@ describe('WhaleAlertController', () => {
       whales,
       new EventGateSink(new RecordingGate() as unknown as EventGate),
       new Clock(),
+      new WhaleLeaseRepository(redis),
     );
     const moduleRef = await Test.createTestingModule({
       controllers: [WhaleAlertController],

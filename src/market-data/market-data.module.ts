@@ -18,6 +18,7 @@ import { WhaleAlertSource } from './whale-alert/whale-alert.source.js';
 import { WhaleAlertStream } from './whale-alert/whale-alert.stream.js';
 import { MarketCacheRepository } from '../redis/repositories/market-cache.repository.js';
 import { WhaleAlertRepository } from '../redis/repositories/whale-alert.repository.js';
+import { WhaleLeaseRepository } from '../redis/repositories/whale-lease.repository.js';
 
 /**
  * Market data vendors behind one MarketSource interface; a new vendor is one class added to MARKET_SOURCES.
@@ -35,6 +36,7 @@ import { WhaleAlertRepository } from '../redis/repositories/whale-alert.reposito
   providers: [
     MarketCacheRepository,
     WhaleAlertRepository,
+    WhaleLeaseRepository,
     MarketCache,
     HelsinkiSource,
     FearGreedSource,

@@ -108,17 +108,32 @@ export const FAILURE_POLICIES = {
   // Market data and budget alerts
   'market_cache.read': { policy: 'open', effect: 'a miss: the vendor is asked' },
   'market_cache.write': { policy: 'open', effect: 'the vendor answer is served, not cached' },
-  'whale_alert.mark_seen': {
+  'whale_alert.record': {
     policy: 'open',
-    effect: 'the alert is processed as new: a duplicate event is better than a lost whale',
-  },
-  'whale_alert.store': {
-    policy: 'open',
-    effect: 'the alert still reaches the event gate; it is missing from the recent list',
+    effect:
+      'the holder of the stream processes the alert as new: it reaches the event gate but not the recent list ' +
+      '(a duplicate event is better than a lost whale)',
   },
   'whale_alert.recent': {
     policy: 'unavailable',
     effect: '503 store_unavailable; the market context answers without recent alerts',
+  },
+  // One Whale Alert stream per deployment: the instance holding the lease holds the WebSocket.
+  'whale_stream.acquire': {
+    policy: 'closed',
+    effect:
+      'no instance takes the Whale Alert stream while Redis is down (it could not be kept to one); once Redis ' +
+      'answers, one takes it at its next tick (every 2 s) after any earlier lease has lapsed; REST still answers',
+  },
+  'whale_stream.renew': {
+    policy: 'closed',
+    effect:
+      'the holder keeps its stream until its lease would end (9 s after its last renewal), then closes it, ' +
+      'so it never overlaps a successor',
+  },
+  'whale_stream.release': {
+    policy: 'open',
+    effect: 'the stream still closes; its lease lapses by itself within 10 s and another instance takes over',
   },
   'alert.claim': {
     policy: 'closed',

@@ -5,7 +5,8 @@
  * On a Redis Cluster, keys a script or a transaction uses together must sit in one hash slot: each such family
  * shares a hash tag (`{...}`), chosen so the load still spreads — one tag per conversation (tenant, agent,
  * symbol), per batch group (tenant, agent), per bot, per managed key and per alert window; one for the ledger,
- * one for the budget counters (a reservation checks them all at once) and one for the run-time settings.
+ * one for the budget counters (a reservation checks them all at once), one for the run-time settings and one
+ * for the Whale Alert stream (its lease, fence and alerts).
  */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
@@ -128,8 +129,23 @@ export class RedisKeys {
   market(key: string): string {
     return this.k('market', key);
   }
+
+  // The Whale Alert stream, in one slot: the lease that picks the one instance holding the WebSocket, its
+  // fencing counter, and the alerts' seen markers and recent list (an alert is checked against the fence,
+  // marked and listed in one script). Alerts are rare, so one slot carries no real load.
+  whaleStreamLease(): string {
+    return this.k('market', '{whale-stream}', 'lease');
+  }
+  /** Bumped by every acquisition of the lease: the holder's fencing token. */
+  whaleStreamFence(): string {
+    return this.k('market', '{whale-stream}', 'fence');
+  }
   whaleAlerts(): string {
-    return this.k('market', 'whale-alert', 'recent');
+    return this.k('market', '{whale-stream}', 'recent');
+  }
+  /** Marks one Whale Alert stream alert as handled, so a replay or a second instance skips it. */
+  whaleAlertSeen(id: string): string {
+    return this.k('market', '{whale-stream}', 'seen', id);
   }
 
   // Bot telemetry: one slot per bot.
@@ -187,12 +203,6 @@ export class RedisKeys {
   anomalyAlertList(): string {
     return this.k('anomaly', 'alerts');
   }
-  // Market data and budget alerts (store layer)
-  /** Marks one Whale Alert stream alert as handled, so a replay or a second instance skips it. */
-  whaleAlertSeen(id: string): string {
-    return this.market(`whale_alert:seen:${id}`);
-  }
-
   /** Pattern matching every key of this prefix (used by tests and maintenance, never on a hot path). */
   all(): string {
     return `${this.prefix.replace(/([*?[\]])/g, '\\$1')}*`;

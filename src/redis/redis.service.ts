@@ -7,6 +7,7 @@ import { redisConfig } from '../config/namespaces.js';
 import { RedisKeys } from './redis-keys.js';
 import { policyOf, StoreUnavailableError, type StoreOperation } from './failure-policy.js';
 import {
+  ACQUIRE_FENCED_LEASE,
   CLAIM_BATCH,
   COMPLETE_BATCH,
   ENQUEUE_EVENT,
@@ -15,6 +16,7 @@ import {
   PRECALL_CLAIMS,
   PRECALL_RESERVE,
   RATE_LIMIT,
+  RECORD_FENCED_ALERT,
   RELEASE_BATCH,
   RELEASE_LEASE,
   RENEW_LEASE,
@@ -63,6 +65,16 @@ export interface BastionScripts {
   claimBatch(...args: (string | number)[]): Promise<string[] | null>;
   completeBatch(...args: (string | number)[]): Promise<number>;
   releaseBatch(...args: (string | number)[]): Promise<number>;
+  acquireFencedLease(lease: string, fence: string, holder: string, ms: number): Promise<number>;
+  recordFencedAlert(
+    fence: string,
+    seen: string,
+    list: string,
+    token: string,
+    alert: string,
+    keep: number,
+    seenTtlSeconds: number,
+  ): Promise<'stored' | 'duplicate' | 'stale'>;
 }
 
 /**
@@ -134,6 +146,8 @@ export class RedisService implements OnApplicationShutdown {
     client.defineCommand('claimBatch', { numberOfKeys: 3, lua: CLAIM_BATCH });
     client.defineCommand('completeBatch', { numberOfKeys: 2, lua: COMPLETE_BATCH });
     client.defineCommand('releaseBatch', { numberOfKeys: 2, lua: RELEASE_BATCH });
+    client.defineCommand('acquireFencedLease', { numberOfKeys: 2, lua: ACQUIRE_FENCED_LEASE });
+    client.defineCommand('recordFencedAlert', { numberOfKeys: 3, lua: RECORD_FENCED_ALERT });
     client.on('error', (err: Error) => this.logError(err));
     client.on('ready', () =>
       this.logger.log(

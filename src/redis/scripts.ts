@@ -341,3 +341,30 @@ if ARGV[4] ~= '' then redis.call('HDEL', KEYS[2], ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], ARGV[5], ARGV[1]) end
 return 1
 `;
+
+/**
+ * Take a lease with a fencing token: the lease names its holder, and each acquisition bumps the fence, so a
+ * holder's token is higher than any earlier holder's. A lease still naming the caller is taken again (a holder
+ * that gave up while its last renewal was in flight need not wait for it to lapse). KEYS: 1 lease, 2 fence
+ * counter. ARGV: 1 holder, 2 lease ms. Returns the new token, or 0 when someone else holds the lease.
+ */
+export const ACQUIRE_FENCED_LEASE = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return redis.call('INCR', KEYS[2])
+`;
+
+/**
+ * Store one Whale Alert stream alert once, and only for the current holder of the stream lease: a holder that
+ * was paused past its lease (and replaced) carries an older token and is refused, so it cannot store or raise
+ * an alert twice. KEYS: 1 fence counter, 2 the alert's seen marker, 3 recent list. ARGV: 1 fencing token,
+ * 2 alert JSON, 3 alerts kept, 4 marker TTL seconds. Returns 'stored', 'duplicate' or 'stale'.
+ */
+export const RECORD_FENCED_ALERT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'EX', ARGV[4]) then return 'duplicate' end
+redis.call('LPUSH', KEYS[3], ARGV[2])
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[3]) - 1)
+return 'stored'
+`;

@@ -5,12 +5,15 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { Interval } from '@nestjs/schedule';
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import WebSocket from 'ws';
 import type { ConfigType } from '@nestjs/config';
 import { marketConfig } from '../../config/namespaces.js';
 import { Clock } from '../../common/clock.js';
 import { WhaleAlertRepository } from '../../redis/repositories/whale-alert.repository.js';
+import { WhaleLeaseRepository } from '../../redis/repositories/whale-lease.repository.js';
 import { MARKET_EVENT_SINK, type MarketEventSink } from '../../common/market-events.js';
 import { isRecord, text, toNumber } from '../vendor-http.js';
 
@@ -39,6 +42,8 @@ export interface WhaleFilters {
 
 export interface WhaleStreamStatus {
   enabled: boolean;
+  /** This instance holds the deployment's one stream (the Redis lease); the others stand by. */
+  holder: boolean;
   connected: boolean;
   subscribed: boolean;
   reconnects: number;
@@ -69,6 +74,14 @@ const SEEN_TTL_SECONDS = 6 * 3600;
 const PROMPT_TEXT_MAX = 300;
 /** Shutdown waits this long for alerts being stored or handed to the gate. */
 const DRAIN_MS = 2000;
+/**
+ * The stream lease: its holder renews it every tick; when the holder dies the lease lapses and another
+ * instance takes it at its next tick, so a takeover comes within LEASE_MS + LEASE_TICK_MS (12 s).
+ */
+const LEASE_MS = 10_000;
+const LEASE_TICK_MS = 2000;
+/** A holder that cannot renew closes its stream this long before its lease could end, to never overlap a successor. */
+const LEASE_MARGIN_MS = 1000;
 
 /** Parses an `alert` message; null when the message is anything else. */
 export function parseAlert(msg: unknown, nowMs = Date.now()): WhaleStreamAlert | null {
@@ -94,6 +107,17 @@ export function parseAlert(msg: unknown, nowMs = Date.now()): WhaleStreamAlert |
   };
 }
 
+/**
+ * The identity of an alert (the vendor sends no id): the vendor may replay alerts after a reconnect, and a
+ * new holder may see some its predecessor already stored, so one seen marker per identity keeps each once.
+ */
+function alertId(alert: WhaleStreamAlert): string {
+  return createHash('sha256')
+    .update(JSON.stringify([alert.blockchain, alert.hash, alert.timestamp, alert.amounts, alert.text]))
+    .digest('hex')
+    .slice(0, 32);
+}
+
 /** A ws frame as text, whatever buffer shape ws delivered it in. */
 function frameText(data: WebSocket.RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
@@ -102,7 +126,12 @@ function frameText(data: WebSocket.RawData): string {
 }
 
 /**
- * The Whale Alert custom-alert WebSocket. It subscribes with filters, pings to stay alive (and drops a
+ * The Whale Alert custom-alert WebSocket, one per deployment: every instance tries to take the stream lease
+ * in Redis and only its holder connects; the holder renews it every tick, and when it dies another instance
+ * takes over once the lease lapses. The fencing token that came with the lease goes with every alert stored,
+ * so a holder paused past its lease cannot store (nor raise) an alert after its successor has started.
+ *
+ * The holder subscribes with filters, pings to stay alive (and drops a
  * connection whose pings go unanswered), reconnects with exponential backoff when the server goes away,
  * keeps the recent alerts in Redis for the REST route and the market context, and turns each alert at or
  * above the event threshold into a WHALE_TRANSACTION event for the event gate.
@@ -115,7 +144,15 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
   private socket: WebSocket | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Closes the stream when the lease could end without a renewal (Redis unreachable). */
+  private leaseTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private ticking = false;
+  /** Who this instance is in the lease (the log and `redis-cli GET` show it). */
+  private readonly holderId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  /** The fencing token while this instance holds the stream lease, null otherwise. */
+  private token: number | null = null;
+  private lastLeaseError = 0;
   private backoffMin = 500;
   private backoffMax = 30_000;
   private nextDelay = 500;
@@ -128,7 +165,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
   };
   private readonly listeners = new Set<(alert: WhaleStreamAlert) => void>();
   private readonly pending = new Set<Promise<void>>();
-  private readonly state: Omit<WhaleStreamStatus, 'enabled'> = {
+  private readonly state: Omit<WhaleStreamStatus, 'enabled' | 'holder'> = {
     connected: false,
     subscribed: false,
     reconnects: 0,
@@ -143,6 +180,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
     private readonly alerts: WhaleAlertRepository,
     @Inject(MARKET_EVENT_SINK) private readonly events: MarketEventSink,
     private readonly clock: Clock,
+    private readonly lease: WhaleLeaseRepository,
   ) {
     this.eventThreshold = config.whaleAlertEventMinUsd;
   }
@@ -152,7 +190,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
   }
 
   status(): WhaleStreamStatus {
-    return { enabled: this.enabled, ...this.state };
+    return { enabled: this.enabled, holder: this.token !== null, ...this.state };
   }
 
   /**
@@ -188,16 +226,87 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
     return () => this.listeners.delete(listener);
   }
 
-  /** Starts the connection in the background: a vendor outage must never hold up the boot. */
+  /** Tries for the stream lease in the background: neither Redis nor the vendor may hold up the boot. */
   onApplicationBootstrap(): void {
     if (!this.enabled) return;
-    this.logger.log(`Whale Alert stream: connecting to ${this.safeUrl()}`);
+    void this.tick();
+  }
+
+  /**
+   * Every LEASE_TICK_MS: the holder renews the lease (or, if another instance has it now, closes its
+   * stream); the others try to take it, and the one that does connects.
+   */
+  @Interval('whale-stream-lease', LEASE_TICK_MS)
+  async tick(): Promise<void> {
+    if (!this.enabled || this.stopped || this.ticking) return;
+    this.ticking = true;
+    try {
+      if (this.token === null) await this.takeLease();
+      else await this.renewLease(this.token);
+    } catch (err) {
+      // Redis unreachable: a holder keeps its stream until the lease timer; nobody else takes it meanwhile.
+      const now = Date.now();
+      if (now - this.lastLeaseError >= 10_000) {
+        this.lastLeaseError = now;
+        this.logger.warn(`Whale Alert stream lease: ${(err as Error).message}`);
+      }
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async takeLease(): Promise<void> {
+    const sentAt = performance.now();
+    const token = await this.lease.acquire(this.holderId, LEASE_MS);
+    if (token === null) return;
+    if (this.stopped) {
+      await this.lease.release(this.holderId); // taken while shutting down: give it straight back
+      return;
+    }
+    this.token = token;
+    this.armLeaseTimer(sentAt);
+    this.logger.log(
+      `Whale Alert stream: this instance holds the stream (${this.holderId}, fencing token ${token}); ` +
+        `connecting to ${this.safeUrl()}`,
+    );
     this.connect();
+  }
+
+  private async renewLease(token: number): Promise<void> {
+    const sentAt = performance.now();
+    const renewed = await this.lease.renew(this.holderId, LEASE_MS);
+    if (this.token !== token) return; // given up meanwhile
+    if (renewed) this.armLeaseTimer(sentAt);
+    else this.giveUp('another instance holds the stream lease now');
+  }
+
+  /** The lease runs LEASE_MS from when its last renewal was sent: close the stream before it can end. */
+  private armLeaseTimer(sentAt: number): void {
+    clearTimeout(this.leaseTimer);
+    const left = sentAt + LEASE_MS - LEASE_MARGIN_MS - performance.now();
+    this.leaseTimer = setTimeout(() => this.giveUp('the stream lease could not be renewed'), left);
+    this.leaseTimer.unref();
+  }
+
+  /** Stops holding the stream: closes the connection without a reconnect; the next tick tries for the lease again. */
+  private giveUp(reason: string): void {
+    if (this.token === null) return;
+    this.token = null;
+    clearTimeout(this.leaseTimer);
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    const socket = this.socket;
+    this.socket = undefined; // its close event must not schedule a reconnect
+    this.state.connected = false;
+    this.state.subscribed = false;
+    socket?.terminate();
+    this.logger.warn(`Whale Alert stream closed: ${reason}`);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.leaseTimer);
     clearInterval(this.pingTimer);
     const socket = this.socket;
     this.socket = undefined; // its close event must not schedule a reconnect
@@ -220,6 +329,11 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
       ]);
       clearTimeout(timer);
     }
+    // Given back after the last alert was stored, so another instance takes over at its next tick.
+    if (this.token !== null) {
+      this.token = null;
+      await this.lease.release(this.holderId);
+    }
   }
 
   /** The configured URL without its query string, safe for logs. */
@@ -240,7 +354,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
 
   private connect(): void {
     const wa = this.config.whaleAlert;
-    if (!wa?.wsUrl || !wa.apiKey || this.stopped) return;
+    if (!wa?.wsUrl || !wa.apiKey || this.stopped || this.token === null) return;
     // The vendor allows two connections per key: never leave an old one open behind a new one.
     if (this.socket && this.socket.readyState !== WebSocket.CLOSED) return;
     const url = new URL(wa.wsUrl);
@@ -284,7 +398,7 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
       clearInterval(this.pingTimer);
       this.state.connected = false;
       this.state.subscribed = false;
-      if (this.stopped) return;
+      if (this.stopped || this.token === null) return;
       const wait = this.nextDelay;
       this.nextDelay = Math.min(this.nextDelay * 2, this.backoffMax);
       this.state.reconnects++;
@@ -330,13 +444,25 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
       return;
     }
     const alert = parseAlert(msg, this.clock.now());
-    if (!alert) return;
-    if (!(await this.firstSighting(alert))) {
+    const token = this.token;
+    if (!alert || token === null) return;
+    const outcome = await this.alerts.record(
+      token,
+      alertId(alert),
+      JSON.stringify(alert),
+      KEEP_ALERTS,
+      SEEN_TTL_SECONDS,
+    );
+    if (outcome === 'stale') {
+      // Another instance took the stream while this one was not looking (a long pause): it stores from now on.
+      if (this.token === token) this.giveUp('another instance took the stream (stale fencing token)');
+      return;
+    }
+    if (outcome === 'duplicate') {
       this.state.duplicates++;
       return;
     }
     this.state.alerts_received++;
-    await this.alerts.store(JSON.stringify(alert), KEEP_ALERTS);
     for (const listener of this.listeners) {
       try {
         listener(alert);
@@ -345,19 +471,6 @@ export class WhaleAlertStream implements OnApplicationBootstrap, OnApplicationSh
       }
     }
     await this.raiseEvent(alert);
-  }
-
-  /**
-   * Every instance holds its own stream, and the vendor may replay after a reconnect: one Redis marker per
-   * alert makes sure an alert is stored and sent to the gate once. Without Redis, process it anyway — a
-   * duplicate is better than a lost whale.
-   */
-  private async firstSighting(alert: WhaleStreamAlert): Promise<boolean> {
-    const id = createHash('sha256')
-      .update(JSON.stringify([alert.blockchain, alert.hash, alert.timestamp, alert.amounts, alert.text]))
-      .digest('hex')
-      .slice(0, 32);
-    return this.alerts.markSeen(id, SEEN_TTL_SECONDS);
   }
 
   private async raiseEvent(alert: WhaleStreamAlert): Promise<void> {

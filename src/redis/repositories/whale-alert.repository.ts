@@ -1,39 +1,44 @@
 import { Injectable } from '@nestjs/common';
 import { RedisService } from '../redis.service.js';
-import { repliesOrThrow } from './replies.js';
+
+/** What became of an alert handed to `record`. */
+export type AlertRecord = 'stored' | 'duplicate' | 'stale';
 
 /**
- * What the Whale Alert stream keeps in Redis: a "seen" marker per alert (so each alert is handled once across
- * instances and reconnect replays) and the list of recent alerts, newest first.
+ * What the Whale Alert stream keeps in Redis: a "seen" marker per alert (so each alert is handled once, across
+ * reconnect replays and holders of the stream) and the list of recent alerts, newest first.
  */
 @Injectable()
 export class WhaleAlertRepository {
   constructor(private readonly redis: RedisService) {}
 
-  /** true when this call is the first to see the alert; without Redis, true (the alert is processed). */
-  markSeen(id: string, ttlSeconds: number): Promise<boolean> {
+  /**
+   * Marks the alert seen and lists it in front (keeping the newest `keep`), in one step and only while
+   * `token` is the current fencing token of the stream lease: 'duplicate' when it was seen before, 'stale'
+   * when another instance has taken the stream since. Without Redis, 'stored': the holder processes the alert
+   * (it reaches the event gate but not the list) — a duplicate event is better than a lost whale.
+   */
+  record(
+    token: number,
+    id: string,
+    alert: string,
+    keep: number,
+    seenTtlSeconds: number,
+  ): Promise<AlertRecord> {
+    const keys = this.redis.keys;
     return this.redis.run(
-      'whale_alert.mark_seen',
-      async (client) =>
-        (await client.set(this.redis.keys.whaleAlertSeen(id), '1', 'EX', ttlSeconds, 'NX')) === 'OK',
-      () => true,
-    );
-  }
-
-  /** Adds an alert (already serialised) in front and keeps the newest `keep`. */
-  async store(alert: string, keep: number): Promise<void> {
-    const key = this.redis.keys.whaleAlerts();
-    await this.redis.run(
-      'whale_alert.store',
-      async (client) => {
-        const results = await client
-          .multi()
-          .lpush(key, alert)
-          .ltrim(key, 0, keep - 1)
-          .exec();
-        repliesOrThrow(results);
-      },
-      () => undefined,
+      'whale_alert.record',
+      (c) =>
+        c.recordFencedAlert(
+          keys.whaleStreamFence(),
+          keys.whaleAlertSeen(id),
+          keys.whaleAlerts(),
+          String(token),
+          alert,
+          keep,
+          seenTtlSeconds,
+        ),
+      (): AlertRecord => 'stored',
     );
   }
 
