@@ -12,6 +12,7 @@ import {
   COMPLETE_BATCH,
   ENQUEUE_EVENT,
   LEDGER_FLUSH,
+  OBSERVE_EVENT,
   PRECALL,
   PRECALL_CLAIMS,
   PRECALL_RESERVE,
@@ -75,6 +76,7 @@ export interface BastionScripts {
     keep: number,
     seenTtlSeconds: number,
   ): Promise<'stored' | 'duplicate' | 'stale'>;
+  observeEvent(...args: (string | number)[]): Promise<number[]>;
 }
 
 /**
@@ -148,6 +150,7 @@ export class RedisService implements OnApplicationShutdown {
     client.defineCommand('releaseBatch', { numberOfKeys: 2, lua: RELEASE_BATCH });
     client.defineCommand('acquireFencedLease', { numberOfKeys: 2, lua: ACQUIRE_FENCED_LEASE });
     client.defineCommand('recordFencedAlert', { numberOfKeys: 3, lua: RECORD_FENCED_ALERT });
+    client.defineCommand('observeEvent', { numberOfKeys: 4, lua: OBSERVE_EVENT });
     client.on('error', (err: Error) => this.logError(err));
     client.on('ready', () =>
       this.logger.log(
