@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { type ChainableCommander, Cluster, Redis, type RedisOptions } from 'ioredis';
-import RedisMock from 'ioredis-mock';
+import type RedisMockClass from 'ioredis-mock';
+import { createRequire } from 'node:module';
 import type { ConfigType } from '@nestjs/config';
 import { redisConfig } from '../config/namespaces.js';
 import { RedisKeys } from './redis-keys.js';
@@ -27,6 +28,10 @@ import {
 } from './scripts.js';
 
 export type RedisClient = Redis;
+
+/** The embedded store's module, loaded only when the store is embedded (a few MB a server with Redis never needs). */
+const embeddedStore = (): typeof RedisMockClass =>
+  createRequire(import.meta.url)('ioredis-mock') as typeof RedisMockClass;
 
 /** The user and password of REDIS_URL, for the nodes of a Cluster or the master behind Sentinels. */
 function credentialsOf(url: string | undefined): Pick<RedisOptions, 'username' | 'password'> {
@@ -110,7 +115,7 @@ export class RedisService implements OnApplicationShutdown {
       ...credentialsOf(config.redisUrl),
     };
     let client: Redis | Cluster;
-    if (this.embedded) client = new RedisMock({ lazyConnect: true });
+    if (this.embedded) client = new (embeddedStore())({ lazyConnect: true });
     else if (this.cluster) {
       client = new Cluster(config.redisClusterNodes, {
         lazyConnect: true,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { createTransport, type Transporter } from 'nodemailer';
+import { createRequire } from 'node:module';
+import type { Transporter } from 'nodemailer';
 import type { ConfigType } from '@nestjs/config';
 import { alertsConfig } from '../../config/namespaces.js';
 
@@ -143,6 +144,8 @@ export class Notifiers implements OnApplicationShutdown {
     if (config.email) {
       const { smtpUrl, from, to } = config.email;
       // One connection per message: alerts are rare, and a pooled connection would outlive an SMTP restart.
+      // nodemailer is loaded only when e-mail alerts are configured.
+      const { createTransport } = createRequire(import.meta.url)('nodemailer') as typeof import('nodemailer');
       const mailer = createTransport({
         url: smtpUrl,
         connectionTimeout: DEADLINE_MS,
