@@ -28,7 +28,7 @@ import { effectivePriority } from '../src/ai-optimization/events/priority.js';
 import { startFakeDeepSeekWorker } from './fake-deepseek.js';
 import { AGENTS, systemPromptTokens } from './replay/agents.js';
 import { LAYERS } from './replay/layers.js';
-import { buildBars, loadCandles, BAR_MS } from './replay/market.js';
+import { BAR_MS, loadSeries, parseSeriesSpec } from './replay/market.js';
 import {
   agentTable,
   costRows,
@@ -36,7 +36,11 @@ import {
   DAYS_PER_MONTH,
   duration,
   fidelityTable,
+  movingLines,
+  perSymbolTable,
   reasonsTable,
+  spendByAgentTable,
+  spendTable,
   usd,
 } from './replay/report.js';
 import { analyticLayer, newRunId, runLayer, type LayerResult, type RunSettings } from './replay/runner.js';
@@ -46,6 +50,8 @@ const SOURCE_BENCH = resolve(here, '../../bench');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** Days of the baseline and prompt-caching rows also run through the pipeline to check their computation. */
 const VERIFY_DAYS = 7;
+/** Days replayed per series unless --days or a window says otherwise; the bars before only warm up. */
+const DEFAULT_DAYS = 365;
 
 const out = (line = ''): void => console.log(line);
 const err = (line: string): void => console.error(line);
@@ -177,7 +183,7 @@ async function leftoverKeys(runId: string): Promise<number> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      csv: { type: 'string' },
+      csv: { type: 'string', multiple: true },
       model: { type: 'string' },
       days: { type: 'string' },
       json: { type: 'string' },
@@ -189,7 +195,10 @@ async function main(): Promise<void> {
     strict: true,
   });
   const wallStart = performance.now();
-  const csvPath = resolve(values.csv ?? resolve(SOURCE_BENCH, 'data/BTCUSDT_1h_last365.csv'));
+  const specs = (values.csv ?? [resolve(SOURCE_BENCH, 'data/BTCUSDT_1h_last365.csv')]).map((arg) => {
+    const spec = parseSeriesSpec(arg);
+    return { ...spec, path: resolve(spec.path) };
+  });
   const jsonPath = resolve(values.json ?? resolve(SOURCE_BENCH, 'results/replay.json'));
   const model = values.model ?? 'deepseek-v4-flash';
   const full = values.full === true;
@@ -203,14 +212,14 @@ async function main(): Promise<void> {
     ),
   };
 
-  const file = await loadCandles(csvPath);
-  const days = values.days === undefined ? null : positive('days', values.days, 1, true);
-  const wanted = days === null ? file.candles.length : Math.min(file.candles.length, days * 24);
-  const from = file.candles.length - wanted;
-  const bars = buildBars(file.candles, from, thresholds);
+  const days = positive('days', values.days, DEFAULT_DAYS, true);
+  const series = await loadSeries(specs, days, thresholds);
+  // One clock: the bars of every series in time order, the bars of one time in series order.
+  const bars = series.flatMap((s) => s.bars).sort((a, b) => a.closeTime - b.closeTime || a.series - b.series);
   const first = bars[0];
   const last = bars[bars.length - 1];
   const simulatedDays = (last.closeTime - first.closeTime + BAR_MS) / 86_400_000;
+  const movingBars = bars.filter((b) => b.marketMoving === true).length;
 
   const priorities = Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<string, number>;
   for (const bar of bars)
@@ -218,7 +227,7 @@ async function main(): Promise<void> {
 
   // The baseline and prompt-caching rows make one upstream call per request by construction; unless --full,
   // they are computed (analyticLayer) and checked against a real run of their first VERIFY_DAYS days.
-  const verifyBars = bars.slice(0, Math.min(bars.length, VERIFY_DAYS * 24));
+  const verifyBars = bars.filter((b) => b.closeTime < first.closeTime + VERIFY_DAYS * 86_400_000);
   type Job = {
     name: string;
     short: string;
@@ -253,7 +262,8 @@ async function main(): Promise<void> {
   });
 
   err(
-    `replay: ${bars.length} bars × ${AGENTS.length} agents × ${LAYERS.length} layers, model ${model}, ` +
+    `replay: ${series.map((s) => `${s.symbol} ${s.bars.length}`).join(' + ')} bars × ${AGENTS.length} agents × ` +
+      `${LAYERS.length} layers, model ${model}, ` +
       `${full ? 'every layer through the pipeline' : `baseline and prompt caching computed (verified on ${verifyBars.length} bars)`}, ` +
       `${parallel} job(s) at a time, Redis ${REDIS_URL}`,
   );
@@ -329,9 +339,16 @@ async function main(): Promise<void> {
   const fmt = (ms: number): string => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
   const last5 = results[results.length - 1];
 
+  const seriesText = series
+    .map(
+      (s) =>
+        `${s.symbol} = ${basename(s.spec.path)}${s.spec.window ? `@${s.spec.window.label}` : ''}` +
+        `${s.shiftMs !== 0 ? ` (moved ${Math.round(s.shiftMs / 86_400_000)} days onto the clock)` : ''}`,
+    )
+    .join(', ');
   out(
-    `## Savings replay: ${basename(csvPath)}, ${bars.length.toLocaleString('en-US')} hourly bars ` +
-      `(${fmt(first.openTime)} → ${fmt(last.closeTime)} UTC)`,
+    `## Savings replay: ${seriesText}; ${bars.length.toLocaleString('en-US')} hourly bars ` +
+      `(${fmt(first.openTime)} → ${fmt(last.closeTime)} UTC${series.length > 1 ? " on the first series' clock" : ''})`,
   );
   out();
   out(
@@ -351,8 +368,21 @@ async function main(): Promise<void> {
     `**Result: ${usd(baseline.costPerMonth)} → ${usd(final.costPerMonth)} a month, a cumulative reduction of ` +
       `${(final.cumulativeReduction * 100).toFixed(1)}% (${final.cumulativeReduction >= 0.9 ? 'meets' : 'misses'} ` +
       `the ≥ 90% target), with ${last5.fidelity.critical.freshShare === 1 ? 'all' : 'NOT all'} CRITICAL events ` +
-      `answered fresh.**`,
+      `answered fresh; market-moving bars answered fresh: ${
+        last5.moving.requests === 0
+          ? '—'
+          : `${last5.moving.fresh === last5.moving.requests ? '100' : ((last5.moving.fresh / last5.moving.requests) * 100).toFixed(1)}%`
+      } (${last5.moving.fresh}/${last5.moving.requests}).**`,
   );
+  out();
+  out(
+    `Market-moving bars (the fixed yardstick, independent of the gate): ${movingBars.toLocaleString('en-US')} of ` +
+      `${bars.length.toLocaleString('en-US')} bars (${series.map((s) => `${s.symbol} ${s.bars.filter((b) => b.marketMoving === true).length}`).join(', ')}) ` +
+      `whose |close-to-close return| or true range is in the top 1% of the symbol's 720 bars before them; every ` +
+      `agent should get a fresh answer on each.`,
+  );
+  out();
+  out(movingLines(results));
   out();
   for (const note of readingNotes(results, simulatedDays)) out(`- ${note}`);
   out();
@@ -366,6 +396,31 @@ async function main(): Promise<void> {
       'without a call of their own (response cache, sampled out, filtered, placeholder of a batched event). LOW ' +
       "batch wait = time until the event's batch was answered.",
   );
+  out();
+  if (series.length > 1) {
+    out('### Per symbol');
+    out();
+    out(perSymbolTable(results, simulatedDays));
+    out();
+    out(
+      'Cost per symbol: its fresh calls, and the batch calls split between the symbols of each batch by their ' +
+        'number of events (LOW batches mix the symbols of one agent).',
+    );
+    out();
+  }
+  out('### Where the spend goes');
+  out();
+  out(spendTable(results, simulatedDays));
+  out();
+  out(
+    'Fresh = a call made for one request, by the priority the gate gave it (outside the gate: the static ' +
+      'priority of the bar); "market-moving bars" are the calls the yardstick needs, the other columns are what ' +
+      'a mechanism could still cut without losing fidelity.',
+  );
+  out();
+  out(`Per agent, last row (${last5.label}):`);
+  out();
+  out(spendByAgentTable(last5, simulatedDays));
   out();
   out('### Decisions per layer');
   out();
@@ -431,10 +486,20 @@ async function main(): Promise<void> {
   const report = {
     generatedAt: new Date().toISOString(),
     input: {
-      csv: csvPath,
+      series: series.map((s) => ({
+        csv: s.spec.path,
+        window: s.spec.window?.label ?? `last ${days} days`,
+        symbol: s.symbol,
+        bars: s.bars.length,
+        warmupBars: s.warmupBars,
+        shiftDays: s.shiftMs / 86_400_000,
+        marketMovingBars: s.bars.filter((b) => b.marketMoving === true).length,
+        unjudgedBars: s.unjudged,
+        droppedRows: s.file.droppedRows,
+        formingBarLeftOut: s.file.formingBar,
+      })),
       bars: bars.length,
-      droppedRows: file.droppedRows,
-      formingBarLeftOut: file.formingBar,
+      marketMovingBars: movingBars,
       from: new Date(first.openTime).toISOString(),
       to: new Date(last.closeTime).toISOString(),
       simulatedDays,
