@@ -6,7 +6,7 @@ import { AGENT_TYPE_PATTERN } from '../common/validation.js';
 import { SAMPLING_STRATEGIES } from '../config/yaml-config.js';
 import { EventStatsService } from '../cost-monitoring/event-stats.service.js';
 import { EventThresholdsService } from './events/event-thresholds.service.js';
-import { THRESHOLD_RANGES, type EventThresholds } from './events/event.types.js';
+import { THRESHOLD_CHOICES, THRESHOLD_RANGES, type EventThresholds } from './events/event.types.js';
 import { SamplingService, type SamplingStrategy } from './sampling/sampling.service.js';
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -30,13 +30,18 @@ const SAMPLING_BODY = {
 const THRESHOLDS_BODY = {
   type: 'object',
   additionalProperties: false,
-  properties: Object.fromEntries(
-    Object.entries(THRESHOLD_RANGES).map(([name, [minimum, maximum, integer]]) => [
-      name,
-      { type: integer ? 'integer' : 'number', minimum, maximum },
-    ]),
-  ),
-  example: { price_change_pct: 2.5, batch_size: 20 },
+  properties: {
+    ...Object.fromEntries(
+      Object.entries(THRESHOLD_RANGES).map(([name, [minimum, maximum, integer]]) => [
+        name,
+        { type: integer ? 'integer' : 'number', minimum, maximum },
+      ]),
+    ),
+    ...Object.fromEntries(
+      Object.entries(THRESHOLD_CHOICES).map(([name, choices]) => [name, { enum: choices }]),
+    ),
+  },
+  example: { priority_mode: 'adaptive', adaptive_scope: 'symbol', adaptive_window: 720 },
 };
 
 /** Run-time settings of the gates, kept in Redis so every instance applies a change at once. */

@@ -80,6 +80,11 @@ export const FAILURE_POLICIES = {
     policy: 'open',
     effect: 'the last known average prices an avoided call (or none is counted)',
   },
+  'event_window.observe': {
+    policy: 'open',
+    effect:
+      'adaptive priority falls back to the static thresholds for that event (metadata `priority_fallback`)',
+  },
   'batch.enqueue': {
     policy: 'open',
     effect: 'the LOW event is answered fresh instead (metadata `degraded: "event_store_unavailable"`)',

@@ -60,6 +60,15 @@ export class RedisKeys {
     return this.k('ai', '{config}', 'version');
   }
 
+  /**
+   * The rolling window of adaptive event priority: one per tenant and symbol (`*` for the global scope), its
+   * four sorted sets under one hash tag so the script that appends, trims and ranks runs in one slot.
+   */
+  eventWindow(tenant: string, scope: string): { times: string; move: string; range: string; volume: string } {
+    const base = this.k('ai', 'event-window', `{window:${tenant}:${scope}}`);
+    return { times: `${base}:t`, move: `${base}:move`, range: `${base}:range`, volume: `${base}:volume` };
+  }
+
   // LOW-event batches, per batch group: a tenant's agent (`tenant.agent`, the start of each of its batch ids).
   private batchGroup(group: string): string {
     return `{batch:${group}}`;

@@ -6,6 +6,7 @@ import { BatchRepository } from './repositories/batch.repository.js';
 import { RateLimitRepository } from './repositories/rate-limit.repository.js';
 import { BudgetRepository } from './repositories/budget.repository.js';
 import { ConversationRepository } from './repositories/conversation.repository.js';
+import { EventWindowRepository } from './repositories/event-window.repository.js';
 import { LedgerRepository } from './repositories/ledger.repository.js';
 import { PromptRepository } from './repositories/prompt.repository.js';
 import { SettingsRepository } from './repositories/settings.repository.js';
@@ -16,6 +17,7 @@ const REPOSITORIES = [
   BatchRepository,
   BudgetRepository,
   ConversationRepository,
+  EventWindowRepository,
   LedgerRepository,
   PromptRepository,
   RateLimitRepository,

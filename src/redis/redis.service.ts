@@ -11,6 +11,7 @@ import {
   COMPLETE_BATCH,
   ENQUEUE_EVENT,
   LEDGER_FLUSH,
+  OBSERVE_EVENT,
   PRECALL,
   PRECALL_CLAIMS,
   PRECALL_RESERVE,
@@ -63,6 +64,7 @@ export interface BastionScripts {
   claimBatch(...args: (string | number)[]): Promise<string[] | null>;
   completeBatch(...args: (string | number)[]): Promise<number>;
   releaseBatch(...args: (string | number)[]): Promise<number>;
+  observeEvent(...args: (string | number)[]): Promise<number[]>;
 }
 
 /**
@@ -134,6 +136,7 @@ export class RedisService implements OnApplicationShutdown {
     client.defineCommand('claimBatch', { numberOfKeys: 3, lua: CLAIM_BATCH });
     client.defineCommand('completeBatch', { numberOfKeys: 2, lua: COMPLETE_BATCH });
     client.defineCommand('releaseBatch', { numberOfKeys: 2, lua: RELEASE_BATCH });
+    client.defineCommand('observeEvent', { numberOfKeys: 4, lua: OBSERVE_EVENT });
     client.on('error', (err: Error) => this.logError(err));
     client.on('ready', () =>
       this.logger.log(

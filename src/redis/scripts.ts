@@ -341,3 +341,50 @@ if ARGV[4] ~= '' then redis.call('HDEL', KEYS[2], ARGV[4]) end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], ARGV[5], ARGV[1]) end
 return 1
 `;
+
+/**
+ * Adaptive event priority: adds one observation to a rolling window and ranks it against the others, in one
+ * step. KEYS: 1 the window's times (member id → event time), 2–4 its |return|, range and volume ratio
+ * (member id → figure). ARGV: 1 id (symbol|event time: an event seen by several agents counts once), 2 event
+ * time ms, 3 window size, 4–6 the figures ('' = the event does not carry it), 7 idle TTL ms.
+ * The first observation of an id is kept; the oldest beyond the window size are removed. Returns
+ * {others in the window, then per figure: others carrying it, how many of those are strictly smaller}.
+ */
+export const OBSERVE_EVENT = `
+local id = ARGV[1]
+local window = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[7])
+local sets = {KEYS[2], KEYS[3], KEYS[4]}
+if not redis.call('ZSCORE', KEYS[1], id) then
+  redis.call('ZADD', KEYS[1], ARGV[2], id)
+  for i = 1, 3 do
+    if ARGV[3 + i] ~= '' then redis.call('ZADD', sets[i], ARGV[3 + i], id) end
+  end
+end
+local extra = redis.call('ZCARD', KEYS[1]) - window
+while extra > 0 do
+  local take = math.min(extra, 1000)
+  local old = redis.call('ZRANGE', KEYS[1], 0, take - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, take - 1)
+  for i = 1, 3 do redis.call('ZREM', sets[i], (unpack or table.unpack)(old)) end
+  extra = extra - take
+end
+local others = redis.call('ZCARD', KEYS[1])
+if redis.call('ZSCORE', KEYS[1], id) then others = others - 1 end
+local out = {others}
+for i = 1, 3 do
+  local n = redis.call('ZCARD', sets[i])
+  local own = redis.call('ZSCORE', sets[i], id)
+  if own then n = n - 1 end
+  local less = 0
+  local x = ARGV[3 + i]
+  if x ~= '' then
+    less = redis.call('ZCOUNT', sets[i], '-inf', '(' .. x)
+    if own and tonumber(own) < tonumber(x) then less = less - 1 end
+  end
+  out[#out + 1] = n
+  out[#out + 1] = less
+end
+for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
+return out
+`;

@@ -7,8 +7,10 @@ import { AiGateway } from '../gateway.service.js';
 import type { DecisionReason, GatewayRequest, GatewayResult } from '../gateway.types.js';
 import { BatchFlusher } from './batch-flusher.service.js';
 import { BatchQueue } from './batch-queue.service.js';
-import type { MarketEvent } from './event.types.js';
 import { EventThresholdsService } from './event-thresholds.service.js';
+import { EventWindowRepository } from '../../redis/repositories/event-window.repository.js';
+import { adaptivePriority, observationOf } from './adaptive-priority.js';
+import type { EventThresholds, MarketEvent, Priority } from './event.types.js';
 import { effectivePriority } from './priority.js';
 
 /** What the gateway did with an event the gate let through, as counted by /ai-cost/event-stats. */
@@ -43,11 +45,53 @@ export class EventGate {
     private readonly stats: EventStatsService,
     private readonly clock: Clock,
     private readonly context: RequestContext,
+    private readonly windows: EventWindowRepository,
   ) {}
 
+  /**
+   * The effective priority and why. Static mode: the fixed thresholds. Adaptive mode: an event carrying a
+   * symbol and market figures is added to its window and ranked against it; until the window holds
+   * `adaptive_min_history` observations, for events without figures and while Redis is away, the static
+   * rules decide (`fallback` says why).
+   */
+  async prioritize(
+    event: MarketEvent,
+    tenant: string,
+    t: EventThresholds,
+  ): Promise<{
+    priority: Priority;
+    raisedBy: string[];
+    mode: 'static' | 'adaptive';
+    percentiles?: Record<string, number>;
+    fallback?: string;
+  }> {
+    const fixed = (fallback?: string) => ({
+      ...effectivePriority(event.priority, event.data, t),
+      mode: 'static' as const,
+      ...(fallback ? { fallback } : {}),
+    });
+    if (t.priority_mode !== 'adaptive') return fixed();
+    const obs = event.symbol ? observationOf(event.data) : null;
+    if (obs === null) return fixed('no_market_data');
+    const global = t.adaptive_scope === 'global';
+    const ranks = await this.windows.observe(
+      tenant,
+      global ? '*' : event.symbol,
+      event.symbol,
+      event.timestamp,
+      obs,
+      t.adaptive_window,
+    );
+    if (ranks === null) return fixed('store_unavailable');
+    const decision = adaptivePriority(event.priority, obs, ranks, t, global ? 'all symbols' : event.symbol);
+    if (decision === null) return fixed(`warming_up (${ranks.history} of ${t.adaptive_min_history})`);
+    return { ...decision, mode: 'adaptive' };
+  }
+
   async handle(request: GatewayRequest, event: MarketEvent): Promise<GatewayResult> {
-    const t = this.thresholds.current();
-    const { priority, raisedBy } = effectivePriority(event.priority, event.data, t);
+    const t = await this.thresholds.recent();
+    const tenant = request.tenant ?? this.context.tenant;
+    const { priority, raisedBy, mode, percentiles, fallback } = await this.prioritize(event, tenant, t);
     const symbol = request.symbol ?? event.symbol;
     const req: GatewayRequest = {
       ...request,
@@ -69,7 +113,6 @@ export class EventGate {
     if (priority === 'CRITICAL') {
       result = await this.gateway.call({ ...req, cacheRead: false, sampling: false, critical: true });
     } else if (priority === 'LOW') {
-      const tenant = request.tenant ?? this.context.tenant;
       const queued = await this.gateway.callOrQueue(req, async () => {
         const { batchId, position, full } = await this.queue.enqueue(
           tenant,
@@ -112,6 +155,9 @@ export class EventGate {
       priority,
       declared_priority: event.priority,
       raised_by: raisedBy,
+      priority_mode: mode,
+      ...(percentiles ? { percentiles } : {}),
+      ...(fallback ? { priority_fallback: fallback } : {}),
       decision,
       ...(batch ?? {}),
     };

@@ -31,6 +31,8 @@ function parse(raw: string | null): unknown {
 export class SettingsRepository implements OnModuleInit {
   private readonly logger = new Logger(SettingsRepository.name);
   private current: StoredSettings = EMPTY;
+  /** When the copy was last read (performance.now(), real time). */
+  private readAt = 0;
 
   constructor(private readonly redis: RedisService) {}
 
@@ -70,6 +72,16 @@ export class SettingsRepository implements OnModuleInit {
       () => null,
     );
     if (read) this.current = read;
+    this.readAt = performance.now();
+    return this.current;
+  }
+
+  /**
+   * The copy, read again first when it is older than `maxAgeMs` (real time): for deciders that act before any
+   * pre-call step could notice a change made on another instance (the event gate's priority).
+   */
+  async fresh(maxAgeMs: number): Promise<StoredSettings> {
+    if (performance.now() - this.readAt >= maxAgeMs) await this.reload();
     return this.current;
   }
 
