@@ -220,6 +220,7 @@ async function main(): Promise<void> {
   const last = bars[bars.length - 1];
   const simulatedDays = (last.closeTime - first.closeTime + BAR_MS) / 86_400_000;
   const movingBars = bars.filter((b) => b.marketMoving === true).length;
+  const warmup = series.flatMap((s) => s.warmup);
 
   const priorities = Object.fromEntries(PRIORITIES.map((p) => [p, 0])) as Record<string, number>;
   for (const bar of bars)
@@ -280,6 +281,7 @@ async function main(): Promise<void> {
           job.name,
           await job.run({
             bars,
+            warmup,
             fake,
             redisUrl: REDIS_URL,
             model,

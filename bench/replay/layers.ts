@@ -19,6 +19,13 @@ export interface LayerSpec {
   /** 'always' = every agent forced to ALWAYS at run time; 'configured' = config/agents.yaml. */
   sampling: 'always' | 'configured';
   events: EventRouting;
+  /** Event-gate settings posted for this row on top of the replay's thresholds (POST /ai-cost/event-thresholds). */
+  gate?: Record<string, unknown>;
+  /**
+   * What the bots declare on an event: 'static' = the priority price and volume imply under the static
+   * thresholds; 'low' = nothing (LOW), leaving the ranking to the gate (adaptive priority).
+   */
+  declare?: 'static' | 'low';
 }
 
 export const LAYERS: LayerSpec[] = [
@@ -81,5 +88,20 @@ export const LAYERS: LayerSpec[] = [
     responseCache: true,
     sampling: 'configured',
     events: 'all',
+  },
+  {
+    id: 'adaptive',
+    label: '+ adaptive priority',
+    adds:
+      "the gate ranks each bar against its symbol's own last 720 bars (priority_mode adaptive, scope symbol: " +
+      '|return| or range at the 97th / 98.5th / 99.5th percentile → MEDIUM / HIGH / CRITICAL, volume one level ' +
+      'lower) instead of the fixed BTC-sized thresholds; the bots declare LOW and leave the ranking to the gate, ' +
+      'whose windows hold the 30 days before the replay as a running gate would',
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'all',
+    gate: { priority_mode: 'adaptive', adaptive_scope: 'symbol' },
+    declare: 'low',
   },
 ];

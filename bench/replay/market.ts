@@ -290,6 +290,8 @@ export interface Series {
   file: CandleFile;
   symbol: string;
   bars: Bar[];
+  /** The (up to MOVING_WINDOW) bars just before the window: they seed the gate's adaptive windows. */
+  warmup: Bar[];
   /** Bars of the file before the replayed window (indicator and yardstick warm-up). */
   warmupBars: number;
   /** How far the series was moved onto the first series' clock (whole weeks; 0 for the first). */
@@ -348,6 +350,12 @@ export async function loadSeries(
       file: l.file,
       symbol,
       bars,
+      warmup: buildBars(l.file.candles, Math.max(0, l.from - MOVING_WINDOW), thresholds, {
+        symbol,
+        series,
+        shiftMs,
+        to: l.from,
+      }),
       warmupBars: l.from,
       shiftMs,
       unjudged: bars.filter((b) => b.marketMoving === null).length,

@@ -35,6 +35,9 @@ import { fromPico, toPico } from '../../src/common/money.js';
 import { PriceBook } from '../../src/ai-optimization/pricing.js';
 import { CostStatsService } from '../../src/cost-monitoring/cost-stats.service.js';
 import { RedisService } from '../../src/redis/redis.service.js';
+import { EventWindowRepository } from '../../src/redis/repositories/event-window.repository.js';
+import { RequestContext } from '../../src/common/request-context.js';
+import { observationOf } from '../../src/ai-optimization/events/adaptive-priority.js';
 import {
   DEFAULT_ANSWER_TOKENS,
   fakeAnswer,
@@ -51,6 +54,8 @@ export const UPSTREAM_KEY = 'replay-upstream-key';
 export interface RunSettings {
   /** The bars of every series, in time order (bars of one time in series order). */
   bars: Bar[];
+  /** The event data of the bars before each series' window (they seed the gate's adaptive windows). */
+  warmup: Bar[];
   fake: FakeDeepSeek;
   redisUrl: string;
   model: string;
@@ -343,7 +348,20 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
     if (spec.sampling === 'always') {
       for (const agent of AGENTS) await app.get(SamplingService).set(agent, { strategy: 'ALWAYS' });
     }
-    await app.get(EventThresholdsService).update({ ...thresholds });
+    await app.get(EventThresholdsService).update({ ...thresholds, ...(spec.gate ?? {}) });
+    const adaptive = spec.gate?.priority_mode === 'adaptive';
+    if (adaptive) {
+      // A gate that had been running would know the 30 days before the replay: its windows get them first.
+      const t = app.get(EventThresholdsService).current();
+      const windows = app.get(EventWindowRepository);
+      const tenant = app.get(RequestContext).tenant;
+      for (const bar of settings.warmup) {
+        const obs = observationOf(bar.event.data);
+        if (obs === null) continue;
+        const scope = t.adaptive_scope === 'global' ? '*' : bar.symbol;
+        await windows.observe(tenant, scope, bar.symbol, bar.closeTime, obs, t.adaptive_window);
+      }
+    }
 
     // Response-cache entries expire on the simulated clock (see the header comment).
     const expiries = new Map<string, number>();
@@ -482,7 +500,7 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
           ? await gate.handle(request, {
               symbol: bar.symbol,
               eventType: bar.event.type,
-              priority: bar.event.declared,
+              priority: spec.declare === 'low' ? 'LOW' : bar.event.declared,
               data: bar.event.data,
               timestamp: bar.closeTime,
             })
