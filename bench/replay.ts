@@ -236,7 +236,11 @@ async function main(): Promise<void> {
     run: (settings: RunSettings) => Promise<LayerResult>;
   };
   const jobs: Job[] = [];
-  LAYERS.forEach((spec, i) => {
+  // The rows that send every bar through the gate take longest: they start first, so the lanes end together.
+  const slowFirst = LAYERS.map((spec, i) => ({ spec, i })).sort(
+    (a, b) => Number(b.spec.events === 'all') - Number(a.spec.events === 'all') || a.i - b.i,
+  );
+  slowFirst.forEach(({ spec, i }) => {
     if (!full && spec.id !== 'baseline' && spec.id !== 'prompt_cache') {
       jobs.push({ name: spec.id, short: `L${i}`, bars: bars.length, run: (s) => runLayer(spec, s) });
     }
@@ -368,9 +372,8 @@ async function main(): Promise<void> {
   out();
   out(
     `**Result: ${usd(baseline.costPerMonth)} → ${usd(final.costPerMonth)} a month, a cumulative reduction of ` +
-      `${(final.cumulativeReduction * 100).toFixed(1)}% (${final.cumulativeReduction >= 0.9 ? 'meets' : 'misses'} ` +
-      `the ≥ 90% target), with ${last5.fidelity.critical.freshShare === 1 ? 'all' : 'NOT all'} CRITICAL events ` +
-      `answered fresh; market-moving bars answered fresh: ${
+      `${(final.cumulativeReduction * 100).toFixed(1)}% (${final.cumulativeReduction >= 0.95 ? 'meets' : 'misses'} ` +
+      `the ≥ 95% target); market-moving bars answered fresh: ${
         last5.moving.requests === 0
           ? '—'
           : `${last5.moving.fresh === last5.moving.requests ? '100' : ((last5.moving.fresh / last5.moving.requests) * 100).toFixed(1)}%`

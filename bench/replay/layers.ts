@@ -104,4 +104,38 @@ export const LAYERS: LayerSpec[] = [
     gate: { priority_mode: 'adaptive', adaptive_scope: 'symbol' },
     declare: 'low',
   },
+  {
+    id: 'no_medium',
+    label: '+ no MEDIUM price band',
+    adds:
+      'adaptive_medium_pct raised to adaptive_high_pct (98.5): a move between the 97th and the 98.5th ' +
+      'percentile, below every market-moving bar, is batched as LOW instead of called fresh (a volume spike ' +
+      'at the 98.5th percentile still makes MEDIUM)',
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'all',
+    gate: { priority_mode: 'adaptive', adaptive_scope: 'symbol', adaptive_medium_pct: 98.5 },
+    declare: 'low',
+  },
+  {
+    id: 'big_batches',
+    label: '+ larger LOW batches',
+    adds:
+      'batch_size 24 and batch_timeout 24 h instead of 10 and 10 h: the system prompt and the fixed part of ' +
+      'the answer are paid once per 24 quiet-bar events instead of once per 10; quiet bars wait longer for ' +
+      "their batch's answer (they get their agent's last answer at once either way)",
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'all',
+    gate: {
+      priority_mode: 'adaptive',
+      adaptive_scope: 'symbol',
+      adaptive_medium_pct: 98.5,
+      batch_size: 24,
+      batch_timeout: 24 * 3600,
+    },
+    declare: 'low',
+  },
 ];

@@ -66,7 +66,7 @@ export type RegimeLabel = Regime | 'warming_up';
 /** Everything the bots derive from one closed bar. */
 export interface Bar {
   index: number;
-  /** The series' symbol (one per series; two series of the same asset get the year of their first bar). */
+  /** The series' symbol (one per series; two series of the same asset get the year of their middle bar). */
   symbol: string;
   /** Position of the series on the command line. */
   series: number;
@@ -304,7 +304,7 @@ export interface Series {
  * Loads the series of one replay. Each series replays its window (`@…`) or its last `days` days; the bars
  * before only warm up. Series after the first are put on the first one's clock, moved by whole weeks (time of
  * day and weekday kept, so peak and off-peak prices fall as they did) to start as close as possible to it.
- * Each gets its own symbol: the file's asset, with the year of its first replayed bar when two series share it.
+ * Each gets its own symbol: the file's asset, with the year of its middle replayed bar when two series share it.
  */
 export async function loadSeries(
   specs: SeriesSpec[],
@@ -339,8 +339,9 @@ export async function loadSeries(
   const taken = new Set<string>();
   return loaded.map((l, series) => {
     const firstTime = l.file.candles[l.from][0];
+    const middle = l.file.candles[Math.floor((l.from + l.to - 1) / 2)][0];
     const shared = bases.filter((b) => b === bases[series]).length > 1;
-    let symbol = shared ? `${bases[series]}-${new Date(firstTime).getUTCFullYear()}` : bases[series];
+    let symbol = shared ? `${bases[series]}-${new Date(middle).getUTCFullYear()}` : bases[series];
     if (taken.has(symbol)) symbol = `${symbol}#${series + 1}`;
     taken.add(symbol);
     const shiftMs = series === 0 ? 0 : Math.round((origin - firstTime) / WEEK_MS) * WEEK_MS;

@@ -534,7 +534,8 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
     }
     if (spec.events === 'all') {
       // Events still queued at the end are answered when their batch times out, as they would be live.
-      clock.set((bars.at(-1) as Bar).closeTime + thresholds.batch_timeout * 1000);
+      const { batch_timeout } = app.get(EventThresholdsService).current();
+      clock.set((bars.at(-1) as Bar).closeTime + batch_timeout * 1000);
       await flusher.flushDue();
       await settleFlushes();
     }
