@@ -160,6 +160,56 @@ function readingNotes(results: LayerResult[], days: number): string[] {
       );
     }
   }
+  const fresh = (r: LayerResult, priorities: string[], bar: 'moving' | 'other') => {
+    let calls = 0;
+    let costUsd = 0;
+    for (const [key, v] of Object.entries(r.spend)) {
+      const [kind, priority, where] = key.split('|');
+      if (kind === 'fresh' && where === bar && priorities.includes(priority)) {
+        calls += v.calls;
+        costUsd += v.costUsd;
+      }
+    }
+    return { calls, costUsd };
+  };
+  const movingShare = (r: LayerResult) =>
+    `${r.moving.requests > 0 ? ((r.moving.fresh / r.moving.requests) * 100).toFixed(1) : '—'}% (${r.moving.fresh}/${r.moving.requests})`;
+  const adaptive = by('adaptive');
+  if (batching && adaptive) {
+    const [before, after] = [batching, adaptive].map((r) =>
+      fresh(r, ['CRITICAL', 'HIGH', 'MEDIUM'], 'other'),
+    );
+    notes.push(
+      `Adaptive priority: market-moving bars answered fresh ${movingShare(batching)} → ${movingShare(adaptive)} ` +
+        `(the static thresholds leave some market-moving bars of calm weeks LOW, and call fresh on 2% moves of ` +
+        `volatile weeks that are routine there); fresh calls on bars that are not market-moving ` +
+        `${before.calls.toLocaleString('en-US')} (${month(before.costUsd)}/month) → ` +
+        `${after.calls.toLocaleString('en-US')} (${month(after.costUsd)}/month), the events it lowers going to the ` +
+        `LOW batches instead (${batching.batchesFlushed.toLocaleString('en-US')} → ` +
+        `${adaptive.batchesFlushed.toLocaleString('en-US')} batch calls).`,
+    );
+  }
+  const noMedium = by('no_medium');
+  if (adaptive && noMedium) {
+    const [before, after] = [adaptive, noMedium].map((r) => fresh(r, ['MEDIUM'], 'other'));
+    notes.push(
+      `No MEDIUM price band: fresh MEDIUM calls ${before.calls.toLocaleString('en-US')} ` +
+        `(${month(before.costUsd)}/month) → ${after.calls.toLocaleString('en-US')} (${month(after.costUsd)}/month); ` +
+        `market-moving bars answered fresh ${movingShare(noMedium)}.`,
+    );
+  }
+  const big = by('big_batches');
+  if (noMedium && big) {
+    const perBatch = (r: LayerResult) =>
+      ((r.reasons.batched ?? 0) / Math.max(1, r.batchesFlushed)).toFixed(1);
+    notes.push(
+      `Larger LOW batches: ${noMedium.batchesFlushed.toLocaleString('en-US')} batch calls (${perBatch(noMedium)} ` +
+        `events each, ${month(noMedium.batchCostUsd)}/month) → ${big.batchesFlushed.toLocaleString('en-US')} ` +
+        `(${perBatch(big)} each, ${month(big.batchCostUsd)}/month); the wait for a batch's answer median / worst ` +
+        `${duration(noMedium.fidelity.batchWait.median)} / ${duration(noMedium.fidelity.batchWait.worst)} → ` +
+        `${duration(big.fidelity.batchWait.median)} / ${duration(big.fidelity.batchWait.worst)}.`,
+    );
+  }
   return notes;
 }
 
@@ -442,6 +492,19 @@ async function main(): Promise<void> {
     `- Events: ${PRIORITIES.map((p) => `${p} ${priorities[p].toLocaleString('en-US')}`).join(', ')} bars ` +
       `(priority from the gate's thresholds: |change| vs the previous close, volume vs the 24-bar average, ` +
       `volatility = the bar's true range in % of the previous close; see bench/replay/market.ts).`,
+  );
+  out(
+    `- Series: ${series
+      .map(
+        (s) =>
+          `${s.symbol} ${s.bars.length.toLocaleString('en-US')} bars after ${s.warmupBars.toLocaleString('en-US')} ` +
+          `warm-up bars, ${s.bars.filter((b) => b.marketMoving === true).length} market-moving` +
+          `${s.unjudged > 0 ? `, ${s.unjudged} not judged (less than a week of history)` : ''}`,
+      )
+      .join(
+        '; ',
+      )}. Market-moving = |close-to-close return| or true range in the top 1% of the symbol's 720 ` +
+      `bars before it (at most 7 of them at least as large); see bench/replay/market.ts.`,
   );
   out(
     `- Gate thresholds: defaults (price_change_pct ${thresholds.price_change_pct}, volume_spike_multiplier ` +
