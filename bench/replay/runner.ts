@@ -719,6 +719,9 @@ export async function analyticLayer(spec: LayerSpec, settings: RunSettings): Pro
         if (priority === 'HIGH') high++;
       }
       settings.onBar(spec.id, ++done);
+      // Let the other rows' Redis replies in between: a year computed in one go would hold the event loop
+      // for seconds, and their commands would time out (ioredis commandTimeout 2 s).
+      if (done % 24 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     const requests = settings.bars.length * AGENTS.length;
     const movingFigures = moving.finish((settings.bars.at(-1) as Bar).closeTime);
