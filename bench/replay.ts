@@ -328,8 +328,9 @@ async function main(): Promise<void> {
   const outcomes = new Map<string, LayerResult>();
   try {
     let next = 0;
+    let failed = false;
     const lane = async (): Promise<void> => {
-      while (next < jobs.length) {
+      while (next < jobs.length && !failed) {
         const job = jobs[next++];
         outcomes.set(
           job.name,
@@ -347,7 +348,18 @@ async function main(): Promise<void> {
         );
       }
     };
-    await Promise.all(Array.from({ length: parallel }, () => lane()));
+    // A failed row stops the others from starting; the running ones finish (and delete their keys) with the
+    // fake upstream still up, then the first error is reported.
+    const lanes = await Promise.allSettled(
+      Array.from({ length: parallel }, () =>
+        lane().catch((error: unknown) => {
+          failed = true;
+          throw error;
+        }),
+      ),
+    );
+    const failure = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+    if (failure) throw failure.reason;
     progress.finish();
   } finally {
     await fake.close();
