@@ -1,10 +1,14 @@
 /**
- * `npm run replay`: replays a 1h candle series as a fleet of four agents would use Bastion, layer by layer,
- * and prints what each optimisation saves and what it costs in fidelity. See bench/README.md.
+ * `npm run replay`: replays 1h candle series as a fleet of four agents would use Bastion, layer by layer,
+ * and prints what each optimisation saves and what it costs in fidelity — on market-moving bars (the fixed
+ * yardstick of bench/replay/market.ts) and the gate's own priorities. See bench/README.md.
  *
- *   --csv <path>      candles (timestamp,open,high,low,close,volume); default bench/data/BTCUSDT_1h_last365.csv
+ *   --csv <path>[@window]  candles (timestamp,open,high,low,close,volume); repeat it for several series on one
+ *                     clock; @2023 or @2023-01-01..2023-06-30 picks the window; default
+ *                     bench/data/BTCUSDT_1h_last365.csv
  *   --model <name>    a model of config/models.yaml, priced with its real price data; default deepseek-v4-flash
- *   --days <N>        replay only the last N days (the earlier bars warm the indicators up)
+ *   --days <N>        replay the last N days of each series without a window (default 365; the earlier bars
+ *                     warm the indicators and the yardstick up)
  *   --json <path>     raw figures; default bench/results/replay.json
  *   --parallel <N>    layers run at the same time (default 3); the figures do not depend on it
  *   --cache-ttl-hours <h>      cache_ttl_seconds the bots ask for (default 4)
