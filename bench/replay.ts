@@ -185,7 +185,7 @@ function readingNotes(results: LayerResult[], days: number): string[] {
     );
     notes.push(
       `Adaptive priority: market-moving bars answered fresh ${movingShare(batching)} → ${movingShare(adaptive)} ` +
-        `(the static thresholds leave some market-moving bars of calm weeks LOW, and call fresh on 2% moves of ` +
+        `(the static thresholds leave some market-moving bars MEDIUM, where the sampler may skip them, or LOW, and call fresh on 2% moves of ` +
         `volatile weeks that are routine there); fresh calls on bars that are not market-moving ` +
         `${before.calls.toLocaleString('en-US')} (${month(before.costUsd)}/month) → ` +
         `${after.calls.toLocaleString('en-US')} (${month(after.costUsd)}/month), the events it lowers going to the ` +
