@@ -10,7 +10,7 @@
  *   --days <N>        replay the last N days of each series without a window (default 365; the earlier bars
  *                     warm the indicators and the yardstick up)
  *   --json <path>     raw figures; default bench/results/replay.json
- *   --parallel <N>    layers run at the same time (default 3); the figures do not depend on it
+ *   --parallel <N>    layers run at the same time (default 8: every row at once); the figures do not depend on it
  *   --cache-ttl-hours <h>      cache_ttl_seconds the bots ask for (default 4)
  *   --batch-timeout-hours <h>  the gate's batch_timeout for the replay (default 10 = batch_size bars)
  *
@@ -256,7 +256,7 @@ async function main(): Promise<void> {
   const jsonPath = resolve(values.json ?? resolve(SOURCE_BENCH, 'results/replay.json'));
   const model = values.model ?? 'deepseek-v4-flash';
   const full = values.full === true;
-  const parallel = positive('parallel', values.parallel, 3, true);
+  const parallel = positive('parallel', values.parallel, 8, true);
   const cacheTtlSeconds = Math.round(positive('cache-ttl-hours', values['cache-ttl-hours'], 4) * 3600);
   const thresholds: EventThresholds = {
     ...DEFAULT_EVENT_THRESHOLDS,
