@@ -371,7 +371,7 @@ while extra > 0 do
 end
 local others = redis.call('ZCARD', KEYS[1])
 if redis.call('ZSCORE', KEYS[1], id) then others = others - 1 end
-local out = {others}
+local counts = {}
 for i = 1, 3 do
   local n = redis.call('ZCARD', sets[i])
   local own = redis.call('ZSCORE', sets[i], id)
@@ -382,9 +382,10 @@ for i = 1, 3 do
     less = redis.call('ZCOUNT', sets[i], '-inf', '(' .. x)
     if own and tonumber(own) < tonumber(x) then less = less - 1 end
   end
-  out[#out + 1] = n
-  out[#out + 1] = less
+  counts[2 * i - 1] = n
+  counts[2 * i] = less
 end
 for i = 1, 4 do redis.call('PEXPIRE', KEYS[i], ttl) end
-return out
+-- a table literal: the embedded store (ioredis-mock) cannot return a table filled key by key
+return {others, counts[1], counts[2], counts[3], counts[4], counts[5], counts[6]}
 `;

@@ -103,6 +103,22 @@ describe('adaptivePriority', () => {
     expect(raised / (bars.length - 720)).toBeLessThan(0.04); // and HIGH stays rare
   });
 
+  it('gives the same priorities to a series three times as volatile (the static rules would not)', () => {
+    const series = spread(1500, 0.01, 2).map((m, i) => ({ move: m, range: m + ((i * 31) % 50) / 40 }));
+    const priorities = (scale: number) => {
+      const window = new RollingWindow();
+      return series.map((bar, i) => {
+        const obs = { move: bar.move * scale, range: bar.range * scale };
+        return (
+          adaptivePriority('LOW', obs, window.observe(`S|${i}`, i, obs, 720), T, 'S')?.priority ?? 'none'
+        );
+      });
+    };
+    const calm = priorities(1);
+    expect(priorities(3)).toEqual(calm);
+    expect(calm.filter((p) => p === 'CRITICAL').length).toBeGreaterThan(0);
+  });
+
   it('raises a volume spike one level less than a price move', () => {
     const history = Array.from({ length: 1000 }, (_, i) => ({ move: 1, volumeRatio: i / 100 }));
     const obs = (volumeRatio: number) => ({ move: 0.5, volumeRatio });

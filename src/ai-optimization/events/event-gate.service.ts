@@ -9,7 +9,7 @@ import { BatchFlusher } from './batch-flusher.service.js';
 import { BatchQueue } from './batch-queue.service.js';
 import { EventThresholdsService } from './event-thresholds.service.js';
 import { EventWindowRepository } from '../../redis/repositories/event-window.repository.js';
-import { adaptivePriority, observationOf } from './adaptive-priority.js';
+import { adaptivePriority, observationOf, type Observation } from './adaptive-priority.js';
 import type { EventThresholds, MarketEvent, Priority } from './event.types.js';
 import { effectivePriority } from './priority.js';
 
@@ -49,8 +49,9 @@ export class EventGate {
   ) {}
 
   /**
-   * The effective priority and why. Static mode: the fixed thresholds. Adaptive mode: an event carrying a
-   * symbol and market figures is added to its window and ranked against it; until the window holds
+   * The effective priority and why. Every event carrying a symbol and market figures is added to its window
+   * (in static mode too, so a switch to adaptive ranks at once). Static mode: the fixed thresholds. Adaptive
+   * mode: the event is ranked against its window; until the window holds
    * `adaptive_min_history` observations, for events without figures and while Redis is away, the static
    * rules decide (`fallback` says why).
    */
@@ -70,18 +71,24 @@ export class EventGate {
       mode: 'static' as const,
       ...(fallback ? { fallback } : {}),
     });
-    if (t.priority_mode !== 'adaptive') return fixed();
     const obs = event.symbol ? observationOf(event.data) : null;
-    if (obs === null) return fixed('no_market_data');
     const global = t.adaptive_scope === 'global';
-    const ranks = await this.windows.observe(
-      tenant,
-      global ? '*' : event.symbol,
-      event.symbol,
-      event.timestamp,
-      obs,
-      t.adaptive_window,
-    );
+    const observe = (o: Observation) =>
+      this.windows.observe(
+        tenant,
+        global ? '*' : event.symbol,
+        event.symbol,
+        event.timestamp,
+        o,
+        t.adaptive_window,
+      );
+    if (t.priority_mode !== 'adaptive') {
+      // The windows fill in static mode too (without waiting), so switching to adaptive ranks at once.
+      if (obs !== null) void observe(obs);
+      return fixed();
+    }
+    if (obs === null) return fixed('no_market_data');
+    const ranks = await observe(obs);
     if (ranks === null) return fixed('store_unavailable');
     const decision = adaptivePriority(event.priority, obs, ranks, t, global ? 'all symbols' : event.symbol);
     if (decision === null) return fixed(`warming_up (${ranks.history} of ${t.adaptive_min_history})`);

@@ -47,7 +47,7 @@ export class EventThresholdsService {
       if (Object.hasOwn(THRESHOLD_CHOICES, field)) {
         const choices = THRESHOLD_CHOICES[field as keyof typeof THRESHOLD_CHOICES];
         if (typeof value !== 'string' || !choices.includes(value)) {
-          problems.push(`${field} must be one of ${choices.map((c) => `"${c}"`).join(', ')}`);
+          problems.push(`${field} must be one of: ${choices.join(', ')}`);
         } else accepted[field] = value;
         continue;
       }
