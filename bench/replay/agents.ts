@@ -18,7 +18,6 @@ export const AGENTS = [
 ] as const;
 export type AgentName = (typeof AGENTS)[number];
 
-export const SYMBOL = 'BTC/USDT';
 const MAX_TOKENS = 300;
 
 const COMMON_RULES = [
@@ -182,7 +181,7 @@ function context(agent: AgentName, bar: Bar): Record<string, unknown> {
   switch (agent) {
     case 'market_regime':
       return {
-        symbol: SYMBOL,
+        symbol: bar.symbol,
         timeframe: '1h',
         regime: bar.regime,
         held: bar.barsInRegime >= 12 ? '12+ bars' : bar.barsInRegime >= 3 ? '3-11 bars' : 'new',
@@ -197,7 +196,7 @@ function context(agent: AgentName, bar: Bar): Record<string, unknown> {
       const target = bar.close + sign * 3 * atr;
       return {
         signal: {
-          symbol: SYMBOL,
+          symbol: bar.symbol,
           side: bar.side,
           strategy: 'ema_20_50_trend',
           entry_price: Number(bar.close.toFixed(2)),
@@ -210,7 +209,11 @@ function context(agent: AgentName, bar: Bar): Record<string, unknown> {
       };
     }
     case 'anomaly_detector':
-      return { symbol: SYMBOL, anomalies: bar.anomalies, anomaly_score: Number(bar.anomalyScore.toFixed(1)) };
+      return {
+        symbol: bar.symbol,
+        anomalies: bar.anomalies,
+        anomaly_score: Number(bar.anomalyScore.toFixed(1)),
+      };
     case 'portfolio_optimizer':
       return {
         assets: ['BTC', 'USDT'],
@@ -235,7 +238,7 @@ export function agentRequest(agent: AgentName, bar: Bar, options: RequestOptions
   const staticPrompt = SYSTEM_PROMPTS[agent];
   // The classic mistake the baseline reproduces: the snapshot first, so no two prompts share a prefix.
   const systemPrompt = options.dynamicSystemPrompt
-    ? `Market snapshot ${new Date(bar.closeTime).toISOString()}: ${SYMBOL} last close ${bar.close}, ` +
+    ? `Market snapshot ${new Date(bar.closeTime).toISOString()}: ${bar.symbol} last close ${bar.close}, ` +
       `change ${bar.changePercent}%, volume ${bar.volume} BTC.\n\n${staticPrompt}`
     : staticPrompt;
   return {
@@ -244,7 +247,7 @@ export function agentRequest(agent: AgentName, bar: Bar, options: RequestOptions
     systemPrompt,
     context: context(agent, bar),
     responseType: RESPONSE_TYPES[agent],
-    symbol: SYMBOL,
+    symbol: bar.symbol,
     model: options.model,
     maxTokens: MAX_TOKENS,
     temperature: 0,

@@ -19,6 +19,13 @@ export interface LayerSpec {
   /** 'always' = every agent forced to ALWAYS at run time; 'configured' = config/agents.yaml. */
   sampling: 'always' | 'configured';
   events: EventRouting;
+  /** Event-gate settings posted for this row on top of the replay's thresholds (POST /ai-cost/event-thresholds). */
+  gate?: Record<string, unknown>;
+  /**
+   * What the bots declare on an event: 'static' = the priority price and volume imply under the static
+   * thresholds; 'low' = nothing (LOW), leaving the ranking to the gate (adaptive priority).
+   */
+  declare?: 'static' | 'low';
 }
 
 export const LAYERS: LayerSpec[] = [
@@ -81,5 +88,54 @@ export const LAYERS: LayerSpec[] = [
     responseCache: true,
     sampling: 'configured',
     events: 'all',
+  },
+  {
+    id: 'adaptive',
+    label: '+ adaptive priority',
+    adds:
+      "the gate ranks each bar against its symbol's own last 720 bars (priority_mode adaptive, scope symbol: " +
+      '|return| or range at the 97th / 98.5th / 99.5th percentile → MEDIUM / HIGH / CRITICAL, volume one level ' +
+      'lower) instead of the fixed BTC-sized thresholds; the bots declare LOW and leave the ranking to the gate, ' +
+      'whose windows hold the 30 days before the replay as a running gate would',
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'all',
+    gate: { priority_mode: 'adaptive', adaptive_scope: 'symbol' },
+    declare: 'low',
+  },
+  {
+    id: 'no_medium',
+    label: '+ no MEDIUM price band',
+    adds:
+      'adaptive_medium_pct raised to adaptive_high_pct (98.5): a move between the 97th and the 98.5th ' +
+      'percentile, below every market-moving bar, is batched as LOW instead of called fresh (a volume spike ' +
+      'at the 98.5th percentile still makes MEDIUM)',
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'all',
+    gate: { priority_mode: 'adaptive', adaptive_scope: 'symbol', adaptive_medium_pct: 98.5 },
+    declare: 'low',
+  },
+  {
+    id: 'big_batches',
+    label: '+ larger LOW batches',
+    adds:
+      'batch_size 24 and batch_timeout 24 h instead of 10 and 10 h: the system prompt and the fixed part of ' +
+      'the answer are paid once per 24 quiet-bar events instead of once per 10; quiet bars wait longer for ' +
+      "their batch's answer (they get their agent's last answer at once either way)",
+    dynamicSystemPrompt: false,
+    responseCache: true,
+    sampling: 'configured',
+    events: 'all',
+    gate: {
+      priority_mode: 'adaptive',
+      adaptive_scope: 'symbol',
+      adaptive_medium_pct: 98.5,
+      batch_size: 24,
+      batch_timeout: 24 * 3600,
+    },
+    declare: 'low',
   },
 ];

@@ -24,6 +24,19 @@ import { parseCandleCsv } from '../../src/market-data/candles/csv-candle-source.
 export const BAR_MS = 3_600_000;
 const VOLUME_WINDOW = 24;
 
+/**
+ * The fixed yardstick of fidelity, independent of the gate: a bar is *market-moving* when its absolute
+ * close-to-close return, or its true range (in % of the previous close), is in the top 1% of its symbol's
+ * trailing 30 days — fewer than 1% of the 720 bars before it (so at most 7) were at least as large. The
+ * window is the bars of the file before the bar, replayed or not: the data files carry 30 days before the
+ * replayed window, so every replayed bar is judged against a full window. Where a file has fewer bars before
+ * a bar, the window is what there is, and a bar with fewer than MOVING_MIN_HISTORY bars before it is not
+ * judged (counted apart, never market-moving).
+ */
+export const MOVING_WINDOW = 720;
+export const MOVING_TOP_SHARE = 0.01;
+export const MOVING_MIN_HISTORY = 168;
+
 export interface CandleFile {
   candles: Ohlcv[];
   droppedRows: number;
@@ -53,6 +66,14 @@ export type RegimeLabel = Regime | 'warming_up';
 /** Everything the bots derive from one closed bar. */
 export interface Bar {
   index: number;
+  /** The series' symbol (one per series; two series of the same asset get the year of their middle bar). */
+  symbol: string;
+  /** Position of the series on the command line. */
+  series: number;
+  /** Top 1% of the trailing 30 days by |return| or true range (see MOVING_WINDOW); null = not judged. */
+  marketMoving: boolean | null;
+  /** Which measure made it market-moving: 'return', 'range' or both. */
+  movingBy: string[];
   /** Open time of the bar (ms). */
   openTime: number;
   /** Close time = when the bots act on it, the simulated "now" (ms). */
@@ -90,16 +111,54 @@ function severity(ratio: number): string {
   return ratio >= 1.6 ? 'critical' : ratio >= 1.3 ? 'high' : ratio >= 1.1 ? 'medium' : 'low';
 }
 
-/** Features of the bars `from` … end of `candles`; earlier candles only warm the indicators up. */
-export function buildBars(candles: Ohlcv[], from: number, thresholds: EventThresholds): Bar[] {
-  const indicators = indicatorSeries(candles, '1h');
+/** |close-to-close return| and true range of every candle, in % of the previous close (0 for the first). */
+function moves(candles: Ohlcv[]): { ret: Float64Array; range: Float64Array } {
+  const ret = new Float64Array(candles.length);
+  const range = new Float64Array(candles.length);
+  for (let i = 1; i < candles.length; i++) {
+    const prev = candles[i - 1][4];
+    const [, , high, low, close] = candles[i];
+    ret[i] = (Math.abs(close - prev) / prev) * 100;
+    range[i] = ((Math.max(high, prev) - Math.min(low, prev)) / prev) * 100;
+  }
+  return { ret, range };
+}
+
+/** The yardstick for candle i (see MOVING_WINDOW). */
+function judge(values: Float64Array, i: number): boolean | null {
+  const start = Math.max(1, i - MOVING_WINDOW);
+  const n = i - start;
+  if (n < MOVING_MIN_HISTORY) return null;
+  let atLeast = 0;
+  for (let j = start; j < i; j++) if (values[j] >= values[i]) atLeast++;
+  return atLeast < MOVING_TOP_SHARE * n;
+}
+
+/**
+ * Features of the bars `from` … `to` (exclusive; default the end) of `candles`; earlier candles only warm
+ * the indicators and the yardstick up. `shiftMs` moves the bars' times (a series put on another series'
+ * clock), `symbol` and `series` name them.
+ */
+export function buildBars(
+  candles: Ohlcv[],
+  from: number,
+  thresholds: EventThresholds,
+  options: { symbol?: string; series?: number; shiftMs?: number; to?: number } = {},
+): Bar[] {
+  const symbol = options.symbol ?? 'BTC/USDT';
+  const series = options.series ?? 0;
+  const shiftMs = options.shiftMs ?? 0;
+  const to = options.to ?? candles.length;
+  const indicators = indicatorSeries(candles.slice(0, to), '1h');
+  const { ret, range: trueRange } = moves(candles);
   const bars: Bar[] = [];
   const tracker = new RegimeTracker(); // the market-regime agent's hysteresis
   let emaFast: number | null = null;
   let emaSlow: number | null = null;
   let currentWeight = 0.5;
-  for (let i = 0; i < candles.length; i++) {
-    const [openTime, open, high, low, close, volume] = candles[i];
+  for (let i = 0; i < to; i++) {
+    const [rawOpenTime, open, high, low, close, volume] = candles[i];
+    const openTime = rawOpenTime + shiftMs;
     const previousClose = i > 0 ? candles[i - 1][4] : open;
     emaFast = emaFast === null ? close : emaFast + (2 / 21) * (close - emaFast);
     emaSlow = emaSlow === null ? close : emaSlow + (2 / 51) * (close - emaSlow);
@@ -148,8 +207,15 @@ export function buildBars(candles: Ohlcv[], from: number, thresholds: EventThres
             ? 'VOLATILITY_SPIKE'
             : 'PRICE_UPDATE';
 
+    const byReturn = judge(ret, i);
+    const byRange = judge(trueRange, i);
+    const movingBy = [...(byReturn ? ['return'] : []), ...(byRange ? ['range'] : [])];
     bars.push({
       index: bars.length,
+      symbol,
+      series,
+      marketMoving: byReturn === null || byRange === null ? null : movingBy.length > 0,
+      movingBy,
       openTime,
       closeTime: openTime + BAR_MS,
       close,
@@ -175,4 +241,125 @@ export function buildBars(candles: Ohlcv[], from: number, thresholds: EventThres
     });
   }
   return bars;
+}
+
+/** One series of the replay as given on the command line: `path`, `path@2023` or `path@2024-01-01..2024-06-30`. */
+export interface SeriesSpec {
+  path: string;
+  /** Replayed window [from, to) in ms of the file's own time; null = the last `--days` of the file. */
+  window: { from: number; to: number; label: string } | null;
+}
+
+const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+
+export function parseSeriesSpec(arg: string): SeriesSpec {
+  const at = arg.lastIndexOf('@');
+  if (at <= 0) return { path: arg, window: null };
+  const path = arg.slice(0, at);
+  const label = arg.slice(at + 1);
+  const year = /^(\d{4})$/.exec(label);
+  if (year) {
+    return {
+      path,
+      window: { from: Date.UTC(Number(year[1]), 0, 1), to: Date.UTC(Number(year[1]) + 1, 0, 1), label },
+    };
+  }
+  const range = /^(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})$/.exec(label);
+  const from = range ? Date.parse(`${range[1]}T00:00:00Z`) : NaN;
+  const to = range ? Date.parse(`${range[2]}T00:00:00Z`) + DAY_MS : NaN;
+  if (!range || !Number.isFinite(from) || !Number.isFinite(to) || to <= from) {
+    throw new Error(
+      `--csv ${arg}: the window after @ must be a year (2023) or a date range (2023-01-01..2023-12-31, both days included)`,
+    );
+  }
+  return { path, window: { from, to, label } };
+}
+
+/** `BTCUSDT_1h_….csv` → `BTC/USDT`; other names → the file name up to its first `_` or `.`. */
+export function symbolOfFile(path: string): string {
+  const name = (path.split('/').at(-1) ?? path).split(/[_.]/)[0].toUpperCase();
+  const quote = ['USDT', 'USDC', 'USD', 'BUSD', 'EUR'].find(
+    (q) => name.endsWith(q) && name.length > q.length,
+  );
+  return quote ? `${name.slice(0, -quote.length)}/${quote}` : name;
+}
+
+export interface Series {
+  spec: SeriesSpec;
+  file: CandleFile;
+  symbol: string;
+  bars: Bar[];
+  /** The (up to MOVING_WINDOW) bars just before the window: they seed the gate's adaptive windows. */
+  warmup: Bar[];
+  /** Bars of the file before the replayed window (indicator and yardstick warm-up). */
+  warmupBars: number;
+  /** How far the series was moved onto the first series' clock (whole weeks; 0 for the first). */
+  shiftMs: number;
+  /** Replayed bars the yardstick could not judge (fewer than MOVING_MIN_HISTORY bars before them). */
+  unjudged: number;
+}
+
+/**
+ * Loads the series of one replay. Each series replays its window (`@…`) or its last `days` days; the bars
+ * before only warm up. Series after the first are put on the first one's clock, moved by whole weeks (time of
+ * day and weekday kept, so peak and off-peak prices fall as they did) to start as close as possible to it.
+ * Each gets its own symbol: the file's asset, with the year of its middle replayed bar when two series share it.
+ */
+export async function loadSeries(
+  specs: SeriesSpec[],
+  days: number | null,
+  thresholds: EventThresholds,
+): Promise<Series[]> {
+  const loaded = await Promise.all(
+    specs.map(async (spec) => {
+      const file = await loadCandles(spec.path);
+      const candles = file.candles;
+      let from: number;
+      let to: number;
+      if (spec.window) {
+        const { from: start, to: end } = spec.window;
+        from = candles.findIndex((c) => c[0] >= start);
+        const after = candles.findIndex((c) => c[0] >= end);
+        to = after === -1 ? candles.length : after;
+        if (from === -1 || from >= to) {
+          throw new Error(
+            `${spec.path}@${spec.window.label}: no complete bar of the file falls in that window`,
+          );
+        }
+      } else {
+        to = candles.length;
+        from = days === null ? 0 : Math.max(0, to - days * 24);
+      }
+      return { spec, file, from, to };
+    }),
+  );
+  const bases = loaded.map((l) => symbolOfFile(l.spec.path));
+  const origin = loaded[0].file.candles[loaded[0].from][0];
+  const taken = new Set<string>();
+  return loaded.map((l, series) => {
+    const firstTime = l.file.candles[l.from][0];
+    const middle = l.file.candles[Math.floor((l.from + l.to - 1) / 2)][0];
+    const shared = bases.filter((b) => b === bases[series]).length > 1;
+    let symbol = shared ? `${bases[series]}-${new Date(middle).getUTCFullYear()}` : bases[series];
+    if (taken.has(symbol)) symbol = `${symbol}#${series + 1}`;
+    taken.add(symbol);
+    const shiftMs = series === 0 ? 0 : Math.round((origin - firstTime) / WEEK_MS) * WEEK_MS;
+    const bars = buildBars(l.file.candles, l.from, thresholds, { symbol, series, shiftMs, to: l.to });
+    return {
+      spec: l.spec,
+      file: l.file,
+      symbol,
+      bars,
+      warmup: buildBars(l.file.candles, Math.max(0, l.from - MOVING_WINDOW), thresholds, {
+        symbol,
+        series,
+        shiftMs,
+        to: l.from,
+      }),
+      warmupBars: l.from,
+      shiftMs,
+      unjudged: bars.filter((b) => b.marketMoving === null).length,
+    };
+  });
 }

@@ -87,11 +87,12 @@ export function costTable(rows: CostRow[]): string {
 
 export function fidelityTable(results: LayerResult[]): string {
   const lines = [
-    '| layer | CRITICAL answered fresh | HIGH answered fresh at once | longest HIGH wait for a fresh answer | answers not fresh | staleness median / worst | LOW batch answer wait median / worst |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| layer | market-moving bars answered fresh | longest wait after one | CRITICAL answered fresh | HIGH answered fresh at once | longest HIGH wait for a fresh answer | answers not fresh | staleness median / worst | LOW batch answer wait median / worst |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     const f = r.fidelity;
+    const m = r.moving;
     const critical =
       f.critical.freshShare === null
         ? '—'
@@ -99,7 +100,7 @@ export function fidelityTable(results: LayerResult[]): string {
     const high = f.high.events === 0 ? '—' : `${int(f.high.freshAtOnce)}/${int(f.high.events)}`;
     const notFresh = r.requests - (r.reasons.called ?? 0);
     lines.push(
-      `| ${r.label} | ${critical} | ${high} | ${duration(f.high.longestWaitSeconds)}` +
+      `| ${r.label} | ${share(m.fresh, m.requests)} | ${duration(m.longestWaitSeconds)} | ${critical} | ${high} | ${duration(f.high.longestWaitSeconds)}` +
         `${f.high.unansweredAtEnd > 0 ? ` (${f.high.unansweredAtEnd} unanswered at the end)` : ''} | ` +
         `${int(notFresh)} (${pct(notFresh / r.requests)}) | ${spread(f.staleness)} | ${spread(f.batchWait)} |`,
     );
@@ -136,6 +137,122 @@ export function agentTable(results: LayerResult[]): string {
       `| ${r.label} | ${agents
         .map((a) => `${int(r.perAgent[a]?.calls ?? 0)} (${usd(r.perAgent[a]?.costUsd ?? 0)})`)
         .join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** `P% (n/m)`: 100% only when every one is, otherwise one decimal. */
+function share(n: number, m: number): string {
+  if (m === 0) return '— (0/0)';
+  return `${n === m ? '100' : ((n / m) * 100).toFixed(1)}% (${int(n)}/${int(m)})`;
+}
+
+/** The yardstick line of every row, exactly as the issue asks, with the longest wait after a market-moving bar. */
+export function movingLines(results: LayerResult[]): string {
+  const lines: string[] = ['```text'];
+  for (const r of results) {
+    const m = r.moving;
+    lines.push(r.label);
+    lines.push(`  market-moving bars answered fresh: ${share(m.fresh, m.requests)}`);
+    lines.push(
+      `  longest wait for a fresh answer after one: ${duration(m.longestWaitSeconds)}` +
+        `${m.unansweredAtEnd > 0 ? ` (${int(m.unansweredAtEnd)} still waiting at the end)` : ''}` +
+        `${m.shared > 0 ? `; ${int(m.shared)} of the fresh answers shared (a call made for the same bar)` : ''}`,
+    );
+  }
+  lines.push('```');
+  return lines.join('\n');
+}
+
+/** Per symbol: requests, fresh calls, cost (batches split by events), fresh answers on market-moving bars. */
+export function perSymbolTable(results: LayerResult[], days: number): string {
+  const symbols = [...new Set(results.flatMap((r) => Object.keys(r.perSymbol)))].sort();
+  const lines = [
+    `| layer | ${symbols.map((s) => `${s}: cost / month · market-moving answered fresh · longest wait`).join(' | ')} |`,
+    `|---|${symbols.map(() => '---:').join('|')}|`,
+  ];
+  for (const r of results) {
+    const cells = symbols.map((s) => {
+      const t = r.perSymbol[s];
+      if (!t) return '—';
+      const month = ((t.freshCostUsd + t.batchCostUsd) / days) * DAYS_PER_MONTH;
+      return `${usd(month)} · ${share(t.moving.fresh, t.moving.requests)} · ${duration(t.moving.longestWaitSeconds)}`;
+    });
+    lines.push(`| ${r.label} | ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}
+
+const SPEND_COLUMNS: { title: string; match: (kind: string, priority: string, bar: string) => boolean }[] = [
+  { title: 'fresh, market-moving bars', match: (k, _p, b) => k === 'fresh' && b === 'moving' },
+  {
+    title: 'fresh CRITICAL, other bars',
+    match: (k, p, b) => k === 'fresh' && b === 'other' && p === 'CRITICAL',
+  },
+  { title: 'fresh HIGH, other bars', match: (k, p, b) => k === 'fresh' && b === 'other' && p === 'HIGH' },
+  { title: 'fresh MEDIUM, other bars', match: (k, p, b) => k === 'fresh' && b === 'other' && p === 'MEDIUM' },
+  { title: 'fresh LOW, other bars', match: (k, p, b) => k === 'fresh' && b === 'other' && p === 'LOW' },
+  { title: 'LOW batches', match: (k) => k === 'batch' },
+];
+
+function spendCells(
+  r: LayerResult,
+  filter: (agent: string) => boolean,
+): { calls: number; costUsd: number }[] {
+  return SPEND_COLUMNS.map((c) => {
+    let calls = 0;
+    let costUsd = 0;
+    for (const [key, v] of Object.entries(r.spend)) {
+      const [kind, priority, bar, agent] = key.split('|');
+      if (c.match(kind, priority, bar) && filter(agent)) {
+        calls += v.calls;
+        costUsd += v.costUsd;
+      }
+    }
+    return { calls, costUsd };
+  });
+}
+
+/**
+ * Where each row's spend goes: fresh calls on market-moving bars (the yardstick needs those), fresh calls on
+ * other bars by the priority that made them (the gate's decision; outside the gate the static one), batches.
+ */
+export function spendTable(results: LayerResult[], days: number): string {
+  const lines = [
+    `| layer | ${SPEND_COLUMNS.map((c) => `${c.title}: calls · $/month (share)`).join(' | ')} |`,
+    `|---|${SPEND_COLUMNS.map(() => '---:').join('|')}|`,
+  ];
+  for (const r of results) {
+    const cells = spendCells(r, () => true);
+    const total = cells.reduce((s, c) => s + c.costUsd, 0);
+    lines.push(
+      `| ${r.label} | ${cells
+        .map((c) =>
+          c.calls === 0
+            ? '—'
+            : `${int(c.calls)} · ${usd((c.costUsd / days) * DAYS_PER_MONTH)} (${pct(total > 0 ? c.costUsd / total : 0)})`,
+        )
+        .join(' | ')} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** The same breakdown for one row, per agent. */
+export function spendByAgentTable(r: LayerResult, days: number): string {
+  const agents = Object.keys(r.perAgent);
+  const lines = [
+    `| agent | ${SPEND_COLUMNS.map((c) => c.title).join(' | ')} | total $/month |`,
+    `|---|${SPEND_COLUMNS.map(() => '---:').join('|')}|---:|`,
+  ];
+  for (const agent of agents) {
+    const cells = spendCells(r, (a) => a === agent);
+    const total = cells.reduce((s, c) => s + c.costUsd, 0);
+    lines.push(
+      `| ${agent} | ${cells
+        .map((c) => (c.calls === 0 ? '—' : `${int(c.calls)} · ${usd((c.costUsd / days) * DAYS_PER_MONTH)}`))
+        .join(' | ')} | ${usd((total / days) * DAYS_PER_MONTH)} |`,
     );
   }
   return lines.join('\n');

@@ -13,6 +13,7 @@
  * - Redis TTLs run on the wall clock, and a year is replayed in about a minute: the harness records the TTL of
  *   every response-cache entry and deletes the entry when simulated time passes it, as Redis would.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
@@ -34,6 +35,9 @@ import { fromPico, toPico } from '../../src/common/money.js';
 import { PriceBook } from '../../src/ai-optimization/pricing.js';
 import { CostStatsService } from '../../src/cost-monitoring/cost-stats.service.js';
 import { RedisService } from '../../src/redis/redis.service.js';
+import { EventWindowRepository } from '../../src/redis/repositories/event-window.repository.js';
+import { RequestContext } from '../../src/common/request-context.js';
+import { observationOf } from '../../src/ai-optimization/events/adaptive-priority.js';
 import {
   DEFAULT_ANSWER_TOKENS,
   fakeAnswer,
@@ -41,14 +45,17 @@ import {
   type FakeDeepSeek,
   type NamespaceStats,
 } from '../fake-deepseek.js';
-import { AGENTS, agentRequest, SYMBOL, type AgentName } from './agents.js';
+import { AGENTS, agentRequest, type AgentName } from './agents.js';
 import type { LayerSpec } from './layers.js';
 import type { Bar } from './market.js';
 
 export const UPSTREAM_KEY = 'replay-upstream-key';
 
 export interface RunSettings {
+  /** The bars of every series, in time order (bars of one time in series order). */
   bars: Bar[];
+  /** The event data of the bars before each series' window (they seed the gate's adaptive windows). */
+  warmup: Bar[];
   fake: FakeDeepSeek;
   redisUrl: string;
   model: string;
@@ -56,6 +63,25 @@ export interface RunSettings {
   thresholds: EventThresholds;
   runId: string;
   onBar: (layer: string, done: number) => void;
+}
+
+/** Upstream calls and their cost in one cell of the spend breakdown. */
+export interface Spend {
+  calls: number;
+  costUsd: number;
+}
+
+/** Fidelity on the fixed yardstick (market-moving bars, see bench/replay/market.ts). */
+export interface MovingFidelity {
+  /** (agent, market-moving bar) requests. */
+  requests: number;
+  /** Of those, answered by an upstream call made for that request. */
+  fresh: number;
+  /** Of those, answered by a call the mechanism made for that bar and shared (counted in `fresh`). */
+  shared: number;
+  /** Longest time from a market-moving bar to the next fresh answer of the same agent for the symbol. */
+  longestWaitSeconds: number | null;
+  unansweredAtEnd: number;
 }
 
 /** Seconds from an event to the answer that covered it. */
@@ -81,6 +107,24 @@ export interface LayerResult {
   /** Requests, upstream calls made by them and their cost, by the bar's effective priority (batches apart). */
   byPriority: Record<string, { requests: number; calls: number; costUsd: number }>;
   perAgent: Record<string, { calls: number; costUsd: number }>;
+  /**
+   * Where the spend goes: `<kind>|<priority>|<bar>|<agent>` → calls and cost, kind = fresh (a call made for
+   * one request; priority = the gate's decision, or the static one outside the gate) or batch (priority
+   * LOW, bar = all); bar = moving (market-moving) or other.
+   */
+  spend: Record<string, Spend>;
+  /** Per symbol: requests, fresh calls and their cost, the batch cost split by the symbol's events in each batch. */
+  perSymbol: Record<
+    string,
+    {
+      requests: number;
+      freshCalls: number;
+      freshCostUsd: number;
+      batchCostUsd: number;
+      moving: MovingFidelity;
+    }
+  >;
+  moving: MovingFidelity;
   unpricedCalls: number;
   promptTokens: number;
   cachedPromptTokens: number;
@@ -135,6 +179,101 @@ function logSink(): { stream: DestinationStream; warnings: string[] } {
       },
     },
   };
+}
+
+/** Tracks the yardstick: fresh answers on market-moving bars and the wait for one after them. */
+class MovingTracker {
+  private readonly pending = new Map<string, { symbol: string; times: number[] }>();
+  private readonly tallies = new Map<string, MovingFidelity>();
+
+  private tally(symbol: string): MovingFidelity {
+    let t = this.tallies.get(symbol);
+    if (!t) {
+      t = { requests: 0, fresh: 0, shared: 0, longestWaitSeconds: 0, unansweredAtEnd: 0 };
+      this.tallies.set(symbol, t);
+    }
+    return t;
+  }
+
+  /** `fresh`: an upstream call made for this request; `shared`: a call made for this bar by another request. */
+  record(agent: string, bar: Bar, fresh: boolean, shared = false): void {
+    const key = `${agent}|${bar.symbol}`;
+    const entry = this.pending.get(key) ?? { symbol: bar.symbol, times: [] };
+    this.pending.set(key, entry);
+    const t = this.tally(bar.symbol);
+    if (fresh) {
+      for (const at of entry.times)
+        t.longestWaitSeconds = Math.max(t.longestWaitSeconds ?? 0, (bar.closeTime - at) / 1000);
+      entry.times.length = 0;
+    }
+    if (bar.marketMoving !== true) return;
+    t.requests++;
+    if (fresh) {
+      t.fresh++;
+      if (shared) t.shared++;
+    } else entry.times.push(bar.closeTime);
+  }
+
+  /** Per symbol and in total; waits still open at `end` count up to it. */
+  finish(end: number): { total: MovingFidelity; perSymbol: Record<string, MovingFidelity> } {
+    for (const { symbol, times } of this.pending.values()) {
+      const t = this.tally(symbol);
+      for (const at of times) t.longestWaitSeconds = Math.max(t.longestWaitSeconds ?? 0, (end - at) / 1000);
+      t.unansweredAtEnd += times.length;
+    }
+    const perSymbol: Record<string, MovingFidelity> = {};
+    const total: MovingFidelity = {
+      requests: 0,
+      fresh: 0,
+      shared: 0,
+      longestWaitSeconds: 0,
+      unansweredAtEnd: 0,
+    };
+    for (const [symbol, t] of [...this.tallies].sort(([a], [b]) => a.localeCompare(b))) {
+      const f = { ...t, longestWaitSeconds: t.requests > 0 ? t.longestWaitSeconds : null };
+      perSymbol[symbol] = f;
+      total.requests += f.requests;
+      total.fresh += f.fresh;
+      total.shared += f.shared;
+      total.unansweredAtEnd += f.unansweredAtEnd;
+      if (f.longestWaitSeconds !== null)
+        total.longestWaitSeconds = Math.max(total.longestWaitSeconds ?? 0, f.longestWaitSeconds);
+    }
+    if (total.requests === 0) total.longestWaitSeconds = null;
+    return { total, perSymbol };
+  }
+}
+
+const spendKey = (kind: 'fresh' | 'batch', priority: string, moving: boolean | null, agent: string): string =>
+  `${kind}|${priority}|${kind === 'batch' ? 'all' : moving === true ? 'moving' : 'other'}|${agent}`;
+
+function addSpend(
+  spend: Map<string, { calls: number; costPico: bigint }>,
+  key: string,
+  costPico: bigint,
+): void {
+  const cell = spend.get(key) ?? { calls: 0, costPico: 0n };
+  cell.calls++;
+  cell.costPico += costPico;
+  spend.set(key, cell);
+}
+
+const spendRecord = (spend: Map<string, { calls: number; costPico: bigint }>): Record<string, Spend> =>
+  Object.fromEntries(
+    [...spend]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, { calls: v.calls, costUsd: fromPico(v.costPico) }]),
+  );
+
+/** Groups time-ordered bars into the steps of the clock (the bars of all series closing at one time). */
+export function steps(bars: Bar[]): Bar[][] {
+  const out: Bar[][] = [];
+  for (const bar of bars) {
+    const last = out.at(-1);
+    if (last && last[0].closeTime === bar.closeTime) last.push(bar);
+    else out.push([bar]);
+  }
+  return out;
 }
 
 interface Booted {
@@ -209,7 +348,20 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
     if (spec.sampling === 'always') {
       for (const agent of AGENTS) await app.get(SamplingService).set(agent, { strategy: 'ALWAYS' });
     }
-    await app.get(EventThresholdsService).update({ ...thresholds });
+    await app.get(EventThresholdsService).update({ ...thresholds, ...(spec.gate ?? {}) });
+    const adaptive = spec.gate?.priority_mode === 'adaptive';
+    if (adaptive) {
+      // A gate that had been running would know the 30 days before the replay: its windows get them first.
+      const t = app.get(EventThresholdsService).current();
+      const windows = app.get(EventWindowRepository);
+      const tenant = app.get(RequestContext).tenant;
+      for (const bar of settings.warmup) {
+        const obs = observationOf(bar.event.data);
+        if (obs === null) continue;
+        const scope = t.adaptive_scope === 'global' ? '*' : bar.symbol;
+        await windows.observe(tenant, scope, bar.symbol, bar.closeTime, obs, t.adaptive_window);
+      }
+    }
 
     // Response-cache entries expire on the simulated clock (see the header comment).
     const expiries = new Map<string, number>();
@@ -229,13 +381,21 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
       await redis.client.del(...due);
     };
 
-    // Observes what the batch flushes cost (the flusher calls the gateway with response_type batch_analysis).
+    // Observes what the batch flushes cost (the flusher calls the gateway with response_type batch_analysis),
+    // per batch: the flush runs inside flushing.run(batch id), so the call knows its batch.
     let batchCostPico = 0n;
+    const flushing = new AsyncLocalStorage<string>();
+    const batchCosts = new Map<string, bigint>();
+    const spend = new Map<string, { calls: number; costPico: bigint }>();
     const call = gateway.call.bind(gateway);
     gateway.call = async (request: GatewayRequest): Promise<GatewayResult> => {
       const result = await call(request);
       if (request.responseType === 'batch_analysis' && result.metadata.ai_called) {
-        batchCostPico += toPico(result.metadata.cost_usd ?? 0);
+        const cost = toPico(result.metadata.cost_usd ?? 0);
+        batchCostPico += cost;
+        const id = flushing.getStore();
+        if (id !== undefined) batchCosts.set(id, (batchCosts.get(id) ?? 0n) + cost);
+        addSpend(spend, spendKey('batch', 'LOW', null, request.agentType), cost);
       }
       return result;
     };
@@ -246,10 +406,12 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
     const flushOne = flusher.flushOne.bind(flusher);
     flusher.flushOne = (id: string): Promise<boolean> => {
       const at = clock.now();
-      const flush = flushOne(id).then((answered) => {
-        if (answered) flushedAt.set(id, at);
-        return answered;
-      });
+      const flush = flushing
+        .run(id, () => flushOne(id))
+        .then((answered) => {
+          if (answered) flushedAt.set(id, at);
+          return answered;
+        });
       inFlight.add(flush);
       void flush.finally(() => inFlight.delete(flush));
       return flush;
@@ -265,7 +427,9 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
     const pendingHigh = new Map<AgentName, number[]>(AGENTS.map((a) => [a, []]));
     const ages: number[] = [];
     const agesByReason: Record<string, number[]> = {};
-    const batched = new Map<string, number[]>();
+    const batched = new Map<string, { at: number; symbol: string }[]>();
+    const moving = new MovingTracker();
+    const perSymbol = new Map<string, { requests: number; freshCalls: number; freshCostPico: bigint }>();
     let withoutAnswer = 0;
     let errors = 0;
 
@@ -273,6 +437,19 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
       const meta = result.metadata;
       const fresh = meta.ai_called;
       reasons[meta.reason] = (reasons[meta.reason] ?? 0) + 1;
+      const decided = (meta.event as { priority?: Priority } | undefined)?.priority ?? priority;
+      const cost = fresh ? toPico(meta.cost_usd ?? 0) : 0n;
+      if (fresh) addSpend(spend, spendKey('fresh', decided, bar.marketMoving, agent), cost);
+      const sym = perSymbol.get(bar.symbol) ?? { requests: 0, freshCalls: 0, freshCostPico: 0n };
+      sym.requests++;
+      if (fresh) {
+        sym.freshCalls++;
+        sym.freshCostPico += cost;
+      }
+      perSymbol.set(bar.symbol, sym);
+      // A coalesced answer comes from the identical request's call in flight for the same bar: shared, fresh.
+      const shared = !fresh && meta.reason === 'coalesced';
+      moving.record(agent, bar, fresh || shared, shared);
       const tally = byPriority.get(priority) ?? { requests: 0, calls: 0, costPico: 0n };
       tally.requests++;
       if (fresh) {
@@ -304,7 +481,7 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
       const event = meta.event as { decision?: string; batch_id?: string } | undefined;
       if (event?.decision === 'batched' && typeof event.batch_id === 'string') {
         const list = batched.get(event.batch_id) ?? [];
-        list.push(bar.closeTime);
+        list.push({ at: bar.closeTime, symbol: bar.symbol });
         batched.set(event.batch_id, list);
       }
     };
@@ -321,9 +498,9 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
       try {
         const result = viaGate
           ? await gate.handle(request, {
-              symbol: SYMBOL,
+              symbol: bar.symbol,
               eventType: bar.event.type,
-              priority: bar.event.declared,
+              priority: spec.declare === 'low' ? 'LOW' : bar.event.declared,
               data: bar.event.data,
               timestamp: bar.closeTime,
             })
@@ -335,28 +512,50 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
       }
     };
 
-    for (const bar of bars) {
-      clock.set(bar.closeTime);
-      await expireCache(bar.closeTime);
+    let done = 0;
+    for (const step of steps(bars)) {
+      const now = step[0].closeTime;
+      clock.set(now);
+      await expireCache(now);
       if (spec.events === 'all') {
         await flusher.flushDue();
         await settleFlushes();
       }
-      await Promise.all(AGENTS.map((agent) => ask(agent, bar)));
+      // The agents ask at once; one agent's requests for the symbols of a step go one after the other, so
+      // a batch is filled in the same order on every run.
+      await Promise.all(
+        AGENTS.map(async (agent) => {
+          for (const bar of step) await ask(agent, bar);
+        }),
+      );
       await settleFlushes();
-      settings.onBar(name, bar.index + 1);
+      done += step.length;
+      settings.onBar(name, done);
     }
     if (spec.events === 'all') {
       // Events still queued at the end are answered when their batch times out, as they would be live.
-      clock.set((bars.at(-1) as Bar).closeTime + thresholds.batch_timeout * 1000);
+      const { batch_timeout } = app.get(EventThresholdsService).current();
+      clock.set((bars.at(-1) as Bar).closeTime + batch_timeout * 1000);
       await flusher.flushDue();
       await settleFlushes();
     }
 
     const batchWaits: number[] = [];
-    for (const [id, times] of batched) {
+    const symbolBatchPico = new Map<string, bigint>();
+    for (const [id, events] of batched) {
       const answeredAt = flushedAt.get(id);
-      if (answeredAt !== undefined) for (const at of times) batchWaits.push((answeredAt - at) / 1000);
+      if (answeredAt !== undefined) for (const { at } of events) batchWaits.push((answeredAt - at) / 1000);
+      // A batch's cost is split between its symbols by their number of events (the remainder to the first).
+      const cost = batchCosts.get(id) ?? 0n;
+      const counts = new Map<string, number>();
+      for (const { symbol } of events) counts.set(symbol, (counts.get(symbol) ?? 0) + 1);
+      let left = cost;
+      const entries = [...counts];
+      entries.forEach(([symbol, n], i) => {
+        const part = i === entries.length - 1 ? left : (cost * BigInt(n)) / BigInt(events.length);
+        left -= part;
+        symbolBatchPico.set(symbol, (symbolBatchPico.get(symbol) ?? 0n) + part);
+      });
     }
     const stats = await app.get(CostStatsService).stats();
     const ledger = await ledgerFigures(app);
@@ -367,6 +566,7 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
       completionTokens: 0,
     };
     const end = (bars.at(-1) as Bar).closeTime;
+    const movingFigures = moving.finish(end);
     let unansweredAtEnd = 0;
     for (const pending of pendingHigh.values()) {
       for (const at of pending) high.longestWait = Math.max(high.longestWait, (end - at) / 1000);
@@ -392,6 +592,20 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
         ]),
       ),
       perAgent: ledger.perAgent,
+      spend: spendRecord(spend),
+      perSymbol: Object.fromEntries(
+        [...perSymbol].map(([symbol, t]) => [
+          symbol,
+          {
+            requests: t.requests,
+            freshCalls: t.freshCalls,
+            freshCostUsd: fromPico(t.freshCostPico),
+            batchCostUsd: fromPico(symbolBatchPico.get(symbol) ?? 0n),
+            moving: movingFigures.perSymbol[symbol],
+          },
+        ]),
+      ),
+      moving: movingFigures.total,
       unpricedCalls: stats.overall.unpriced_calls,
       promptTokens: stats.overall.total_prompt_tokens,
       cachedPromptTokens: stats.overall.total_cached_prompt_tokens,
@@ -455,6 +669,10 @@ export async function analyticLayer(spec: LayerSpec, settings: RunSettings): Pro
     let critical = 0;
     let high = 0;
     const byPriority = new Map<Priority, { requests: number; costPico: bigint }>();
+    const spend = new Map<string, { calls: number; costPico: bigint }>();
+    const moving = new MovingTracker();
+    const perSymbol = new Map<string, { requests: number; costPico: bigint }>();
+    let done = 0;
     for (const bar of settings.bars) {
       const { priority } = effectivePriority(bar.event.declared, bar.event.data, settings.thresholds);
       const rates = prices.rates(primary.entry, primary.upstreamModel, new Date(bar.closeTime));
@@ -479,12 +697,19 @@ export async function analyticLayer(spec: LayerSpec, settings: RunSettings): Pro
         });
         const tally = byPriority.get(priority) ?? { requests: 0, costPico: 0n };
         tally.requests++;
+        const sym = perSymbol.get(bar.symbol) ?? { requests: 0, costPico: 0n };
+        perSymbol.set(bar.symbol, sym);
+        sym.requests++;
+        const cost = costUsd === null ? 0n : toPico(costUsd);
         if (costUsd === null) unpriced++;
         else {
-          costPico += toPico(costUsd);
-          perAgent[agent].costPico += toPico(costUsd);
-          tally.costPico += toPico(costUsd);
+          costPico += cost;
+          perAgent[agent].costPico += cost;
+          tally.costPico += cost;
+          sym.costPico += cost;
         }
+        addSpend(spend, spendKey('fresh', priority, bar.marketMoving, agent), cost);
+        moving.record(agent, bar, true);
         byPriority.set(priority, tally);
         perAgent[agent].calls++;
         tokens.prompt += answer.promptTokens;
@@ -493,9 +718,13 @@ export async function analyticLayer(spec: LayerSpec, settings: RunSettings): Pro
         if (priority === 'CRITICAL') critical++;
         if (priority === 'HIGH') high++;
       }
-      settings.onBar(spec.id, bar.index + 1);
+      settings.onBar(spec.id, ++done);
+      // Let the other rows' Redis replies in between: a year computed in one go would hold the event loop
+      // for seconds, and their commands would time out (ioredis commandTimeout 2 s).
+      if (done % 24 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     const requests = settings.bars.length * AGENTS.length;
+    const movingFigures = moving.finish((settings.bars.at(-1) as Bar).closeTime);
     const none: Distribution = { count: 0, median: null, p90: null, worst: null };
     return {
       id: spec.id,
@@ -515,6 +744,20 @@ export async function analyticLayer(spec: LayerSpec, settings: RunSettings): Pro
       perAgent: Object.fromEntries(
         Object.entries(perAgent).map(([a, v]) => [a, { calls: v.calls, costUsd: fromPico(v.costPico) }]),
       ),
+      spend: spendRecord(spend),
+      perSymbol: Object.fromEntries(
+        [...perSymbol].map(([symbol, t]) => [
+          symbol,
+          {
+            requests: t.requests,
+            freshCalls: t.requests,
+            freshCostUsd: fromPico(t.costPico),
+            batchCostUsd: 0,
+            moving: movingFigures.perSymbol[symbol],
+          },
+        ]),
+      ),
+      moving: movingFigures.total,
       unpricedCalls: unpriced,
       promptTokens: tokens.prompt,
       cachedPromptTokens: tokens.cached,
