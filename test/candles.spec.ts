@@ -221,13 +221,13 @@ describe('CsvCandleSource', () => {
     expect(d1.dropped).toEqual([]);
   });
 
-  it('reads the replay data: the last 365 days of 1h, 8,760 full bars and the partial last one', async () => {
+  it('reads the replay data: the last 365 days of 1h and the 30 days that warm it up, 9,480 full bars and the partial last one', async () => {
     const bench = new CsvCandleSource(BENCH_DATA, new ManualClock(utc('2025-12-02T05:30:00')), {
       fileName: (pair, tf) => `${pair}_${tf}_last365.csv`,
     });
     const series = await bench.fetch('BTC/USDT', '1h');
-    expect(series.candles).toHaveLength(8761);
-    expect(series.candles[0][0]).toBe(utc('2024-12-02T05:00:00'));
+    expect(series.candles).toHaveLength(9481);
+    expect(series.candles[0][0]).toBe(utc('2024-11-02T05:00:00'));
     expect(series.candles.at(-1)).toEqual(LAST_1H);
     expect(series.gaps).toEqual([]);
     expect(series.dropped).toEqual([]);
