@@ -1,30 +1,13 @@
 import { WhaleAlertStream } from '../src/market-data/whale-alert/whale-alert.stream.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
-import { startFakeWhaleAlert, type FakeWhaleAlert } from './fakes/whale-alert.js';
+import { startFakeWhaleAlert, streamAlert, type FakeWhaleAlert } from './fakes/whale-alert.js';
 import { startTestApp, type TestApp } from './support/app.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { waitFor } from './support/redis-server.js';
 
 const WA_KEY = 'wa-test-key-0123456789';
 
-const alert = (valueUsd: number, symbol = 'btc') => ({
-  type: 'alert',
-  channel_id: 'bastion',
-  timestamp: 1795380000,
-  blockchain: 'bitcoin',
-  transaction_type: 'transfer',
-  from: 'unknown wallet',
-  to: 'Binance',
-  amounts: [{ symbol, amount: 100, value_usd: valueUsd }],
-  text: `100 #${symbol.toUpperCase()} (${valueUsd} USD) transferred from unknown wallet to #Binance`,
-  transaction: {
-    hash: '0x4a9b7c1e',
-    height: 1,
-    index_in_block: 3,
-    timestamp: 1795380000,
-    sub_transactions: [],
-  },
-});
+const alert = (valueUsd: number, symbol = 'btc') => streamAlert({ amount: 100, valueUsd, symbol });
 
 describe('Whale Alert: REST and the live alert stream', () => {
   let fake: FakeWhaleAlert;

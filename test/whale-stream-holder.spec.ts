@@ -8,7 +8,12 @@ import { WhaleAlertStream } from '../src/market-data/whale-alert/whale-alert.str
 import { RedisService } from '../src/redis/redis.service.js';
 import { WhaleAlertRepository } from '../src/redis/repositories/whale-alert.repository.js';
 import { WhaleLeaseRepository } from '../src/redis/repositories/whale-lease.repository.js';
-import { FAKE_WHALE_KEY, startFakeWhaleAlert, type FakeWhaleAlert } from './fakes/whale-alert.js';
+import {
+  FAKE_WHALE_KEY,
+  startFakeWhaleAlert,
+  streamAlert,
+  type FakeWhaleAlert,
+} from './fakes/whale-alert.js';
 import { DisposableRedis, randomPort, waitFor } from './support/redis-server.js';
 
 /**
@@ -17,18 +22,7 @@ import { DisposableRedis, randomPort, waitFor } from './support/redis-server.js'
  * write, and a holder that cannot renew closes its stream before its lease could lapse.
  */
 
-const alert = (hash: string) => ({
-  type: 'alert',
-  channel_id: 'bastion',
-  timestamp: 1795380000,
-  blockchain: 'bitcoin',
-  transaction_type: 'transfer',
-  from: 'unknown wallet',
-  to: 'Binance',
-  amounts: [{ symbol: 'btc', amount: 30, value_usd: 2_900_000 }],
-  text: `30 #BTC (2,900,000 USD) transferred from unknown wallet to #Binance (${hash})`,
-  transaction: { hash, height: 1, index_in_block: 0, timestamp: 1795380000, sub_transactions: [] },
-});
+const alert = (hash: string) => streamAlert({ hash });
 
 const gate = { handle: () => Promise.resolve({ response: null, metadata: {} }) } as unknown as EventGate;
 

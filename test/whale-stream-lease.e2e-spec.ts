@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { loadAppConfig } from '../src/config/app-config.js';
 import { RedisService } from '../src/redis/redis.service.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
-import { startFakeWhaleAlert, type FakeWhaleAlert } from './fakes/whale-alert.js';
+import { startFakeWhaleAlert, streamAlert, type FakeWhaleAlert } from './fakes/whale-alert.js';
 import { BOT_KEY, ADMIN_KEY, TEST_REDIS_URL } from './support/app.js';
 import { buildOnce, ChildBastion } from './support/child-bastion.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
@@ -17,18 +17,7 @@ import { waitFor } from './support/redis-server.js';
 
 const WA_KEY = 'wa-test-key-scale-0001';
 
-const alert = (hash: string) => ({
-  type: 'alert',
-  channel_id: 'bastion',
-  timestamp: 1795380000,
-  blockchain: 'bitcoin',
-  transaction_type: 'transfer',
-  from: 'unknown wallet',
-  to: 'Binance',
-  amounts: [{ symbol: 'btc', amount: 30, value_usd: 2_900_000 }],
-  text: `30 #BTC (2,900,000 USD) transferred from unknown wallet to #Binance (${hash})`,
-  transaction: { hash, height: 1, index_in_block: 0, timestamp: 1795380000, sub_transactions: [] },
-});
+const alert = (hash: string) => streamAlert({ hash });
 
 interface StreamView {
   holder: boolean;

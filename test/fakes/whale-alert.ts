@@ -36,6 +36,22 @@ export interface FakeWhaleAlert {
 
 type Row = Record<string, unknown>;
 
+/** One alert as the WebSocket stream sends it (a `custom_alerts` subscription), with the fields a test varies. */
+export function streamAlert({ hash = '0x4a9b7c1e', symbol = 'btc', amount = 30, valueUsd = 2_900_000 } = {}) {
+  return {
+    type: 'alert',
+    channel_id: 'bastion',
+    timestamp: 1795380000,
+    blockchain: 'bitcoin',
+    transaction_type: 'transfer',
+    from: 'unknown wallet',
+    to: 'Binance',
+    amounts: [{ symbol, amount, value_usd: valueUsd }],
+    text: `${amount} #${symbol.toUpperCase()} (${valueUsd} USD) transferred from unknown wallet to #Binance (${hash})`,
+    transaction: { hash, height: 1, index_in_block: 0, timestamp: 1795380000, sub_transactions: [] },
+  };
+}
+
 /** Rows per page at most, so the three transactions take two full pages and a final empty one. */
 export const FAKE_WHALE_PAGE_SIZE = 2;
 
