@@ -11,8 +11,9 @@
  *   afterwards its tokens, rounded down to DeepSeek's 64-token unit, are billed as cache hits (OpenAI
  *   models: 128-token units, none below 1,024 tokens).
  * - Answers are deterministic: the text is derived from a hash of the last user message. An ordinary answer
- *   is `answerTokens` long (default 160); an answer to a batch prompt (`Events (n):` …, see
- *   batch-flusher.service.ts) is 40 + 20·n tokens; both are cut at `max_tokens`.
+ *   is `answerTokens` long (default 160); an answer to a batch prompt (`Events (…` and n numbered lines, see
+ *   batch-flusher.service.ts) is 40 + 20·n tokens — one short line per numbered line; both are cut at
+ *   `max_tokens`.
  * - `latencyMs` delays every answer (the miss-path benchmark uses a fixed 20 ms).
  *
  * Runs in the calling thread (`startFakeDeepSeek`) or in a worker thread (`startFakeDeepSeekWorker`) so that
@@ -51,7 +52,8 @@ export interface FakeDeepSeek {
 
 export const CACHE_UNIT_TOKENS = 64;
 const MESSAGE_OVERHEAD_TOKENS = 4;
-const BATCH_PROMPT = /^Events \((\d+)\):/;
+const BATCH_PROMPT = /^Events \(\d+\)/;
+const NUMBERED_LINE = /^\d+\. /gm;
 const FILLER =
   'The tape shows participation consistent with the prevailing structure; momentum and volatility agree, ' +
   'so the bots should keep their current stance, size within limits and watch the invalidation level. ';
@@ -87,8 +89,8 @@ function isChatBody(
 function answerText(messages: ChatMessage[], answerTokens: number, maxTokens: number | undefined): string {
   const last = [...messages].reverse().find((m) => m.role === 'user');
   const user = textOf(last?.content);
-  const batch = BATCH_PROMPT.exec(user);
-  const tokens = Math.min(batch ? 40 + 20 * Number(batch[1]) : answerTokens, maxTokens ?? Infinity);
+  const lines = BATCH_PROMPT.test(user) ? (user.match(NUMBERED_LINE)?.length ?? 0) : null;
+  const tokens = Math.min(lines !== null ? 40 + 20 * lines : answerTokens, maxTokens ?? Infinity);
   const ref = createHash('sha1').update(user).digest('hex').slice(0, 12);
   let text = `[analysis ${ref}] `;
   while (text.length < tokens * 4) text += FILLER;

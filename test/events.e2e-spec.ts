@@ -200,6 +200,41 @@ describe('Event gate and batching', () => {
     });
   });
 
+  it('sends events that ask the identical request (same question and inputs) to the model as one line', async () => {
+    const ranging = { regime: 'ranging', adx_band: 'weak' };
+    const trending = { regime: 'trending_up', adx_band: 'strong' };
+    let batchId = '';
+    for (let i = 1; i <= 10; i++) {
+      const body = {
+        ...lowEvent(i),
+        prompt: 'Regime: what should the fleet run?',
+        context: i <= 6 ? ranging : trending,
+      };
+      batchId = (await post(body)).body.metadata.event.batch_id;
+    }
+    await waitFor(
+      async () => (await batch(batchId)).status === 'done',
+      5000,
+      'the full batch was not answered',
+    );
+    expect(deepseek.calls).toHaveLength(1);
+    const sent = deepseek.calls[0].body.messages.at(-1)?.content;
+    expect(sent).toMatch(/^Events \(10\) in 2 distinct requests:\n/);
+    expect(sent).toContain('1. BTC/USDT PRICE_UPDATE ×6 from ');
+    expect(sent).toContain('| inputs {"adx_band":"weak","regime":"ranging"}');
+    expect(sent).toContain('2. BTC/USDT PRICE_UPDATE ×4 from ');
+    expect(sent).toContain('latest {"change_percent":0.1,"price":97010}');
+    expect(sent).toContain('Question for every event: Regime: what should the fleet run?');
+    // Every event keeps what its caller sent, and gets the batch's answer.
+    const view = await batch(batchId);
+    expect(view.events).toHaveLength(10);
+    expect(view.events.map((e: { context: unknown }) => e.context)).toEqual([
+      ...Array(6).fill(ranging),
+      ...Array(4).fill(trending),
+    ]);
+    expect(view.events.every((e: { answer: string }) => e.answer === view.answer.response)).toBe(true);
+  });
+
   it("answers a batch with the model its events asked for and makes the answer its symbol's last answer", async () => {
     let batchId = '';
     for (let i = 1; i <= 10; i++)

@@ -19,21 +19,68 @@ export const BATCH_SYSTEM_PROMPT =
   'You analyse batches of low-priority market events for a trading bot. For each numbered event give one ' +
   'short line with its number and what, if anything, it changes for the bot; then one line with the overall read.';
 
+/** Events of one batch that ask the identical request: same symbol, event type, question and inputs. */
+interface BatchItem {
+  events: QueuedEvent[];
+  question: string;
+  inputs: string | null;
+}
+
+const questionOf = (e: QueuedEvent): string => e.prompt.slice(0, 300);
+const inputsOf = (e: QueuedEvent): string | null =>
+  e.context && Object.keys(e.context).length > 0 ? canonicalJson(e.context) : null;
+
+function batchItems(events: QueuedEvent[]): BatchItem[] {
+  const items = new Map<string, BatchItem>();
+  for (const e of events) {
+    const question = questionOf(e);
+    const inputs = inputsOf(e);
+    // Without inputs of its own, an event's figures are all the request says: it stays on its own line.
+    const key = inputs === null ? e.request_id : JSON.stringify([e.symbol, e.event_type, question, inputs]);
+    const item = items.get(key);
+    if (item) item.events.push(e);
+    else items.set(key, { events: [e], question, inputs });
+  }
+  return [...items.values()];
+}
+
 /**
- * The compact listing of a batch's events sent as one prompt. When every event asks the same question (one
- * agent's batch, the usual case) it is stated once after the listing instead of on every line: about half of
- * a line's tokens.
+ * The compact listing of a batch's events sent as one prompt. Events of one symbol that ask the identical
+ * request (same event type, question and `context` inputs — quiet hours of an agent whose inputs did not
+ * change; events without inputs never merge) are one numbered line, answered once: the line gives how many, the first and last time and the latest figures.
+ * A question or inputs every line shares (one agent's batch, the usual case) is stated once after the
+ * listing instead of on every line.
  */
 export function batchPrompt(events: QueuedEvent[]): string {
-  const question = (e: QueuedEvent): string => e.prompt.slice(0, 300);
-  const shared = events.length > 1 && events.every((e) => question(e) === question(events[0]));
-  const lines = events.map(
-    (e, i) =>
-      `${i + 1}. ${e.timestamp} ${e.symbol} ${e.event_type} ${canonicalJson(e.data)}` +
-      (shared ? '' : ` | ${question(e)}`),
-  );
-  const listing = `Events (${events.length}):\n${lines.join('\n')}`;
-  return shared ? `${listing}\nQuestion for every event: ${question(events[0])}` : listing;
+  const items = batchItems(events);
+  const sharedBy = (value: (item: BatchItem) => string | null): boolean =>
+    events.length > 1 && items.every((item) => value(item) === value(items[0]));
+  const sharedQuestion = sharedBy((item) => item.question);
+  const sharedInputs = items[0]?.inputs != null && sharedBy((item) => item.inputs);
+  const lines = items.map(({ events: group, question, inputs }, i) => {
+    const first = group[0];
+    const last = group[group.length - 1];
+    const what =
+      group.length === 1
+        ? `${first.timestamp} ${first.symbol} ${first.event_type} ${canonicalJson(first.data)}`
+        : `${first.symbol} ${first.event_type} ×${group.length} from ${first.timestamp} to ${last.timestamp}, ` +
+          `latest ${canonicalJson(last.data)}`;
+    return (
+      `${i + 1}. ${what}` +
+      (sharedQuestion ? '' : ` | ${question}`) +
+      (inputs === null || sharedInputs ? '' : ` | inputs ${inputs}`)
+    );
+  });
+  const header =
+    items.length === events.length
+      ? `Events (${events.length}):`
+      : `Events (${events.length}) in ${items.length} distinct requests:`;
+  return [
+    header,
+    ...lines,
+    ...(sharedQuestion ? [`Question for every event: ${items[0].question}`] : []),
+    ...(sharedInputs ? [`Inputs for every event: ${items[0].inputs}`] : []),
+  ].join('\n');
 }
 
 /**

@@ -1,7 +1,7 @@
 import { batchPrompt } from './batch-flusher.service.js';
 import type { QueuedEvent } from './batch-queue.service.js';
 
-const event = (n: number, prompt: string): QueuedEvent => ({
+const event = (n: number, prompt: string, context?: Record<string, unknown>): QueuedEvent => ({
   request_id: `r${n}`,
   symbol: n % 2 ? 'BTC/USDT' : 'ETH/USDT',
   event_type: 'PRICE_UPDATE',
@@ -9,6 +9,7 @@ const event = (n: number, prompt: string): QueuedEvent => ({
   data: { change_percent: n / 10 },
   timestamp: `2026-12-01T0${n}:00:00Z`,
   prompt,
+  ...(context ? { context } : {}),
   max_tokens: 200,
   queued_at: n,
 });
@@ -37,5 +38,43 @@ describe('batchPrompt', () => {
       ].join('\n'),
     );
     expect(prompt).not.toContain('Question for every event');
+  });
+
+  it('answers events of one symbol that ask the identical request once, on one numbered line', () => {
+    const ranging = { regime: 'ranging', rsi_zone: 'neutral' };
+    const trending = { regime: 'trending_up', rsi_zone: 'firm' };
+    const events = [1, 3, 5, 7].map((n) => ({ ...event(n, 'Regime?', n === 5 ? trending : ranging) }));
+    expect(batchPrompt(events)).toBe(
+      [
+        'Events (4) in 2 distinct requests:',
+        '1. BTC/USDT PRICE_UPDATE ×3 from 2026-12-01T01:00:00Z to 2026-12-01T07:00:00Z, latest {"change_percent":0.7}' +
+          ' | inputs {"regime":"ranging","rsi_zone":"neutral"}',
+        '2. 2026-12-01T05:00:00Z BTC/USDT PRICE_UPDATE {"change_percent":0.5}' +
+          ' | inputs {"regime":"trending_up","rsi_zone":"firm"}',
+        'Question for every event: Regime?',
+      ].join('\n'),
+    );
+  });
+
+  it('never merges events that carry no inputs of their own: their figures are the whole request', () => {
+    expect(batchPrompt([event(1, 'Regime?'), event(3, 'Regime?')])).toMatch(/^Events \(2\):\n1\. .*\n2\. /);
+  });
+
+  it('keeps apart events whose symbol or question differs, and states inputs they all share once', () => {
+    const inputs = { weights: { BTC: 0.6 } };
+    const prompt = batchPrompt([
+      event(1, 'Rebalance?', inputs),
+      event(2, 'Rebalance?', inputs), // ETH/USDT: another symbol
+      event(3, 'Rebalance now?', inputs),
+    ]);
+    expect(prompt).toBe(
+      [
+        'Events (3):',
+        '1. 2026-12-01T01:00:00Z BTC/USDT PRICE_UPDATE {"change_percent":0.1} | Rebalance?',
+        '2. 2026-12-01T02:00:00Z ETH/USDT PRICE_UPDATE {"change_percent":0.2} | Rebalance?',
+        '3. 2026-12-01T03:00:00Z BTC/USDT PRICE_UPDATE {"change_percent":0.3} | Rebalance now?',
+        'Inputs for every event: {"weights":{"BTC":0.6}}',
+      ].join('\n'),
+    );
   });
 });

@@ -10,6 +10,8 @@ export interface QueuedEvent {
   data: Record<string, unknown>;
   timestamp: string;
   prompt: string;
+  /** The caller's own inputs (the request's `context`, without the gate's event envelope). */
+  context?: Record<string, unknown>;
   system_prompt?: string;
   /** The model the request asked for; a batch is answered with its first event's. */
   model?: string;

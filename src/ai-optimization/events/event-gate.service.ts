@@ -132,6 +132,7 @@ export class EventGate {
             data: event.data,
             timestamp: new Date(event.timestamp).toISOString(),
             prompt: request.prompt,
+            ...(request.context && Object.keys(request.context).length ? { context: request.context } : {}),
             system_prompt: request.systemPrompt,
             ...(request.model ? { model: request.model } : {}),
             max_tokens: request.maxTokens,
