@@ -5,7 +5,7 @@ import { Logger } from 'nestjs-pino';
 import type { Env } from './config/app-config.js';
 import { AppModule, type AppOptions } from './app.module.js';
 import { setupDocs } from './docs.js';
-import { RequestContext } from './common/request-context.js';
+import type { RequestScope } from './common/request-context.js';
 import { JsonBodyError, parseJsonBody } from './common/json-body.js';
 
 export const BODY_LIMIT_BYTES = 1024 * 1024;
@@ -24,15 +24,12 @@ export async function createApp(env: Env, options: AppOptions = {}): Promise<Nes
   );
   acceptJsonOnly(app);
   app.useLogger(app.get(Logger));
-  // Each request runs in its own context (who is calling); registered after the body is read, since a
-  // context entered earlier does not follow the socket's events that deliver the body.
-  const context = app.get(RequestContext);
+  // Headers the layers below a controller added to the request's scope (a managed key's rate-limit state).
   app
     .getHttpAdapter()
     .getInstance()
-    .addHook('preHandler', (_req, _reply, done) => context.run(done))
-    .addHook('onSend', (_req, reply, payload, done) => {
-      const headers = context.headers;
+    .addHook('onSend', (req, reply, payload, done) => {
+      const headers = (req as RequestScope).replyHeaders;
       if (headers) void reply.headers(headers);
       done(null, payload);
     });

@@ -36,7 +36,7 @@ import { PriceBook } from '../../src/ai-optimization/pricing.js';
 import { CostStatsService } from '../../src/cost-monitoring/cost-stats.service.js';
 import { RedisService } from '../../src/redis/redis.service.js';
 import { EventWindowRepository } from '../../src/redis/repositories/event-window.repository.js';
-import { RequestContext } from '../../src/common/request-context.js';
+import { DEFAULT_TENANT } from '../../src/common/tenant.js';
 import { observationOf } from '../../src/ai-optimization/events/adaptive-priority.js';
 import {
   DEFAULT_ANSWER_TOKENS,
@@ -354,7 +354,7 @@ export async function runLayer(spec: LayerSpec, settings: RunSettings, name = sp
       // A gate that had been running would know the 30 days before the replay: its windows get them first.
       const t = app.get(EventThresholdsService).current();
       const windows = app.get(EventWindowRepository);
-      const tenant = app.get(RequestContext).tenant;
+      const tenant = DEFAULT_TENANT; // the replay's fleet calls without API keys
       for (const bar of settings.warmup) {
         const obs = observationOf(bar.event.data);
         if (obs === null) continue;

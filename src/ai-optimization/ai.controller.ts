@@ -23,6 +23,6 @@ export class AiController {
     @Body(new JsonSchemaPipe<AiCallBody>(AI_CALL_SCHEMA)) body: AiCallBody,
     @Req() req: AuthedRequest,
   ): Promise<GatewayResult> {
-    return this.gateway.call(toGatewayRequest(body, req.caller?.tenant));
+    return this.gateway.call(toGatewayRequest(body, req));
   }
 }

@@ -32,7 +32,7 @@ export class EventsController {
     @Req() req: AuthedRequest,
   ): Promise<GatewayResult> {
     const { event, ...call } = body;
-    return this.gate.handle(toGatewayRequest(call, req.caller?.tenant), {
+    return this.gate.handle(toGatewayRequest(call, req), {
       symbol: event.symbol.toUpperCase(),
       eventType: event.event_type,
       priority: event.priority,

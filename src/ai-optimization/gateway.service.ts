@@ -1,7 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import type { Caller } from '../common/caller.js';
-import { RequestContext } from '../common/request-context.js';
 import { DEFAULT_TENANT } from '../common/tenant.js';
 import type { GatewayMetadata, GatewayRequest, GatewayResult } from './gateway.types.js';
 import { MeteredCallPipeline, type Enqueue } from './pipeline/pipeline.js';
@@ -21,7 +19,8 @@ export function buildMessages(request: GatewayRequest): ChatCompletionMessagePar
 }
 
 /** The pipeline's view of a gateway request (/ai/call, an event lane, a batch, an agent). */
-export function meteredCall(request: GatewayRequest, caller?: Caller): MeteredCall {
+export function meteredCall(request: GatewayRequest): MeteredCall {
+  const caller = request.scope?.caller;
   return {
     tenant: request.tenant ?? caller?.tenant ?? DEFAULT_TENANT,
     key: request.key === undefined ? (caller?.key ?? null) : request.key,
@@ -49,6 +48,7 @@ export function meteredCall(request: GatewayRequest, caller?: Caller): MeteredCa
     intervalSeconds: request.intervalSeconds ?? null,
     critical: request.critical === true,
     stream: false,
+    scope: request.scope,
   };
 }
 
@@ -110,14 +110,11 @@ export function gatewayResult(outcome: Outcome): GatewayResult {
  */
 @Injectable()
 export class AiGateway {
-  constructor(
-    private readonly pipeline: MeteredCallPipeline,
-    private readonly context: RequestContext,
-  ) {}
+  constructor(private readonly pipeline: MeteredCallPipeline) {}
 
   /** A request without a tenant of its own runs as its caller's tenant (an agent's request, say). */
   async call(request: GatewayRequest): Promise<GatewayResult> {
-    return gatewayResult(await this.pipeline.run(meteredCall(request, this.context.caller)));
+    return gatewayResult(await this.pipeline.run(meteredCall(request)));
   }
 
   /** A LOW event: answered from the cache or skipped by the sampler when it can be, otherwise queued. */
@@ -125,7 +122,7 @@ export class AiGateway {
     request: GatewayRequest,
     enqueue: Enqueue,
   ): Promise<{ result: GatewayResult; outcome: Outcome }> {
-    const outcome = await this.pipeline.run(meteredCall(request, this.context.caller), enqueue);
+    const outcome = await this.pipeline.run(meteredCall(request), enqueue);
     return { result: gatewayResult(outcome), outcome };
   }
 }

@@ -1,4 +1,5 @@
 import type { KeyPolicy } from '../common/caller.js';
+import type { RequestScope } from '../common/request-context.js';
 
 /** A request to the AI gateway, already validated (from /ai/call, /ai/events or an agent). */
 export interface GatewayRequest {
@@ -30,6 +31,8 @@ export interface GatewayRequest {
   intervalSeconds?: number;
   /** A CRITICAL event: may overdraw a hard budget by CRITICAL_OVERDRAW_PERCENT. */
   critical?: boolean;
+  /** The HTTP request this call serves: its caller (tenant, key) and the headers its answer carries. */
+  scope?: RequestScope;
 }
 
 export const DECISION_REASONS = [

@@ -10,7 +10,6 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Caller } from './caller.js';
 import { KeyDirectory } from './key-directory.js';
-import { RequestContext } from './request-context.js';
 import { DEFAULT_TENANT } from './tenant.js';
 import type { FastifyRequest } from 'fastify';
 
@@ -40,7 +39,6 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: KeyDirectory,
-    private readonly context: RequestContext,
   ) {
     this.open = keys.noEnvironmentKeys;
     if (this.open) {
@@ -57,7 +55,6 @@ export class ApiKeyGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthedRequest>();
     if (this.open) {
       request.caller = { scope: 'open', tenant: DEFAULT_TENANT, admin: true, key: null };
-      this.context.setCaller(request.caller);
       return true;
     }
     const presented = presentedKey(request.headers);
@@ -70,7 +67,6 @@ export class ApiKeyGuard implements CanActivate {
     if (!caller) throw new UnauthorizedException('Invalid API key');
     if (route.admin && !caller.admin) throw new ForbiddenException('This route needs an admin API key');
     request.caller = caller;
-    this.context.setCaller(caller);
     return true;
   }
 

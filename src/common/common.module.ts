@@ -1,7 +1,6 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { Clock } from './clock.js';
 import { KeyDirectory } from './key-directory.js';
-import { RequestContext } from './request-context.js';
 
 @Global()
 @Module({})
@@ -9,8 +8,8 @@ export class CommonModule {
   static forRoot(clock?: Clock): DynamicModule {
     return {
       module: CommonModule,
-      providers: [clock ? { provide: Clock, useValue: clock } : Clock, RequestContext, KeyDirectory],
-      exports: [Clock, RequestContext, KeyDirectory],
+      providers: [clock ? { provide: Clock, useValue: clock } : Clock, KeyDirectory],
+      exports: [Clock, KeyDirectory],
     };
   }
 }

@@ -1,9 +1,10 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { BOT_ID_MESSAGE, BOT_ID_PATTERN } from '../bot-telemetry/telemetry.dto.js';
 import { DetectAnomaliesDto, type DetectAnomaliesAnswer } from './anomaly-detector.dto.js';
 import { AnomalyDetectorService } from './anomaly-detector.service.js';
 import { AnomalyScanService, type AnomalyAlert, type ScanResult } from './anomaly-scan.service.js';
+import type { AuthedRequest } from '../../common/auth.js';
 
 const MAX_LIMIT = 50;
 
@@ -33,8 +34,8 @@ export class AnomalyDetectorController {
     summary:
       "Rule-based anomalies of a bot's telemetry; a model may explain them (THRESHOLD sampling on the score)",
   })
-  detect(@Body() body: DetectAnomaliesDto): Promise<DetectAnomaliesAnswer> {
-    return this.detector.detect(body);
+  detect(@Body() body: DetectAnomaliesDto, @Req() req: AuthedRequest): Promise<DetectAnomaliesAnswer> {
+    return this.detector.detect(body, req);
   }
 
   @Get('recent')

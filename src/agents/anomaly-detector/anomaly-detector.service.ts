@@ -6,6 +6,7 @@ import { TelemetryService } from '../bot-telemetry/telemetry.service.js';
 import { AgentSettingsService } from '../settings/agent-settings.service.js';
 import type { DetectAnomaliesAnswer, DetectAnomaliesDto } from './anomaly-detector.dto.js';
 import { anomalyScore, detectAnomalies, limitsFrom, type AnomalyLimits, type Anomaly } from './detectors.js';
+import type { RequestScope } from '../../common/request-context.js';
 
 export const ANOMALY_PROMPT_NAME = 'anomaly_detector';
 
@@ -57,7 +58,10 @@ export class AnomalyDetectorService implements OnModuleInit {
     this.systemPrompt = (await this.prompts.register(ANOMALY_PROMPT_NAME, ANOMALY_SYSTEM_PROMPT)).text;
   }
 
-  async detect(dto: DetectionRequest | DetectAnomaliesDto): Promise<DetectAnomaliesAnswer> {
+  async detect(
+    dto: DetectionRequest | DetectAnomaliesDto,
+    scope?: RequestScope,
+  ): Promise<DetectAnomaliesAnswer> {
     const to = this.clock.now();
     const from = to - dto.timeframe_minutes * 60_000;
     const botId = String(dto.bot_id);
@@ -68,7 +72,7 @@ export class AnomalyDetectorService implements OnModuleInit {
     const limits: AnomalyLimits = { ...limitsFrom(settings), equity_usd: dto.equity_usd };
     const anomalies = detectAnomalies(window, to, limits);
     const score = anomalyScore(anomalies);
-    const ai = await this.explain(anomalies, score, dto);
+    const ai = await this.explain(anomalies, score, dto, scope);
     return {
       bot_id: dto.bot_id,
       user_id: dto.user_id,
@@ -97,10 +101,16 @@ export class AnomalyDetectorService implements OnModuleInit {
    * One call for all anomalies (not one per anomaly): a single explanation costs one prompt. The rules'
    * answer is complete before this runs and nothing the model says is fed back into it.
    */
-  private async explain(anomalies: Anomaly[], score: number, dto: DetectionRequest): Promise<AiOutcome> {
+  private async explain(
+    anomalies: Anomaly[],
+    score: number,
+    dto: DetectionRequest,
+    scope: RequestScope | undefined,
+  ): Promise<AiOutcome> {
     if (dto.include_ai === false) return { enhanced: false, reason: 'not_requested' };
     if (anomalies.length === 0) return { enhanced: false, reason: 'no_anomalies' };
     const enhancement = await this.ai.enhance({
+      scope,
       agentType: 'anomaly_detector',
       symbol: undefined,
       responseType: 'anomaly_explanation',

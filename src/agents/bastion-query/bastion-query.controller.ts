@@ -1,9 +1,10 @@
-import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { BastionQueryService, type QueryAnswer } from './bastion-query.service.js';
 import { toSseEvents } from './sse.js';
 import { QueryDto } from './dto.js';
+import type { AuthedRequest } from '../../common/auth.js';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -20,10 +21,11 @@ export class BastionQueryController {
   })
   async ask(
     @Body() body: QueryDto,
+    @Req() req: AuthedRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<QueryAnswer | undefined> {
     // Answered before any byte is sent, so a bad query is still a normal JSON 400 in streaming mode too.
-    const answer = await this.query.answer(body);
+    const answer = await this.query.answer(body, req);
     if (body.stream !== true) return answer;
     reply.hijack();
     reply.raw.writeHead(200, {

@@ -11,6 +11,7 @@ import type { QueryDto } from './dto.js';
 import { promptMarket, snapshot, type MarketSnapshot } from './market-snapshot.js';
 import { processQuery, QueryValidationError, type QueryContext } from './query-processor.js';
 import { QUERY_PROMPT_NAME, QUERY_SYSTEM_PROMPT } from './query.prompt.js';
+import type { RequestScope } from '../../common/request-context.js';
 
 export interface QueryMetadata extends GatewayMetadata {
   ai_enhanced: boolean;
@@ -54,7 +55,7 @@ export class BastionQueryService implements OnModuleInit {
     await this.prompts.register(QUERY_PROMPT_NAME, QUERY_SYSTEM_PROMPT);
   }
 
-  async answer(dto: QueryDto): Promise<QueryAnswer> {
+  async answer(dto: QueryDto, scope?: RequestScope): Promise<QueryAnswer> {
     const started = performance.now();
     const query = dto.query.trim();
     let context: QueryContext;
@@ -72,7 +73,7 @@ export class BastionQueryService implements OnModuleInit {
     const marketMs = Math.round(performance.now() - marketStarted);
 
     const aiStarted = performance.now();
-    const ai = await this.askModel(query, context, market, symbol?.unified);
+    const ai = await this.askModel(query, context, market, symbol?.unified, scope);
     const aiMs = Math.round(performance.now() - aiStarted);
 
     // Only a model's answer to this request counts; the gateway's "last answer" is to another question.
@@ -104,8 +105,10 @@ export class BastionQueryService implements OnModuleInit {
     context: QueryContext,
     market: MarketSnapshot | null,
     symbol: string | undefined,
+    scope: RequestScope | undefined,
   ): Promise<{ result: GatewayResult | null; failure: string | null }> {
     const enhancement = await this.ai.enhance({
+      scope,
       agentType: QUERY_AGENT,
       responseType: QUERY_RESPONSE_TYPE,
       symbol,

@@ -1,7 +1,8 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { MarketRegimeDto } from './market-regime.dto.js';
 import { MarketRegimeService, type MarketRegimeAnswer } from './market-regime.service.js';
+import type { AuthedRequest } from '../../common/auth.js';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -14,7 +15,7 @@ export class MarketRegimeController {
   @ApiOperation({
     summary: 'Regime of a symbol from candles (request or exchange), with an optional AI comment',
   })
-  analyze(@Body() body: MarketRegimeDto): Promise<MarketRegimeAnswer> {
-    return this.regime.analyze(body);
+  analyze(@Body() body: MarketRegimeDto, @Req() req: AuthedRequest): Promise<MarketRegimeAnswer> {
+    return this.regime.analyze(body, req);
   }
 }

@@ -6,6 +6,7 @@ import { AgentAi, aiPartOf, NOT_REQUESTED, type AiPart } from '../agent-ai.js';
 import { AgentSettingsService } from '../settings/agent-settings.service.js';
 import type { MarketRegimeDto } from './market-regime.dto.js';
 import { analyzeRegime, type RegimeResult } from './regime.js';
+import type { RequestScope } from '../../common/request-context.js';
 
 const SYSTEM_PROMPT = [
   'You are the market-regime analyst of a crypto trading desk.',
@@ -33,7 +34,7 @@ export class MarketRegimeService implements OnModuleInit {
     await this.prompts.register('market_regime', SYSTEM_PROMPT);
   }
 
-  async analyze(dto: MarketRegimeDto): Promise<MarketRegimeAnswer> {
+  async analyze(dto: MarketRegimeDto, scope?: RequestScope): Promise<MarketRegimeAnswer> {
     const symbol = parseSymbol(dto.symbol);
     const settings = await this.settings.get('market_regime');
     let rows: unknown[] | undefined = dto.candles;
@@ -51,6 +52,7 @@ export class MarketRegimeService implements OnModuleInit {
     if (dto.include_ai !== false) {
       const template = this.prompts.get('market_regime');
       const enhancement = await this.ai.enhance({
+        scope,
         agentType: 'market_regime',
         symbol: symbol.unified,
         responseType: 'regime_analysis',

@@ -1,7 +1,8 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OptimizePortfolioDto } from './dto.js';
 import { PortfolioOptimizerService, type PortfolioAnswer } from './portfolio-optimizer.service.js';
+import type { AuthedRequest } from '../../common/auth.js';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -14,7 +15,7 @@ export class PortfolioOptimizerController {
   @ApiOperation({
     summary: 'Risk-based target weights with exact caps, rebalance trades, Sharpe, drawdown and insights',
   })
-  optimize(@Body() body: OptimizePortfolioDto): Promise<PortfolioAnswer> {
-    return this.optimizer.optimize(body);
+  optimize(@Body() body: OptimizePortfolioDto, @Req() req: AuthedRequest): Promise<PortfolioAnswer> {
+    return this.optimizer.optimize(body, req);
   }
 }

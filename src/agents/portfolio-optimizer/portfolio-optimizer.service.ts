@@ -15,6 +15,7 @@ import {
   type PortfolioOptimization,
   type RebalancePlan,
 } from './optimizer.js';
+import type { RequestScope } from '../../common/request-context.js';
 
 export const PORTFOLIO_PROMPT_NAME = 'portfolio_optimizer';
 
@@ -181,7 +182,7 @@ export class PortfolioOptimizerService implements OnModuleInit {
     await this.prompts.register(PORTFOLIO_PROMPT_NAME, PORTFOLIO_SYSTEM_PROMPT);
   }
 
-  async optimize(dto: OptimizePortfolioDto): Promise<PortfolioAnswer> {
+  async optimize(dto: OptimizePortfolioDto, scope?: RequestScope): Promise<PortfolioAnswer> {
     const settings = await this.settings.get('portfolio_optimizer');
     const timeframe: Timeframe = dto.timeframe ?? settings.timeframe;
     const assets = this.universe(dto);
@@ -211,7 +212,7 @@ export class PortfolioOptimizerService implements OnModuleInit {
     );
     const rules = ruleBasedInsights(result, plan);
     const ai = dto.include_ai_insights
-      ? await this.aiInsights(dto, result, plan, rules)
+      ? await this.aiInsights(dto, result, plan, rules, scope)
       : this.fallback(rules, 'not_requested', null, null);
     return { user_id: dto.user_id, source, ...result, ...plan, ...ai };
   }
@@ -297,8 +298,10 @@ export class PortfolioOptimizerService implements OnModuleInit {
     r: PortfolioOptimization,
     plan: RebalancePlan,
     rules: InsightLists,
+    scope: RequestScope | undefined,
   ): Promise<AiInsightPart> {
     const enhancement = await this.ai.enhance({
+      scope,
       agentType: 'portfolio_optimizer',
       // The gateway scopes sampling, the last answer and the response cache by "symbol": per user here, so
       // one user never receives the review of another user's portfolio.

@@ -1,7 +1,8 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SignalDto } from './signal-validator.dto.js';
 import { SignalValidatorService, type ValidationAnswer } from './signal-validator.service.js';
+import type { AuthedRequest } from '../../common/auth.js';
 
 @ApiTags('agents')
 @ApiBearerAuth()
@@ -12,7 +13,7 @@ export class SignalValidatorController {
   @Post('validate')
   @HttpCode(200)
   @ApiOperation({ summary: 'Validate a trading signal against named rules; an AI opinion may add context' })
-  validate(@Body() body: SignalDto): Promise<ValidationAnswer> {
-    return this.validator.validate(body);
+  validate(@Body() body: SignalDto, @Req() req: AuthedRequest): Promise<ValidationAnswer> {
+    return this.validator.validate(body, req);
   }
 }

@@ -13,6 +13,7 @@ import { analyzeRegime } from '../market-regime/regime.js';
 import { AgentSettingsService } from '../settings/agent-settings.service.js';
 import { runRules, verdictOf, type RuleResult, type SignalInput, type Verdict } from './rules.js';
 import type { SignalDto } from './signal-validator.dto.js';
+import type { RequestScope } from '../../common/request-context.js';
 
 const SYSTEM_PROMPT = [
   'You review trading signals for a crypto desk. The user message holds the signal and the result of the',
@@ -99,7 +100,7 @@ export class SignalValidatorService implements OnModuleInit {
     await this.prompts.register('signal_validator', SYSTEM_PROMPT);
   }
 
-  async validate(dto: SignalDto): Promise<ValidationAnswer> {
+  async validate(dto: SignalDto, scope?: RequestScope): Promise<ValidationAnswer> {
     const { side, entry } = normalise(dto);
     const config = await this.settings.get('signal_validator');
     const strategy = dto.strategy ?? config.default_strategy;
@@ -141,6 +142,7 @@ export class SignalValidatorService implements OnModuleInit {
     let opinion: ValidationAnswer['ai_opinion'] = null;
     if (dto.include_ai !== false) {
       const enhancement = await this.ai.enhance({
+        scope,
         agentType: 'signal_validator',
         symbol: symbol.unified,
         responseType: 'signal_validation',

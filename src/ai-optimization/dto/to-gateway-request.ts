@@ -1,9 +1,12 @@
 import type { GatewayRequest } from '../gateway.types.js';
+import type { RequestScope } from '../../common/request-context.js';
 import type { AiCallBody } from './ai-call.body.js';
 
-export function toGatewayRequest(body: AiCallBody, tenant?: string): GatewayRequest {
+/** `scope`: the HTTP request (its caller's tenant and key; the headers its answer carries). */
+export function toGatewayRequest(body: AiCallBody, scope?: RequestScope): GatewayRequest {
   return {
-    tenant,
+    tenant: scope?.caller?.tenant,
+    scope,
     agentType: body.agent_type,
     prompt: body.prompt,
     systemPrompt: body.system_prompt,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
-import { RequestContext } from '../../common/request-context.js';
+import { DEFAULT_TENANT } from '../../common/tenant.js';
 import { EventStatsService, type EventOutcome } from '../../cost-monitoring/event-stats.service.js';
 import { AiGateway } from '../gateway.service.js';
 import type { DecisionReason, GatewayRequest, GatewayResult } from '../gateway.types.js';
@@ -44,7 +44,6 @@ export class EventGate {
     private readonly flusher: BatchFlusher,
     private readonly stats: EventStatsService,
     private readonly clock: Clock,
-    private readonly context: RequestContext,
     private readonly windows: EventWindowRepository,
   ) {}
 
@@ -97,7 +96,7 @@ export class EventGate {
 
   async handle(request: GatewayRequest, event: MarketEvent): Promise<GatewayResult> {
     const t = await this.thresholds.recent();
-    const tenant = request.tenant ?? this.context.tenant;
+    const tenant = request.tenant ?? request.scope?.caller?.tenant ?? DEFAULT_TENANT;
     const { priority, raisedBy, mode, percentiles, fallback } = await this.prioritize(event, tenant, t);
     const symbol = request.symbol ?? event.symbol;
     const req: GatewayRequest = {

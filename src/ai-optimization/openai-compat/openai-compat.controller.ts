@@ -48,7 +48,7 @@ export class OpenAiCompatController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<unknown> {
     const opts = doorOptions(req.headers, req.caller);
-    const call = meteredCallOf(body, opts);
+    const call = meteredCallOf(body, opts, req);
     // Everything that can refuse the call runs first, so a refusal is still a plain HTTP error.
     const outcome = await this.pipeline.run(call).catch((err: unknown) => {
       throw asDoorError(err);

@@ -1,5 +1,6 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { Caller, KeyPolicy } from '../../common/caller.js';
+import type { RequestScope } from '../../common/request-context.js';
 import { DomainError, ProviderUnavailableError } from '../../common/errors.js';
 import { DEFAULT_TENANT } from '../../common/tenant.js';
 import { AGENT_TYPE_PATTERN, SYMBOL_PATTERN } from '../../common/validation.js';
@@ -68,7 +69,11 @@ export function doorOptions(
  * OpenAI wire in: every parameter passes through to the upstream untouched; stream and stream_options do not
  * change the answer, so streamed and plain requests share one cache entry.
  */
-export function meteredCallOf(body: Record<string, unknown>, opts: DoorOptions): MeteredCall {
+export function meteredCallOf(
+  body: Record<string, unknown>,
+  opts: DoorOptions,
+  scope?: RequestScope,
+): MeteredCall {
   const { stream, stream_options: _o, model, ...params } = body;
   const maxTokens = Number(params.max_completion_tokens ?? params.max_tokens ?? 1024);
   return {
@@ -90,6 +95,7 @@ export function meteredCallOf(body: Record<string, unknown>, opts: DoorOptions):
     intervalSeconds: null,
     critical: false,
     stream: stream === true,
+    scope,
   };
 }
 

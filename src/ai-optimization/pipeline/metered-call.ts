@@ -1,5 +1,6 @@
 import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { KeyPolicy } from '../../common/caller.js';
+import type { RequestScope } from '../../common/request-context.js';
 import type { RateDecision } from '../../redis/repositories/rate-limit.repository.js';
 import type { ConversationRef } from '../../redis/repositories/conversation.repository.js';
 import type { CachedAnswer } from '../response-cache.js';
@@ -50,6 +51,8 @@ export interface MeteredCall {
   critical: boolean;
   /** Forward the upstream answer as it is produced (SSE), instead of waiting for the whole of it. */
   stream: boolean;
+  /** The HTTP request the call serves (its answer carries the key's rate-limit headers); none for internal work. */
+  scope?: RequestScope;
 }
 
 /** The most recent answer of a conversation, served when a request makes no upstream call. */

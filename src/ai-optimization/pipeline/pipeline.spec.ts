@@ -1,4 +1,3 @@
-import { RequestContext } from '../../common/request-context.js';
 import { Scrubber } from '../../common/secrets.js';
 import { Logger } from '@nestjs/common';
 import {
@@ -89,7 +88,6 @@ function build(setup: Setup = {}) {
     new ManualClock(NOON),
     metrics,
     new Scrubber([]),
-    new RequestContext(),
   );
   const overhead = async (): Promise<{ count: number; sum: number }> => {
     const values = (await metrics.overhead.get()).values;

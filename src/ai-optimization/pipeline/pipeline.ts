@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { Clock } from '../../common/clock.js';
-import { RequestContext } from '../../common/request-context.js';
+import { addReplyHeaders } from '../../common/request-context.js';
 import { Scrubber } from '../../common/secrets.js';
 import type { UpstreamCallRecord } from '../../cost-monitoring/ledger-entry.js';
 import { MetricsService } from '../../cost-monitoring/metrics.service.js';
@@ -65,7 +65,6 @@ export class MeteredCallPipeline {
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
     private readonly scrubber: Scrubber,
-    private readonly context: RequestContext,
   ) {}
 
   /** Runs one call; with `enqueue` (a LOW event) what would call the model is queued into a batch instead. */
@@ -83,7 +82,7 @@ export class MeteredCallPipeline {
     }
     const screened = this.screen.screen(call);
     trace.rate = await this.admit.admitKey(call, screened, trace.now);
-    if (trace.rate) this.context.addHeaders(rateLimitHeaders(trace.rate));
+    if (trace.rate) addReplyHeaders(call.scope, rateLimitHeaders(trace.rate));
     if (call.stream) return this.runStream(call, screened, trace);
     let led: Led;
     if (enqueue) {
