@@ -3,6 +3,7 @@ import { BOT_KEY, startTestApp, type TestApp } from './support/app.js';
 import { type Books, ledgerView, readBooks } from './support/books.js';
 import { DEEPSEEK_TEST_KEY, providerEnv, VLLM_TEST_KEY } from './support/fake-env.js';
 import { postSse } from './support/sse-client.js';
+import { waitFor } from './support/redis-server.js';
 
 /**
  * models.context-window.yaml gives each model its context window; the self-hosted vLLM model has 8,192
@@ -140,5 +141,50 @@ describe('The context-window guard refuses what cannot fit, before any spend', (
       'deepseek-v4-flash',
     ]);
     expect([vllm.completedCalls(), deepseek.completedCalls()]).toEqual([1, 1]);
+  });
+
+  it("answers a LOW batch whose events' inputs together exceed the window, their inputs cut to fit", async () => {
+    // Ten events of 5,000 characters of inputs each: about 12,500 tokens together, over the 8,192 of the
+    // self-hosted model (which refuses what does not fit). Refused as a whole, the batch would be retried forever.
+    const levels = (i: number) => ({ levels: `${i}:${'4'.repeat(5_000)}` });
+    let batchId = '';
+    for (let i = 1; i <= 10; i++) {
+      const queued = await bastion.request('POST', '/ai/events', {
+        agent_type: 'window_batch',
+        model: 'bastion-model',
+        prompt: 'Levels: anything to do?',
+        context: levels(i),
+        max_tokens: 64,
+        event: {
+          symbol: 'BTC/USDT',
+          event_type: 'PRICE_UPDATE',
+          priority: 'LOW',
+          data: { price: 97000 + i, change_percent: 0.1 },
+        },
+      });
+      expect([queued.status, queued.body.metadata?.reason]).toEqual([200, 'batched']);
+      batchId = queued.body.metadata.event.batch_id;
+    }
+    const batch = async () => (await bastion.request('GET', `/ai/batches/${batchId}`)).body;
+    await waitFor(async () => (await batch()).status === 'done', 5000, 'the batch was not answered');
+    expect([vllm.completedCalls(), deepseek.completedCalls()]).toEqual([1, 0]);
+
+    const sent = String(vllm.calls[0].body.messages.at(-1)?.content);
+    const lines = sent.split('\n').slice(1, 11);
+    expect(lines).toHaveLength(10);
+    lines.forEach((line, i) =>
+      expect(line).toMatch(
+        new RegExp(
+          `^${i + 1}\\. \\S+ BTC/USDT PRICE_UPDATE \\{"change_percent":0\\.1,"price":${97001 + i}\\} \\| ` +
+            `inputs \\{"levels":"${i + 1}:4+… \\(cut to \\d+ of 50\\d\\d characters: the batch is too large for the model\\)$`,
+        ),
+      ),
+    );
+    // Nothing the callers sent is lost: each event keeps its whole context and gets the batch's answer.
+    const view = await batch();
+    expect(view.events.map((e: { context: unknown }) => e.context)).toEqual(
+      Array.from({ length: 10 }, (_, i) => levels(i + 1)),
+    );
+    expect(view.events.every((e: { answer: string }) => e.answer === view.answer.response)).toBe(true);
   });
 });

@@ -1,4 +1,4 @@
-import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
@@ -7,7 +7,11 @@ import { canonicalJson } from '../response-cache.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
 import { EventStatsService } from '../../cost-monitoring/event-stats.service.js';
 import { MetricsService } from '../../cost-monitoring/metrics.service.js';
+import { AGENTS_CONFIG } from '../../config/config.module.js';
+import type { AgentsConfig } from '../../config/yaml-config.js';
 import { AiGateway } from '../gateway.service.js';
+import { likelyTokens } from '../pipeline/screen.stage.js';
+import { ProviderRegistry } from '../providers/provider-registry.js';
 import { RecordStage } from '../pipeline/record.stage.js';
 import { BatchQueue, type QueuedEvent } from './batch-queue.service.js';
 import { EventThresholdsService } from './event-thresholds.service.js';
@@ -44,43 +48,85 @@ function batchItems(events: QueuedEvent[]): BatchItem[] {
   return [...items.values()];
 }
 
+/** Room kept on a cut line for the note that says so. */
+const CUT_NOTE_CHARS = 100;
+
+const cutTo = (inputs: string, keep: number): string =>
+  keep >= inputs.length
+    ? inputs
+    : `${inputs.slice(0, keep)}… (cut to ${keep} of ${inputs.length} characters: the batch is too large for the model)`;
+
+/**
+ * How many characters of each inputs text fit in `room`: the shortest keep all of theirs, the rest share what
+ * is left equally (so one huge context does not crowd out everyone else's).
+ */
+function shares(lengths: number[], room: number): number[] {
+  const out = lengths.map(() => 0);
+  let left = Math.max(0, room);
+  const order = lengths.map((_, i) => i).sort((x, y) => lengths[x] - lengths[y]);
+  order.forEach((i, k) => {
+    const keep = Math.min(lengths[i], Math.floor(left / (order.length - k)));
+    out[i] = keep;
+    left -= keep;
+  });
+  return out;
+}
+
 /**
  * The compact listing of a batch's events sent as one prompt. Events of one symbol that ask the identical
  * request (same event type, question and `context` inputs — quiet hours of an agent whose inputs did not
- * change; events without inputs never merge) are one numbered line, answered once: the line gives how many, the first and last time and the latest figures.
- * A question or inputs every line shares (one agent's batch, the usual case) is stated once after the
- * listing instead of on every line.
+ * change; events without inputs never merge) are one numbered line, answered once: the line gives how many,
+ * the first and last time and the latest figures. A question or inputs every line shares (one agent's batch,
+ * the usual case) is stated once after the listing instead of on every line.
+ *
+ * `maxChars` bounds the prompt for the model's context window: when the whole listing is longer, the inputs
+ * (never the events' own figures or questions) are cut to fit, each cut line saying how much it kept.
  */
-export function batchPrompt(events: QueuedEvent[]): string {
+export function batchPrompt(events: QueuedEvent[], maxChars = Infinity): string {
   const items = batchItems(events);
   const sharedBy = (value: (item: BatchItem) => string | null): boolean =>
     events.length > 1 && items.every((item) => value(item) === value(items[0]));
   const sharedQuestion = sharedBy((item) => item.question);
   const sharedInputs = items[0]?.inputs != null && sharedBy((item) => item.inputs);
-  const lines = items.map(({ events: group, question, inputs }, i) => {
-    const first = group[0];
-    const last = group[group.length - 1];
-    const what =
-      group.length === 1
-        ? `${first.timestamp} ${first.symbol} ${first.event_type} ${canonicalJson(first.data)}`
-        : `${first.symbol} ${first.event_type} ×${group.length} from ${first.timestamp} to ${last.timestamp}, ` +
-          `latest ${canonicalJson(last.data)}`;
-    return (
-      `${i + 1}. ${what}` +
-      (sharedQuestion ? '' : ` | ${question}`) +
-      (inputs === null || sharedInputs ? '' : ` | inputs ${inputs}`)
-    );
-  });
   const header =
     items.length === events.length
       ? `Events (${events.length}):`
       : `Events (${events.length}) in ${items.length} distinct requests:`;
-  return [
-    header,
-    ...lines,
-    ...(sharedQuestion ? [`Question for every event: ${items[0].question}`] : []),
-    ...(sharedInputs ? [`Inputs for every event: ${items[0].inputs}`] : []),
-  ].join('\n');
+  // The inputs texts the prompt carries: one stated for every event, or one per line that has them.
+  const inputTexts = sharedInputs
+    ? [items[0].inputs as string]
+    : items.flatMap((item) => (item.inputs === null ? [] : [item.inputs]));
+  const render = (inputs: string[]): string => {
+    let next = 0;
+    const lines = items.map(({ events: group, question, inputs: own }, i) => {
+      const first = group[0];
+      const last = group[group.length - 1];
+      const what =
+        group.length === 1
+          ? `${first.timestamp} ${first.symbol} ${first.event_type} ${canonicalJson(first.data)}`
+          : `${first.symbol} ${first.event_type} ×${group.length} from ${first.timestamp} to ${last.timestamp}, ` +
+            `latest ${canonicalJson(last.data)}`;
+      return (
+        `${i + 1}. ${what}` +
+        (sharedQuestion ? '' : ` | ${question}`) +
+        (own === null || sharedInputs ? '' : ` | inputs ${inputs[next++]}`)
+      );
+    });
+    return [
+      header,
+      ...lines,
+      ...(sharedQuestion ? [`Question for every event: ${items[0].question}`] : []),
+      ...(sharedInputs ? [`Inputs for every event: ${inputs[0]}`] : []),
+    ].join('\n');
+  };
+  const whole = render(inputTexts);
+  if (whole.length <= maxChars) return whole;
+  const without = render(inputTexts.map(() => '')).length;
+  const keep = shares(
+    inputTexts.map((text) => text.length),
+    maxChars - without - CUT_NOTE_CHARS * inputTexts.length,
+  );
+  return render(inputTexts.map((text, i) => cutTo(text, keep[i])));
 }
 
 /**
@@ -106,6 +152,8 @@ export class BatchFlusher implements BeforeApplicationShutdown {
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
     private readonly scrubber: Scrubber,
+    private readonly registry: ProviderRegistry,
+    @Inject(AGENTS_CONFIG) private readonly agents: AgentsConfig,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -148,16 +196,19 @@ export class BatchFlusher implements BeforeApplicationShutdown {
     // is answered with it rather than with something older.
     const symbols = [...new Set(events.map((e) => e.symbol))];
     try {
+      const model = events[0]?.model;
+      const systemPrompt = events[0]?.system_prompt ?? BATCH_SYSTEM_PROMPT;
+      const maxTokens = Math.min(4096, Math.max(...events.map((e) => e.max_tokens)));
       const result = await this.gateway.call({
         tenant,
         key: null, // a batch answers events of several keys of its tenant: no one key's limits apply
         agentType: agent,
         symbol: symbols.length === 1 ? symbols[0] : undefined,
-        model: events[0]?.model,
-        prompt: batchPrompt(events),
-        systemPrompt: events[0]?.system_prompt ?? BATCH_SYSTEM_PROMPT,
+        model,
+        prompt: this.fittedPrompt(events, agent, model, systemPrompt, maxTokens),
+        systemPrompt,
         responseType: 'batch_analysis',
-        maxTokens: Math.min(4096, Math.max(...events.map((e) => e.max_tokens))),
+        maxTokens,
         temperature: 0,
         json: false,
         cache: false,
@@ -202,5 +253,34 @@ export class BatchFlusher implements BeforeApplicationShutdown {
       await this.queue.release(id, this.holder, dueScore, message).catch(() => undefined);
       return false;
     }
+  }
+
+  /**
+   * The batch prompt, its events' inputs cut where the whole would not fit the model's context window — a
+   * batch the gateway refused as too long would be retried, and refused, forever. Measured as the gateway's
+   * context guard measures it; a batch whose events' own figures alone are too long is still refused.
+   */
+  private fittedPrompt(
+    events: QueuedEvent[],
+    agent: string,
+    model: string | undefined,
+    systemPrompt: string,
+    maxTokens: number,
+  ): string {
+    let prompt = batchPrompt(events);
+    const window = this.registry.chain(model ?? this.agents.agents.get(agent)?.model)[0]?.entry.contextWindow;
+    if (window === undefined) return prompt;
+    const allowed = window - maxTokens;
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const tokens = likelyTokens({
+        messages: [
+          { role: 'system', content: systemPrompt },
+          { role: 'user', content: prompt },
+        ],
+      });
+      if (tokens <= allowed) break;
+      prompt = batchPrompt(events, Math.floor(prompt.length * (allowed / tokens) * 0.9));
+    }
+    return prompt;
   }
 }

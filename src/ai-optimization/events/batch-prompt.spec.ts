@@ -77,4 +77,44 @@ describe('batchPrompt', () => {
       ].join('\n'),
     );
   });
+
+  it('cuts the inputs, never the figures or questions, to fit a bound, the shortest kept whole', () => {
+    const small = { regime: 'ranging' };
+    const big = (tag: string) => ({ candles: `${tag}:${'1'.repeat(20_000)}` });
+    const events = [event(1, 'Regime?', small), event(2, 'Regime?', big('a')), event(3, 'Regime?', big('b'))];
+    const whole = batchPrompt(events);
+    expect(batchPrompt(events, whole.length)).toBe(whole); // fits: untouched
+
+    const prompt = batchPrompt(events, 10_000);
+    expect(prompt.length).toBeLessThanOrEqual(10_000);
+    const lines = prompt.split('\n');
+    expect(lines[1]).toBe(
+      '1. 2026-12-01T01:00:00Z BTC/USDT PRICE_UPDATE {"change_percent":0.1} | inputs {"regime":"ranging"}',
+    );
+    for (const [line, tag, n] of [
+      [lines[2], 'a', 2],
+      [lines[3], 'b', 3],
+    ] as const) {
+      expect(line).toMatch(
+        new RegExp(
+          `^${n}\\. 2026-12-01T0${n}:00:00Z \\S+ PRICE_UPDATE \\{"change_percent":0\\.${n}\\} \\| inputs \\{"candles":"${tag}:1+… ` +
+            '\\(cut to \\d+ of 20016 characters: the batch is too large for the model\\)$',
+        ),
+      );
+    }
+    // The two cut lines share the room equally.
+    const kept = [lines[2], lines[3]].map((l) => Number(/cut to (\d+) of/.exec(l)?.[1]));
+    expect(kept[0]).toBe(kept[1]);
+    expect(kept[0]).toBeGreaterThan(4_000);
+    expect(lines.at(-1)).toBe('Question for every event: Regime?');
+  });
+
+  it('cuts inputs stated once for every event like any other', () => {
+    const inputs = { history: 'x'.repeat(50_000) };
+    const prompt = batchPrompt([event(1, 'Rebalance?', inputs), event(2, 'Rebalance?', inputs)], 2_000);
+    expect(prompt.length).toBeLessThanOrEqual(2_000);
+    expect(prompt.split('\n').at(-1)).toMatch(
+      /^Inputs for every event: \{"history":"x+… \(cut to \d+ of 50014 characters: the batch is too large for the model\)$/,
+    );
+  });
 });

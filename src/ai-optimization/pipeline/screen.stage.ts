@@ -43,7 +43,10 @@ export function estimateTokens(body: UpstreamBody, text = JSON.stringify(body)):
  * average) and 0.6 for any other character. Unlike the reservation's upper bound it does not refuse prompts
  * that fit; one that is close is left for the provider to judge.
  */
-function likelyTokens(body: UpstreamBody): number {
+export function likelyTokens(body: {
+  messages: UpstreamBody['messages'];
+  tools?: UpstreamBody['tools'];
+}): number {
   const text = JSON.stringify(body.messages) + (body.tools === undefined ? '' : JSON.stringify(body.tools));
   let other = 0;
   // eslint-disable-next-line no-control-regex -- the fast path: an all-ASCII prompt needs no count
