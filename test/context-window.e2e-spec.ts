@@ -1,6 +1,7 @@
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { BOT_KEY, startTestApp, type TestApp } from './support/app.js';
 import { type Books, ledgerView, readBooks } from './support/books.js';
+import { lowEvent } from './support/events.js';
 import { DEEPSEEK_TEST_KEY, providerEnv, VLLM_TEST_KEY } from './support/fake-env.js';
 import { postSse } from './support/sse-client.js';
 import { waitFor } from './support/redis-server.js';
@@ -150,17 +151,10 @@ describe('The context-window guard refuses what cannot fit, before any spend', (
     let batchId = '';
     for (let i = 1; i <= 10; i++) {
       const queued = await bastion.request('POST', '/ai/events', {
-        agent_type: 'window_batch',
+        ...lowEvent(i, 'window_batch'),
         model: 'bastion-model',
         prompt: 'Levels: anything to do?',
         context: levels(i),
-        max_tokens: 64,
-        event: {
-          symbol: 'BTC/USDT',
-          event_type: 'PRICE_UPDATE',
-          priority: 'LOW',
-          data: { price: 97000 + i, change_percent: 0.1 },
-        },
       });
       expect([queued.status, queued.body.metadata?.reason]).toEqual([200, 'batched']);
       batchId = queued.body.metadata.event.batch_id;

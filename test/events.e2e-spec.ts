@@ -2,23 +2,11 @@ import { ManualClock } from '../src/common/clock.js';
 import { BatchFlusher } from '../src/ai-optimization/events/batch-flusher.service.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { ADMIN_KEY, startTestApp, type TestApp } from './support/app.js';
+import { lowEvent } from './support/events.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { waitFor } from './support/redis-server.js';
 
 const T0 = Date.parse('2026-11-22T12:00:00Z');
-
-const lowEvent = (i: number, agent = 'batch_probe', extra: Record<string, unknown> = {}) => ({
-  agent_type: agent,
-  prompt: `Price update ${i}: anything to do?`,
-  max_tokens: 64,
-  event: {
-    symbol: 'BTC/USDT',
-    event_type: 'PRICE_UPDATE',
-    priority: 'LOW',
-    data: { price: 97000 + i, change_percent: 0.1 },
-    ...extra,
-  },
-});
 
 describe('Event gate and batching', () => {
   let deepseek: FakeLlm;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
@@ -7,11 +7,9 @@ import { canonicalJson } from '../response-cache.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
 import { EventStatsService } from '../../cost-monitoring/event-stats.service.js';
 import { MetricsService } from '../../cost-monitoring/metrics.service.js';
-import { AGENTS_CONFIG } from '../../config/config.module.js';
-import type { AgentsConfig } from '../../config/yaml-config.js';
-import { AiGateway } from '../gateway.service.js';
-import { likelyTokens } from '../pipeline/screen.stage.js';
-import { ProviderRegistry } from '../providers/provider-registry.js';
+import { AiGateway, buildMessages } from '../gateway.service.js';
+import type { GatewayRequest } from '../gateway.types.js';
+import { likelyTokens, ScreenStage } from '../pipeline/screen.stage.js';
 import { RecordStage } from '../pipeline/record.stage.js';
 import { BatchQueue, type QueuedEvent } from './batch-queue.service.js';
 import { EventThresholdsService } from './event-thresholds.service.js';
@@ -92,13 +90,11 @@ export function batchPrompt(events: QueuedEvent[], maxChars = Infinity): string 
     items.length === events.length
       ? `Events (${events.length}):`
       : `Events (${events.length}) in ${items.length} distinct requests:`;
-  // The inputs texts the prompt carries: one stated for every event, or one per line that has them.
-  const inputTexts = sharedInputs
-    ? [items[0].inputs as string]
-    : items.flatMap((item) => (item.inputs === null ? [] : [item.inputs]));
-  const render = (inputs: string[]): string => {
-    let next = 0;
-    const lines = items.map(({ events: group, question, inputs: own }, i) => {
+  // The items whose inputs the prompt carries: the one stated for every event, or each line that has them.
+  const carriers = sharedInputs ? [items[0]] : items.filter((item) => item.inputs !== null);
+  const render = (inputsOf: (item: BatchItem) => string): string => {
+    const lines = items.map((item, i) => {
+      const { events: group, question, inputs } = item;
       const first = group[0];
       const last = group[group.length - 1];
       const what =
@@ -109,24 +105,22 @@ export function batchPrompt(events: QueuedEvent[], maxChars = Infinity): string 
       return (
         `${i + 1}. ${what}` +
         (sharedQuestion ? '' : ` | ${question}`) +
-        (own === null || sharedInputs ? '' : ` | inputs ${inputs[next++]}`)
+        (inputs === null || sharedInputs ? '' : ` | inputs ${inputsOf(item)}`)
       );
     });
     return [
       header,
       ...lines,
       ...(sharedQuestion ? [`Question for every event: ${items[0].question}`] : []),
-      ...(sharedInputs ? [`Inputs for every event: ${inputs[0]}`] : []),
+      ...(sharedInputs ? [`Inputs for every event: ${inputsOf(items[0])}`] : []),
     ].join('\n');
   };
-  const whole = render(inputTexts);
+  const whole = render((item) => item.inputs as string);
   if (whole.length <= maxChars) return whole;
-  const without = render(inputTexts.map(() => '')).length;
-  const keep = shares(
-    inputTexts.map((text) => text.length),
-    maxChars - without - CUT_NOTE_CHARS * inputTexts.length,
-  );
-  return render(inputTexts.map((text, i) => cutTo(text, keep[i])));
+  const lengths = carriers.map((item) => (item.inputs as string).length);
+  const keep = shares(lengths, maxChars - render(() => '').length - CUT_NOTE_CHARS * carriers.length);
+  const cut = new Map(carriers.map((item, i) => [item, cutTo(item.inputs as string, keep[i])]));
+  return render((item) => cut.get(item) as string);
 }
 
 /**
@@ -152,8 +146,7 @@ export class BatchFlusher implements BeforeApplicationShutdown {
     private readonly clock: Clock,
     private readonly metrics: MetricsService,
     private readonly scrubber: Scrubber,
-    private readonly registry: ProviderRegistry,
-    @Inject(AGENTS_CONFIG) private readonly agents: AgentsConfig,
+    private readonly screen: ScreenStage,
   ) {}
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -196,24 +189,22 @@ export class BatchFlusher implements BeforeApplicationShutdown {
     // is answered with it rather than with something older.
     const symbols = [...new Set(events.map((e) => e.symbol))];
     try {
-      const model = events[0]?.model;
-      const systemPrompt = events[0]?.system_prompt ?? BATCH_SYSTEM_PROMPT;
-      const maxTokens = Math.min(4096, Math.max(...events.map((e) => e.max_tokens)));
-      const result = await this.gateway.call({
+      const request: GatewayRequest = {
         tenant,
         key: null, // a batch answers events of several keys of its tenant: no one key's limits apply
         agentType: agent,
         symbol: symbols.length === 1 ? symbols[0] : undefined,
-        model,
-        prompt: this.fittedPrompt(events, agent, model, systemPrompt, maxTokens),
-        systemPrompt,
+        model: events[0]?.model,
+        prompt: batchPrompt(events),
+        systemPrompt: events[0]?.system_prompt ?? BATCH_SYSTEM_PROMPT,
         responseType: 'batch_analysis',
-        maxTokens,
+        maxTokens: Math.min(4096, Math.max(...events.map((e) => e.max_tokens))),
         temperature: 0,
         json: false,
         cache: false,
         sampling: false,
-      });
+      };
+      const result = await this.gateway.call(this.fitted(request, events));
       if (result.response === null || !result.metadata.ai_called) {
         throw new Error(result.metadata.message ?? `no answer (${result.metadata.reason})`);
       }
@@ -256,31 +247,23 @@ export class BatchFlusher implements BeforeApplicationShutdown {
   }
 
   /**
-   * The batch prompt, its events' inputs cut where the whole would not fit the model's context window — a
-   * batch the gateway refused as too long would be retried, and refused, forever. Measured as the gateway's
-   * context guard measures it; a batch whose events' own figures alone are too long is still refused.
+   * The batch request with its events' inputs cut where the whole would not fit the model's context window —
+   * a batch the gateway refused as too long would be retried, and refused, forever. Measured as the screen
+   * stage's context guard measures it; a batch whose events' own figures alone are too long is still refused.
    */
-  private fittedPrompt(
-    events: QueuedEvent[],
-    agent: string,
-    model: string | undefined,
-    systemPrompt: string,
-    maxTokens: number,
-  ): string {
-    let prompt = batchPrompt(events);
-    const window = this.registry.chain(model ?? this.agents.agents.get(agent)?.model)[0]?.entry.contextWindow;
-    if (window === undefined) return prompt;
-    const allowed = window - maxTokens;
+  private fitted(request: GatewayRequest, events: QueuedEvent[]): GatewayRequest {
+    const window = this.screen.chainFor(request.agentType, request.model)[0]?.entry.contextWindow;
+    if (window === undefined) return request;
+    const allowed = window - request.maxTokens;
+    let fitted = request;
     for (let attempt = 0; attempt < 4; attempt++) {
-      const tokens = likelyTokens({
-        messages: [
-          { role: 'system', content: systemPrompt },
-          { role: 'user', content: prompt },
-        ],
-      });
+      const tokens = likelyTokens({ messages: buildMessages(fitted) });
       if (tokens <= allowed) break;
-      prompt = batchPrompt(events, Math.floor(prompt.length * (allowed / tokens) * 0.9));
+      fitted = {
+        ...request,
+        prompt: batchPrompt(events, Math.floor(fitted.prompt.length * (allowed / tokens) * 0.9)),
+      };
     }
-    return prompt;
+    return fitted;
   }
 }

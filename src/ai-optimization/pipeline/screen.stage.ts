@@ -73,6 +73,11 @@ export class ScreenStage {
     @Inject(AGENTS_CONFIG) private readonly agents: AgentsConfig,
   ) {}
 
+  /** The model chain of a call: the model it names, else its agent's, else the default model. */
+  chainFor(agent: string, model: string | undefined): ResolvedModel[] {
+    return this.registry.chain(model ?? this.agents.agents.get(agent)?.model);
+  }
+
   aiEnabled(agent: string): boolean {
     return this.agents.agents.get(agent)?.enableAi ?? true;
   }
@@ -82,7 +87,7 @@ export class ScreenStage {
    * `max_tokens` cannot fit the model's context window, and a 503 when no provider can serve it.
    */
   screen(call: MeteredCall): Screened {
-    const chain = this.registry.chain(call.model ?? this.agents.agents.get(call.agent)?.model);
+    const chain = this.chainFor(call.agent, call.model);
     const primary = chain[0];
     const window = primary.entry.contextWindow;
     const prompt = likelyTokens(call.body);
