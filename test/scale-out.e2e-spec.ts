@@ -3,6 +3,7 @@ import { BudgetAlertsService } from '../src/cost-monitoring/alerts/budget-alerts
 import { CostLedger } from '../src/cost-monitoring/cost-ledger.js';
 import { startFakeLlm, type FakeLlm } from './fakes/llm-upstream.js';
 import { ADMIN_KEY, ON_CLUSTER, scanKeys, startTestApp, type TestApp } from './support/app.js';
+import { lowEvent } from './support/events.js';
 import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 import { startReceiver, type Received } from './support/receiver.js';
 import { waitFor } from './support/redis-server.js';
@@ -77,19 +78,7 @@ describe('Two instances on a three-master Redis Cluster', () => {
   it('batches 10 LOW events sent to both instances into one upstream call', async () => {
     const answers = [];
     for (let i = 1; i <= 10; i++) {
-      answers.push(
-        await on(i).request('POST', '/ai/events', {
-          agent_type: 'batch_probe',
-          prompt: `Price update ${i}: anything to do?`,
-          max_tokens: 64,
-          event: {
-            symbol: 'BTC/USDT',
-            event_type: 'PRICE_UPDATE',
-            priority: 'LOW',
-            data: { price: 97000 + i },
-          },
-        }),
-      );
+      answers.push(await on(i).request('POST', '/ai/events', lowEvent(i)));
     }
     expect(answers.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(answers.map((r) => r.body.metadata.reason)).toEqual(Array(10).fill('batched'));
