@@ -4,7 +4,8 @@
  * (b) Bastion POST /ai/call answered from the response cache;
  * (c) Bastion POST /v1/chat/completions answered from the response cache;
  * (d) a cache miss through Bastion to a fake upstream that answers after a fixed delay, against the same
- *     fake called directly with the same load: Bastion's own added latency at p50 and p99; and, as a peer,
+ *     fake called directly with the same load: Bastion's own added latency at p50 and p99; as the floor, a bare
+ *     node:http proxy in Bastion's place (what the extra hop alone costs on this machine); and, as a peer,
  *     Portkey's open-source gateway (@portkey-ai/gateway) proxying the same fake.
  * Prints Markdown tables and writes the raw figures to bench/results/latest.json.
  *
@@ -20,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { assertClean, measure, type Measurement } from './measure.js';
 import { bareFastify } from './targets/bare-fastify.js';
 import { bastionCacheHit, bastionOpenAiCacheHit } from './targets/bastion-cache-hit.js';
+import { bareProxy } from './targets/bare-proxy.js';
 import { bastionMiss, UPSTREAM_DELAY_MS, upstreamDirect } from './targets/miss-path.js';
 import { portkeyMiss, portkeyServerScript, portkeyVersion } from './targets/portkey-miss.js';
 import type { BenchTarget } from './targets/target.js';
@@ -131,6 +133,7 @@ async function main(): Promise<void> {
     [bastionOpenAiCacheHit(REDIS_URL), connections],
     ...loads.flatMap((n): [BenchTarget, number][] => [
       [upstreamDirect(), n],
+      [bareProxy(), n],
       [bastionMiss(REDIS_URL), n],
       ...(portkeyScript ? [[portkeyMiss(portkeyScript), n] as [BenchTarget, number]] : []),
     ]),
@@ -162,6 +165,7 @@ async function main(): Promise<void> {
   const missPath = loads.map((n) => {
     const direct = by(`upstream-direct@${n}`);
     const miss = by(`bastion-miss@${n}`);
+    const proxy = by(`bare-proxy@${n}`);
     const portkey = portkeyScript ? by(`portkey-miss@${n}`) : null;
     return {
       connections: n,
@@ -171,6 +175,13 @@ async function main(): Promise<void> {
       addedP50Ms: Number((miss.p50 - direct.p50).toFixed(3)),
       addedP99Ms: Number((miss.p99 - direct.p99).toFixed(3)),
       throughputRatio: ratio(miss.rps, direct.rps),
+      bareProxy: {
+        rps: proxy.rps,
+        p50: proxy.p50,
+        p99: proxy.p99,
+        addedP50Ms: Number((proxy.p50 - direct.p50).toFixed(3)),
+        addedP99Ms: Number((proxy.p99 - direct.p99).toFixed(3)),
+      },
       portkey: portkey && {
         rps: portkey.rps,
         p50: portkey.p50,
@@ -213,6 +224,23 @@ async function main(): Promise<void> {
       `| ${m.connections} | ${m.direct.rps.toFixed(0)} | ${ms(m.direct.p50)} / ${ms(m.direct.p99)} | ` +
         `${m.bastion.rps.toFixed(0)} | ${ms(m.bastion.p50)} / ${ms(m.bastion.p99)} | ${m.throughputRatio.toFixed(3)} | ` +
         `**+${ms(m.addedP50Ms)} ms** | **+${ms(m.addedP99Ms)} ms** |`,
+    );
+  }
+  log('');
+  log(
+    'The floor of any gateway on this machine: a bare node:http proxy (no parsing, no Redis, no logging) in ' +
+      "Bastion's place, against the direct call:",
+  );
+  log('');
+  log(
+    '| connections | bare proxy req/s | bare proxy p50 / p99 (ms) | added p50 | added p99 | Bastion added p50 / p99 |',
+  );
+  log('|---:|---:|---:|---:|---:|---:|');
+  for (const m of missPath) {
+    const b = m.bareProxy;
+    log(
+      `| ${m.connections} | ${b.rps.toFixed(0)} | ${ms(b.p50)} / ${ms(b.p99)} | +${ms(b.addedP50Ms)} ms | ` +
+        `+${ms(b.addedP99Ms)} ms | +${ms(m.addedP50Ms)} / +${ms(m.addedP99Ms)} ms |`,
     );
   }
   log('');

@@ -62,8 +62,8 @@ export async function startBastion(
 
 /**
  * A fake DeepSeek (in a worker thread, its calls counted under `namespace`) and the real Bastion in front of
- * it. `prepare` checks that the intended path answers and returns what to load; if anything fails on the
- * way, both are stopped again.
+ * it. `prepare` checks that the intended path answers and returns what to load (it may close the fake early
+ * with `closeUpstream`); if anything fails on the way, both are stopped again.
  */
 export async function bastionOnFake(
   redisUrl: string,
@@ -73,20 +73,23 @@ export async function bastionOnFake(
   prepare: (
     bastion: StartedBastion,
     upstreamCalls: () => Promise<number>,
+    closeUpstream: () => Promise<void>,
   ) => Promise<Omit<StartedTarget, 'stop'>>,
 ): Promise<StartedTarget> {
   const fake = await startFakeDeepSeekWorker({ apiKey: UPSTREAM_KEY, ...fakeOptions });
+  let closing: Promise<void> | null = null;
+  const closeUpstream = (): Promise<void> => (closing ??= fake.close());
   const bastion = await startBastion(redisUrl, fake.baseUrl(namespace), log).catch(async (err: unknown) => {
-    await fake.close();
+    await closeUpstream();
     throw err;
   });
   const stop = async (): Promise<void> => {
     await bastion.stop();
-    await fake.close();
+    await closeUpstream();
   };
   try {
     const upstreamCalls = async (): Promise<number> => (await fake.stats())[namespace]?.calls ?? 0;
-    return { ...(await prepare(bastion, upstreamCalls)), stop };
+    return { ...(await prepare(bastion, upstreamCalls, closeUpstream)), stop };
   } catch (err) {
     await stop();
     throw err;

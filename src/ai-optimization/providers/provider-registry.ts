@@ -5,6 +5,7 @@ import { MODELS_CONFIG } from '../../config/config.module.js';
 import { providersConfig } from '../../config/namespaces.js';
 import type { ModelEntry, ModelsConfig, ProviderName } from '../../config/yaml-config.js';
 import { DomainError, ProviderUnavailableError } from '../../common/errors.js';
+import { ChatCompletionsHttp } from './chat-http.js';
 import { TransportActivity } from './transport-activity.js';
 
 /** One upstream that can be called: the model entry, its provider's client and the name it is served as. */
@@ -13,12 +14,16 @@ export interface ResolvedModel {
   provider: ProviderName;
   baseUrl: string;
   upstreamModel: string;
+  /** The SDK client, for streams. */
   client: OpenAI;
+  /** Non-streamed completions. */
+  http: ChatCompletionsHttp;
 }
 
 interface ProviderClient {
   baseUrl: string;
   client: OpenAI;
+  http: ChatCompletionsHttp;
 }
 
 const PROVIDER_ENV: Record<ProviderName, string> = {
@@ -45,16 +50,18 @@ export class ProviderRegistry {
     ];
     for (const [name, endpoint] of endpoints) {
       if (!endpoint) continue;
+      // vLLM without --api-key accepts any token; the SDK insists on one.
+      const apiKey = endpoint.apiKey ?? 'EMPTY';
       this.clients.set(name, {
         baseUrl: endpoint.baseUrl,
         // Retries and deadlines are ours (UpstreamCaller), so the SDK makes exactly one attempt.
-        // vLLM without --api-key accepts any token; the SDK insists on one.
         client: new OpenAI({
-          apiKey: endpoint.apiKey ?? 'EMPTY',
+          apiKey,
           baseURL: endpoint.baseUrl,
           maxRetries: 0,
           fetch: activity.fetch,
         }),
+        http: new ChatCompletionsHttp(endpoint.baseUrl, apiKey),
       });
     }
     const configured = [...this.clients.keys()];
@@ -148,6 +155,7 @@ export class ProviderRegistry {
       baseUrl: provider.baseUrl,
       upstreamModel,
       client: provider.client,
+      http: provider.http,
     };
   }
 }

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { keepAliveFetch } from './keep-alive-fetch.js';
 
 /** Marks a streamed request whose bytes are watched; removed before the request leaves Bastion. */
 const WATCH_HEADER = 'x-bastion-watch';
@@ -27,15 +26,15 @@ export class TransportActivity {
   private readonly watched = new Map<string, Watched>();
 
   /**
-   * The fetch the provider clients use: keep-alive node:http for ordinary calls (keep-alive-fetch.ts), the
-   * built-in fetch for watched (streamed) requests, whose body bytes are timed as they arrive.
+   * The fetch the provider SDK clients use (for streams only: non-streamed calls go through chat-http.ts):
+   * the built-in fetch, the body bytes of a watched request timed as they arrive.
    */
   readonly fetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const given = init?.headers;
-    if (given instanceof Headers && !given.has(WATCH_HEADER)) return keepAliveFetch(url, init);
+    if (given instanceof Headers && !given.has(WATCH_HEADER)) return globalThis.fetch(url, init);
     const headers = new Headers(given);
     const id = headers.get(WATCH_HEADER);
-    if (id === null) return keepAliveFetch(url, init);
+    if (id === null) return globalThis.fetch(url, init);
     headers.delete(WATCH_HEADER);
     const response = await globalThis.fetch(url, { ...init, headers });
     const entry = this.watched.get(id);

@@ -72,8 +72,8 @@ export class UpstreamCaller {
     chain: ResolvedModel[],
     body: Omit<ChatCompletionCreateParamsNonStreaming, 'model'>,
   ): Promise<UpstreamAnswer> {
-    const { model, value, attempts, latencyMs } = await this.withFallbacks(chain, (m, signal, timeoutMs) =>
-      this.createCompletion(m, body, signal, timeoutMs),
+    const { model, value, attempts, latencyMs } = await this.withFallbacks(chain, (m, signal) =>
+      this.createCompletion(m, body, signal),
     );
     return { model, completion: value, latencyMs, attempts };
   }
@@ -118,11 +118,10 @@ export class UpstreamCaller {
     model: ResolvedModel,
     body: Omit<ChatCompletionCreateParamsNonStreaming, 'model'>,
     signal: AbortSignal,
-    timeoutMs: number,
   ): Promise<ChatCompletion> {
-    const completion = await model.client.chat.completions.create(
+    const completion = await model.http.create(
       { ...body, model: model.upstreamModel, stream: false },
-      { signal, timeout: timeoutMs + 1000, maxRetries: 0 },
+      signal,
     );
     const choice = Array.isArray(completion?.choices) ? completion.choices[0] : undefined;
     if (!choice || typeof choice.message !== 'object' || choice.message === null) {
