@@ -20,7 +20,7 @@ import { UpstreamCaller } from './upstream-caller.js';
 // The caller logs each failed attempt: not wanted in test output.
 Logger.overrideLogger(false);
 
-const KEY = 'sk-test-chat-http';
+const KEY = 'provider-key-for-tests';
 
 /** A request as the provider saw it, body read whole. */
 interface Seen {

@@ -154,11 +154,17 @@ export class UpstreamCaller {
         const attemptStart = Date.now();
         const attemptMs = Math.min(this.models.timeoutMs, remaining);
         // Our own deadline signal: we know for sure a failure was our timeout, whatever the fetch error says.
-        const deadlineSignal = AbortSignal.timeout(attemptMs);
+        // (A timer cleared when the attempt ends: AbortSignal.timeout would keep one alive per call for the
+        // whole deadline, thousands of them under load.)
+        const deadlineController = new AbortController();
+        const deadlineSignal = deadlineController.signal;
+        const timer = setTimeout(() => deadlineController.abort(new DeadlineError(attemptMs)), attemptMs);
         try {
           const value = await attempt(model, deadlineSignal, attemptMs);
+          clearTimeout(timer);
           return { model, value, attempts: n, latencyMs: Date.now() - attemptStart };
         } catch (err) {
+          clearTimeout(timer);
           const status = err instanceof APIError && typeof err.status === 'number' ? err.status : null;
           const timedOut = deadlineSignal.aborted || err instanceof DeadlineError;
           const message = timedOut
