@@ -534,7 +534,7 @@ async function main(): Promise<void> {
   out(
     `- The real pipeline: createApp on a ManualClock moved bar by bar, Redis ${REDIS_URL} under a key prefix ` +
       `per layer (all deleted: ${leftovers} left), requests handed to AiGateway.call / EventGate.handle in ` +
-      `process, every upstream call over HTTP through the OpenAI SDK to the fake DeepSeek of ` +
+      `process, every upstream call over HTTP through Bastion's provider client to the fake DeepSeek of ` +
       `bench/fake-deepseek.ts (one prefix cache per layer: a first message seen before has its tokens, rounded ` +
       `down to 64, billed as cache hits; answers of 160 tokens, batch answers 40 + 20 per numbered line, one ` +
       `per distinct request). System prompts: ` +

@@ -3,7 +3,7 @@
  * real Redis under its own key prefix, and the fake DeepSeek over HTTP under its own namespace (so the
  * provider's prefix cache of one layer never helps another). Requests are handed to the gateway services in
  * process (AiGateway.call is what POST /ai/call runs, EventGate.handle what POST /ai/events runs); every
- * upstream call goes over HTTP through the OpenAI SDK, exactly as in production.
+ * upstream call goes over HTTP through Bastion's provider client, exactly as in production.
  *
  * What the harness does besides sending requests, and why:
  * - The app is created but not `init()`ed, so no background timer runs on the wall clock; the harness calls

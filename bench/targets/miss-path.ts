@@ -19,7 +19,7 @@ const SYSTEM_PROMPT = 'You are the market-regime analyst of a fleet of crypto tr
 const PROMPT = `Analyze the BTC market regime for request ${MISS_PLACEHOLDER}.`;
 const MAX_TOKENS = 256;
 
-/** The chat body Bastion's OpenAI SDK sends for the /ai/call below (messages, max_tokens, temperature). */
+/** The chat body Bastion sends upstream for the /ai/call below (messages, max_tokens, temperature). */
 export const MISS_CHAT_BODY = JSON.stringify({
   messages: [
     { role: 'system', content: SYSTEM_PROMPT },

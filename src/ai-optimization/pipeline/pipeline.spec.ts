@@ -97,9 +97,6 @@ function build(setup: Setup = {}) {
   return { pipeline, settings, conversations, counters, ledger, upstream, overhead };
 }
 
-/** Settling, storing and recording are written once the answer has gone out (after this turn). */
-const replied = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
 const CACHED: CachedAnswer = {
   response: 'Cached: BTC is trending up.',
   model: 'deepseek-v4-flash',
@@ -155,7 +152,6 @@ describe('MeteredCallPipeline', () => {
       expect(t.upstream.calls).toBe(1);
       const reservation = t.conversations.plans[0].reservation;
       expect(reservation?.amountPico).toBeGreaterThan(0n);
-      await replied();
       expect(t.counters.settles).toEqual([
         {
           requestId: reservation?.requestId,
@@ -179,7 +175,6 @@ describe('MeteredCallPipeline', () => {
       expect(t.upstream.calls).toBe(0);
       expect(t.counters.settles).toEqual([]);
       expect(t.conversations.writes).toEqual([]);
-      await replied();
       expect(t.ledger.entries).toMatchObject([
         { reason: 'response_cache', savedUsd: 0.000364, savedLayer: 'response_cache' },
       ]);
@@ -239,7 +234,6 @@ describe('MeteredCallPipeline', () => {
       });
       expect(t.conversations.plans[0].reservation?.counters[0].limitPico).toBe(1_000_000_000_000n);
       expect(t.upstream.calls).toBe(0);
-      await replied();
       expect(t.ledger.entries).toMatchObject([{ reason: 'budget_exceeded' }]);
     });
   });
@@ -268,7 +262,6 @@ describe('MeteredCallPipeline', () => {
       ]);
       for (const o of outcomes) expect(as(o, 'answered').answer.response).toBe('Shared answer');
       expect(new Set(outcomes.map((o) => o.trace.requestId)).size).toBe(5);
-      await replied();
       expect(t.counters.settles).toHaveLength(1);
       expect(t.ledger.entries.filter((e) => e.reason === 'coalesced')).toHaveLength(4);
       expect((await t.overhead()).count).toBe(5);
@@ -355,7 +348,6 @@ describe('MeteredCallPipeline', () => {
       const outcome = as(await t.pipeline.run(meteredCall()), 'answered');
       expect(outcome.source).toBe('called');
       expect(t.upstream.calls).toBe(1);
-      await replied();
       expect(t.counters.settles.map((s) => s.costPico)).toEqual([CALL_COST_PICO]);
     });
 
@@ -427,7 +419,6 @@ describe('MeteredCallPipeline', () => {
       expect(queued.reservation).toBeNull();
       expect(fresh).toMatchObject({ cacheKey: null, sampling: null });
       expect(fresh.reservation?.amountPico).toBeGreaterThan(0n);
-      await replied();
       expect(t.counters.settles.map((s) => s.costPico)).toEqual([CALL_COST_PICO]);
     });
   });

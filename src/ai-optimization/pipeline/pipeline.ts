@@ -99,7 +99,7 @@ export class MeteredCallPipeline {
 
   /** Records the request and observes Bastion's own overhead (its time minus the upstream's). */
   private finish(call: MeteredCall, led: Led): void {
-    afterReply(() => this.recorder.record(call, led.outcome, led));
+    this.recorder.record(call, led.outcome, led);
     const o = led.outcome;
     // A coalesced request waited on the leader's upstream call: that wait is the upstream's, not Bastion's.
     const upstream = o.kind === 'answered' && o.source !== 'response_cache' ? (o.upstreamMs ?? 0) : 0;
@@ -283,6 +283,7 @@ export class MeteredCallPipeline {
       letGo();
     }
     const priced = this.settle.price(answer.model, answer.completion.usage, trace.now);
+    this.settle.settle(admit, priced.costUsd);
     const stored = this.recorder.answerOf(
       answer.model,
       answer.completion,
@@ -290,10 +291,7 @@ export class MeteredCallPipeline {
       trace.now,
       call.cache.keepCompletion,
     );
-    afterReply(() => {
-      this.settle.settle(admit, priced.costUsd);
-      this.recorder.store(call, screened, stored, inflight);
-    });
+    this.recorder.store(call, screened, stored, inflight);
     const primary = screened.chain[0];
     return {
       outcome: {
@@ -520,16 +518,6 @@ export class MeteredCallPipeline {
     });
     hub.finish({ costUsd: null });
   }
-}
-
-/**
- * Runs `write` once the answer being built in this turn of the event loop has been written to its client:
- * the reply goes out in the promise chain that follows, `setImmediate` after it. Used for what the caller
- * need not wait for (settling, storing, recording), which then costs the answer no latency. Redis keeps a
- * connection's order, so a request this instance reads afterwards still finds what was written.
- */
-function afterReply(write: () => void): void {
-  setImmediate(write);
 }
 
 /** Every client of a shared stream left before its end. */
