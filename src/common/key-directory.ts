@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ConfigType } from '@nestjs/config';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { authConfig } from '../config/namespaces.js';
 import { ApiKeyRepository, type StoredApiKey } from '../redis/repositories/api-key.repository.js';
 import { StoreUnavailableError } from '../redis/failure-policy.js';
@@ -17,7 +17,8 @@ const FRESH_MS = 500;
 const STALE_MS = 60_000;
 const MAX_CACHED = 10_000;
 
-export const keyDigest = (key: string): Buffer => createHash('sha256').update(key).digest();
+/** SHA-256 of a key (one-shot `hash`: about half the cost of createHash on every request's key). */
+export const keyDigest = (key: string): Buffer => hash('sha256', key, 'buffer');
 
 /** The caller a managed key stands for. */
 export function managedCaller(key: StoredApiKey): Caller {
