@@ -3,7 +3,7 @@ import type { ChatCompletion } from 'openai/resources/chat/completions';
 import { MODELS_CONFIG } from '../../config/config.module.js';
 import type { ModelsConfig } from '../../config/yaml-config.js';
 import { CostLedger } from '../../cost-monitoring/cost-ledger.js';
-import type { LedgerEntry, UpstreamCallRecord } from '../../cost-monitoring/ledger-entry.js';
+import type { SavingLayer, UpstreamCallRecord } from '../../cost-monitoring/ledger-entry.js';
 import {
   ConversationRepository,
   type InflightClaim,
@@ -99,7 +99,31 @@ export class RecordStage {
     extra: { callRecord?: UpstreamCallRecord; adaptive?: boolean } = {},
   ): void {
     if (outcome.kind === 'streaming') return; // a stream is recorded when it ends (leader) or joins (follower)
-    const base = {
+    let reason: string;
+    let savedUsd: number | null = null;
+    let savedLayer: SavingLayer | null = null;
+    let counters: Record<string, number> | undefined;
+    let upstream: UpstreamCallRecord | null = null;
+    if (outcome.kind === 'answered' && outcome.source === 'called') {
+      reason = 'called';
+      if (extra.adaptive) counters = { adaptive_calls: 1 };
+      upstream = extra.callRecord ?? null;
+    } else if (outcome.kind === 'answered') {
+      reason = outcome.source;
+      savedUsd = outcome.answer.cost_usd;
+      savedLayer = outcome.source === 'response_cache' ? 'response_cache' : 'coalescing';
+    } else {
+      reason = outcome.reason;
+      savedUsd = outcome.savedUsd;
+      savedLayer =
+        outcome.reason === 'sampled_out'
+          ? 'sampling'
+          : outcome.reason === 'event_filtered'
+            ? 'event_filter'
+            : null;
+    }
+    // One literal, not a spread of shared fields: on a cache hit the spread cost more than the rest of this.
+    this.ledger.record({
       requestId: outcome.trace.requestId,
       at: outcome.trace.now,
       tenant: call.tenant,
@@ -107,42 +131,12 @@ export class RecordStage {
       agent: call.agent,
       symbol: call.symbol,
       cacheHit: outcome.cacheHit,
-    };
-    let entry: LedgerEntry;
-    if (outcome.kind === 'answered') {
-      const cost = outcome.answer.cost_usd;
-      entry =
-        outcome.source === 'called'
-          ? {
-              ...base,
-              reason: 'called',
-              savedUsd: null,
-              savedLayer: null,
-              counters: extra.adaptive ? { adaptive_calls: 1 } : undefined,
-              call: extra.callRecord ?? null,
-            }
-          : {
-              ...base,
-              reason: outcome.source,
-              savedUsd: cost,
-              savedLayer: outcome.source === 'response_cache' ? 'response_cache' : 'coalescing',
-              call: null,
-            };
-    } else {
-      entry = {
-        ...base,
-        reason: outcome.reason,
-        savedUsd: outcome.savedUsd,
-        savedLayer:
-          outcome.reason === 'sampled_out'
-            ? 'sampling'
-            : outcome.reason === 'event_filtered'
-              ? 'event_filter'
-              : null,
-        call: null,
-      };
-    }
-    this.ledger.record(entry);
+      reason,
+      savedUsd,
+      savedLayer,
+      counters,
+      call: upstream,
+    });
   }
 
   /** A follower of a shared upstream stream, when the stream has ended: it saved what the stream cost. */
