@@ -80,6 +80,29 @@ describe('Upstream faults after a 200', () => {
     expect(ledgerView(books, since)).toEqual(expectedLedgerView(books, since));
   });
 
+  it('gives a 504 for a stream whose upstream never sends its headers: each attempt ends at its deadline and is closed', async () => {
+    deepseek.inject({ kind: 'hang' });
+    const calls = deepseek.calls.length;
+    const read = await stream('never answer the stream', 15_000);
+    // models.test.yaml: 1.5 s per attempt, three attempts within a 6 s budget.
+    expect({ status: read.status, error: failedVisibly(read).error, timedOut: read.timedOut }).toEqual({
+      status: 504,
+      error: true,
+      timedOut: false,
+    });
+    expect(read.ms).toBeGreaterThanOrEqual(1400);
+    expect(read.ms).toBeLessThan(10_000);
+    const attempts = deepseek.calls.slice(calls);
+    expect(attempts.length).toBeGreaterThan(1);
+    await waitFor(
+      () => Promise.resolve(attempts.every((c) => c.aborted)),
+      2000,
+      'an upstream request was left open',
+    );
+    const books = await settledBooks(bastion, [deepseek], 3000, since);
+    expect(ledgerView(books, since)).toEqual(expectedLedgerView(books, since));
+  });
+
   it(`ends a stream that stalls after some chunks with an error event once ${IDLE_SECONDS} s pass without a byte`, async () => {
     deepseek.inject({ kind: 'stall-after-chunks', afterChunks: 3 });
     const calls = deepseek.calls.length;

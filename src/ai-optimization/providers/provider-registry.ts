@@ -32,7 +32,10 @@ const PROVIDER_ENV: Record<ProviderName, string> = {
   openai: 'OPENAI_API_KEY',
 };
 
-/** Maps model names to configured providers (config/models.yaml) and owns one OpenAI SDK client per provider. */
+/**
+ * Maps model names to configured providers (config/models.yaml) and owns each provider's clients: the OpenAI
+ * SDK for streams, chat-http.ts for plain calls.
+ */
 @Injectable()
 export class ProviderRegistry {
   private readonly logger = new Logger(ProviderRegistry.name);

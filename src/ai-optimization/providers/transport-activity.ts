@@ -30,9 +30,7 @@ export class TransportActivity {
    * the built-in fetch, the body bytes of a watched request timed as they arrive.
    */
   readonly fetch = async (url: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const given = init?.headers;
-    if (given instanceof Headers && !given.has(WATCH_HEADER)) return globalThis.fetch(url, init);
-    const headers = new Headers(given);
+    const headers = new Headers(init?.headers);
     const id = headers.get(WATCH_HEADER);
     if (id === null) return globalThis.fetch(url, init);
     headers.delete(WATCH_HEADER);

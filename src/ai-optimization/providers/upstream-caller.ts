@@ -90,11 +90,13 @@ export class UpstreamCaller {
   ): Promise<OpenStream> {
     const watch = this.activity.watch();
     try {
-      const { model, value } = await this.withFallbacks(chain, async (m, _signal, timeoutMs) => {
+      const { model, value } = await this.withFallbacks(chain, async (m, deadline) => {
+        // The attempt's deadline covers the wait for the headers; `abort` (client gone) the whole stream.
         const controller = new AbortController();
         const onAbort = (): void => controller.abort(abort.reason);
+        const onDeadline = (): void => controller.abort(deadline.reason);
         abort.addEventListener('abort', onAbort, { once: true });
-        const timer = setTimeout(() => controller.abort(new DeadlineError(timeoutMs)), timeoutMs);
+        deadline.addEventListener('abort', onDeadline, { once: true });
         try {
           return await m.client.chat.completions.create(
             { ...body, model: m.upstreamModel, stream: true },
@@ -104,7 +106,7 @@ export class UpstreamCaller {
           if (controller.signal.reason instanceof DeadlineError) throw controller.signal.reason;
           throw err;
         } finally {
-          clearTimeout(timer);
+          deadline.removeEventListener('abort', onDeadline);
         }
       });
       return { model, stream: value, silentForMs: watch.silentForMs, close: watch.done };
@@ -143,7 +145,8 @@ export class UpstreamCaller {
   /** Runs `attempt` down the chain with per-attempt deadlines and retries on 429/5xx/timeouts. */
   private async withFallbacks<T>(
     chain: ResolvedModel[],
-    attempt: (model: ResolvedModel, signal: AbortSignal, timeoutMs: number) => Promise<T>,
+    /** `deadline` aborts, with a DeadlineError, when the attempt's time is up. */
+    attempt: (model: ResolvedModel, deadline: AbortSignal) => Promise<T>,
   ): Promise<{ model: ResolvedModel; value: T; attempts: number; latencyMs: number }> {
     const failures: AttemptFailure[] = [];
     for (const model of chain) {
@@ -154,13 +157,13 @@ export class UpstreamCaller {
         const attemptStart = Date.now();
         const attemptMs = Math.min(this.models.timeoutMs, remaining);
         // Our own deadline signal: we know for sure a failure was our timeout, whatever the fetch error says.
-        // (A timer cleared when the attempt ends: AbortSignal.timeout would keep one alive per call for the
-        // whole deadline, thousands of them under load.)
+        // A timer cleared when the attempt ends (AbortSignal.timeout would keep one alive per call for the
+        // whole deadline, thousands of them under load).
         const deadlineController = new AbortController();
         const deadlineSignal = deadlineController.signal;
         const timer = setTimeout(() => deadlineController.abort(new DeadlineError(attemptMs)), attemptMs);
         try {
-          const value = await attempt(model, deadlineSignal, attemptMs);
+          const value = await attempt(model, deadlineSignal);
           clearTimeout(timer);
           return { model, value, attempts: n, latencyMs: Date.now() - attemptStart };
         } catch (err) {
