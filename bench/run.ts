@@ -122,6 +122,48 @@ function missLoads(): number[] {
   return loads;
 }
 
+/** A gateway on the miss path measured against the fake upstream called directly at the same load. */
+interface AgainstDirect {
+  rps: number;
+  p50: number;
+  p99: number;
+  addedP50Ms: number;
+  addedP99Ms: number;
+  throughputRatio: number;
+}
+
+function againstDirect(m: Measurement, direct: Measurement): AgainstDirect {
+  return {
+    rps: m.rps,
+    p50: m.p50,
+    p99: m.p99,
+    addedP50Ms: Number((m.p50 - direct.p50).toFixed(3)),
+    addedP99Ms: Number((m.p99 - direct.p99).toFixed(3)),
+    throughputRatio: ratio(m.rps, direct.rps),
+  };
+}
+
+/** A peer's figures next to Bastion's, one row per load. */
+function peerTable<R extends { connections: number; addedP50Ms: number; addedP99Ms: number }>(
+  name: string,
+  rows: R[],
+  peerOf: (row: R) => AgainstDirect | null,
+): string[] {
+  const lines = [
+    `| connections | ${name} req/s | ${name} p50 / p99 (ms) | req/s ratio | added p50 | added p99 | Bastion added p50 / p99 |`,
+    '|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const row of rows) {
+    const p = peerOf(row);
+    if (!p) continue;
+    lines.push(
+      `| ${row.connections} | ${p.rps.toFixed(0)} | ${ms(p.p50)} / ${ms(p.p99)} | ${p.throughputRatio.toFixed(3)} | ` +
+        `+${ms(p.addedP50Ms)} ms | +${ms(p.addedP99Ms)} ms | +${ms(row.addedP50Ms)} / +${ms(row.addedP99Ms)} ms |`,
+    );
+  }
+  return lines;
+}
+
 async function main(): Promise<void> {
   const seconds = intFromEnv('BENCH_DURATION_SECONDS', 10, 3600);
   const connections = intFromEnv('BENCH_CONNECTIONS', 50, 10_000);
@@ -175,21 +217,8 @@ async function main(): Promise<void> {
       addedP50Ms: Number((miss.p50 - direct.p50).toFixed(3)),
       addedP99Ms: Number((miss.p99 - direct.p99).toFixed(3)),
       throughputRatio: ratio(miss.rps, direct.rps),
-      bareProxy: {
-        rps: proxy.rps,
-        p50: proxy.p50,
-        p99: proxy.p99,
-        addedP50Ms: Number((proxy.p50 - direct.p50).toFixed(3)),
-        addedP99Ms: Number((proxy.p99 - direct.p99).toFixed(3)),
-      },
-      portkey: portkey && {
-        rps: portkey.rps,
-        p50: portkey.p50,
-        p99: portkey.p99,
-        addedP50Ms: Number((portkey.p50 - direct.p50).toFixed(3)),
-        addedP99Ms: Number((portkey.p99 - direct.p99).toFixed(3)),
-        throughputRatio: ratio(portkey.rps, direct.rps),
-      },
+      bareProxy: againstDirect(proxy, direct),
+      portkey: portkey && againstDirect(portkey, direct),
     };
   });
 
@@ -232,17 +261,7 @@ async function main(): Promise<void> {
       "Bastion's place, against the direct call:",
   );
   log('');
-  log(
-    '| connections | bare proxy req/s | bare proxy p50 / p99 (ms) | added p50 | added p99 | Bastion added p50 / p99 |',
-  );
-  log('|---:|---:|---:|---:|---:|---:|');
-  for (const m of missPath) {
-    const b = m.bareProxy;
-    log(
-      `| ${m.connections} | ${b.rps.toFixed(0)} | ${ms(b.p50)} / ${ms(b.p99)} | +${ms(b.addedP50Ms)} ms | ` +
-        `+${ms(b.addedP99Ms)} ms | +${ms(m.addedP50Ms)} / +${ms(m.addedP99Ms)} ms |`,
-    );
-  }
+  for (const line of peerTable('bare proxy', missPath, (m) => m.bareProxy)) log(line);
   log('');
   const quiet = missPath[0];
   log(
@@ -256,18 +275,7 @@ async function main(): Promise<void> {
         `upstream, against the direct call:`,
     );
     log('');
-    log(
-      '| connections | Portkey req/s | Portkey p50 / p99 (ms) | req/s ratio | added p50 | added p99 | Bastion added p50 / p99 |',
-    );
-    log('|---:|---:|---:|---:|---:|---:|---:|');
-    for (const m of missPath) {
-      const p = m.portkey;
-      if (!p) continue;
-      log(
-        `| ${m.connections} | ${p.rps.toFixed(0)} | ${ms(p.p50)} / ${ms(p.p99)} | ${p.throughputRatio.toFixed(3)} | ` +
-          `+${ms(p.addedP50Ms)} ms | +${ms(p.addedP99Ms)} ms | +${ms(m.addedP50Ms)} / +${ms(m.addedP99Ms)} ms |`,
-      );
-    }
+    for (const line of peerTable('Portkey', missPath, (m) => m.portkey)) log(line);
     log('');
     for (const m of missPath.slice(1)) {
       if (!m.portkey) continue;

@@ -9,7 +9,7 @@ import { Agent, createServer, request, type IncomingMessage, type ServerResponse
 import type { AddressInfo, Socket } from 'node:net';
 import { startFakeDeepSeekWorker } from '../fake-deepseek.js';
 import { UPSTREAM_KEY } from './bastion-app.js';
-import { MISS_CHAT_BODY, MISS_PLACEHOLDER, UPSTREAM_DELAY_MS } from './miss-path.js';
+import { chatBodyLoad, UPSTREAM_DELAY_MS } from './miss-path.js';
 import type { BenchTarget, Log, StartedTarget } from './target.js';
 
 export function bareProxy(): BenchTarget {
@@ -66,14 +66,7 @@ export function bareProxy(): BenchTarget {
       const { port } = server.address() as AddressInfo;
       log(`bare proxy on http://127.0.0.1:${port} → ${upstream.href}`);
       return {
-        load: {
-          url: `http://127.0.0.1:${port}/chat/completions`,
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` },
-          body: MISS_CHAT_BODY,
-          expectBodyContains: '"object":"chat.completion"',
-          uniquePlaceholder: MISS_PLACEHOLDER,
-        },
+        load: chatBodyLoad(`http://127.0.0.1:${port}/chat/completions`),
         async verify() {
           await new Promise((resolve) => setTimeout(resolve, 500));
           const upstreamCalls = (await fake.stats()).proxy?.calls ?? 0;

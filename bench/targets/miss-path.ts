@@ -10,6 +10,7 @@
 import { startFakeDeepSeekWorker } from '../fake-deepseek.js';
 import { CostStatsService } from '../../src/cost-monitoring/cost-stats.service.js';
 import { bastionOnFake, JSON_HEADERS, post, UPSTREAM_KEY } from './bastion-app.js';
+import type { LoadSpec } from '../measure.js';
 import type { BenchTarget, Log, StartedTarget } from './target.js';
 
 export const UPSTREAM_DELAY_MS = 20;
@@ -31,6 +32,20 @@ export const MISS_CHAT_BODY = JSON.stringify({
   stream: false,
 });
 
+const UPSTREAM_HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` };
+
+/** The load of a miss-path target that speaks the upstream's own API: the chat body, every request distinct. */
+export function chatBodyLoad(url: string, headers: Record<string, string> = UPSTREAM_HEADERS): LoadSpec {
+  return {
+    url,
+    method: 'POST',
+    headers,
+    body: MISS_CHAT_BODY,
+    expectBodyContains: '"object":"chat.completion"',
+    uniquePlaceholder: MISS_PLACEHOLDER,
+  };
+}
+
 export function upstreamDirect(): BenchTarget {
   return {
     id: 'upstream-direct',
@@ -39,14 +54,7 @@ export function upstreamDirect(): BenchTarget {
       const fake = await startFakeDeepSeekWorker({ apiKey: UPSTREAM_KEY, latencyMs: UPSTREAM_DELAY_MS });
       log(`fake DeepSeek at ${fake.url}, answering after ${UPSTREAM_DELAY_MS} ms`);
       return {
-        load: {
-          url: `${fake.baseUrl('direct')}/chat/completions`,
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${UPSTREAM_KEY}` },
-          body: MISS_CHAT_BODY,
-          expectBodyContains: '"object":"chat.completion"',
-          uniquePlaceholder: MISS_PLACEHOLDER,
-        },
+        load: chatBodyLoad(`${fake.baseUrl('direct')}/chat/completions`),
         async verify() {
           const calls = (await fake.stats()).direct?.calls ?? 0;
           return { upstreamCalls: calls };

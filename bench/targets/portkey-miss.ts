@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { startFakeDeepSeekWorker } from '../fake-deepseek.js';
 import { UPSTREAM_KEY } from './bastion-app.js';
-import { MISS_CHAT_BODY, MISS_PLACEHOLDER, UPSTREAM_DELAY_MS } from './miss-path.js';
+import { chatBodyLoad, MISS_CHAT_BODY, MISS_PLACEHOLDER, UPSTREAM_DELAY_MS } from './miss-path.js';
 import type { BenchTarget, Log, StartedTarget } from './target.js';
 
 const READY_TIMEOUT_MS = 20_000;
@@ -103,14 +103,7 @@ export function portkeyMiss(script: string): BenchTarget {
         if (probe.status !== 200 || !text.includes('"object":"chat.completion"'))
           throw new Error(`probe through Portkey failed: ${probe.status} ${text.slice(0, 300)}`);
         return {
-          load: {
-            url,
-            method: 'POST',
-            headers,
-            body: MISS_CHAT_BODY,
-            expectBodyContains: '"object":"chat.completion"',
-            uniquePlaceholder: MISS_PLACEHOLDER,
-          },
+          load: chatBodyLoad(url, headers),
           async verify() {
             await new Promise((resolve) => setTimeout(resolve, 500));
             const upstreamCalls = (await fake.stats()).portkey?.calls ?? 0;
