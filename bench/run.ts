@@ -7,13 +7,17 @@
  *     fake called directly with the same load: Bastion's own added latency at p50 and p99; as the floor, a bare
  *     node:http proxy in Bastion's place (what the extra hop alone costs on this machine); and, as a peer,
  *     Portkey's open-source gateway (@portkey-ai/gateway) proxying the same fake.
- * Prints Markdown tables and writes the raw figures to bench/results/latest.json.
+ * Each target runs in a fresh Node process of its own (this script forked with `--one <index>`), so no target
+ * inherits another's heap, compiled code or open handles, and the RSS reported after the cache hits is that of
+ * a process holding one Bastion and nothing else of the bench. Prints Markdown tables and writes the raw
+ * figures to bench/results/latest.json.
  *
  * BENCH_DURATION_SECONDS (default 10) sets the measured time per target, BENCH_CONNECTIONS (default 50) the
  * concurrent connections of (a)–(c), BENCH_MISS_CONNECTIONS (default "1,10") the loads at which the miss pair
  * (d) runs: 1 connection gives Bastion's own latency without queueing, 10 shows it under load; REDIS_URL the
  * Redis to use.
  */
+import { fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -53,7 +57,7 @@ interface TargetResult {
   measurement: Measurement;
   warmup: Measurement;
   checks: Record<string, number | string | boolean>;
-  /** Resident memory of this process (which hosts Bastion) right after the load, before the target stops. */
+  /** Resident memory of the target's process (the server and this harness) right after the load. */
   rssAfterLoadMb: number;
 }
 
@@ -164,12 +168,13 @@ function peerTable<R extends { connections: number; addedP50Ms: number; addedP99
   return lines;
 }
 
-async function main(): Promise<void> {
-  const seconds = intFromEnv('BENCH_DURATION_SECONDS', 10, 3600);
-  const connections = intFromEnv('BENCH_CONNECTIONS', 50, 10_000);
-  const loads = missLoads();
-  const portkeyScript = portkeyServerScript();
-  const targets: [BenchTarget, number][] = [
+/** Every run of the bench, in order; the same list in the parent and in each target's process. */
+function benchTargets(
+  connections: number,
+  loads: number[],
+  portkeyScript: string | null,
+): [BenchTarget, number][] {
+  return [
     [bareFastify(REDIS_URL), connections],
     [bastionCacheHit(REDIS_URL), connections],
     [bastionOpenAiCacheHit(REDIS_URL), connections],
@@ -180,6 +185,48 @@ async function main(): Promise<void> {
       ...(portkeyScript ? [[portkeyMiss(portkeyScript), n] as [BenchTarget, number]] : []),
     ]),
   ];
+}
+
+/** What a target's process sends back to the parent. */
+type OneResult = { kind: 'done'; result: TargetResult } | { kind: 'failed'; message: string };
+
+/** Runs run `index` of the list in a fresh process (this script with `--one`); its log goes to our stdout. */
+function benchInOwnProcess(index: number, label: string): Promise<TargetResult> {
+  const child = fork(fileURLToPath(import.meta.url), ['--one', String(index)], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise<TargetResult>((resolve, reject) => {
+    let answer: OneResult | null = null;
+    child.on('message', (message: OneResult) => (answer = message));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (answer?.kind === 'done') resolve(answer.result);
+      else if (answer?.kind === 'failed') reject(new Error(`${label}: ${answer.message}`));
+      else
+        reject(new Error(`${label}: its process exited (code ${code}, signal ${signal}) without a result`));
+    });
+  });
+}
+
+/** The child side of benchInOwnProcess: one run, its result to the parent, then exit. */
+async function runOne(index: number, seconds: number, connections: number, loads: number[]): Promise<void> {
+  const [target, n] = benchTargets(connections, loads, portkeyServerScript())[index];
+  const send = (message: OneResult): Promise<void> =>
+    new Promise((done) => process.send?.(message, () => done()) ?? done());
+  try {
+    await send({ kind: 'done', result: await benchTarget(target, seconds, n) });
+  } catch (err) {
+    await send({ kind: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+  }
+  process.disconnect?.();
+}
+
+async function main(): Promise<void> {
+  const seconds = intFromEnv('BENCH_DURATION_SECONDS', 10, 3600);
+  const connections = intFromEnv('BENCH_CONNECTIONS', 50, 10_000);
+  const loads = missLoads();
+  const portkeyScript = portkeyServerScript();
+  const targets = benchTargets(connections, loads, portkeyScript);
   const wallStart = performance.now();
   const loadAtStart = loadavg()[0];
   log(
@@ -189,8 +236,8 @@ async function main(): Promise<void> {
   );
 
   const results: [string, TargetResult][] = [];
-  for (const [target, n] of targets)
-    results.push([`${target.id}@${n}`, await benchTarget(target, seconds, n)]);
+  for (const [i, [target, n]] of targets.entries())
+    results.push([`${target.id}@${n}`, await benchInOwnProcess(i, `${target.id} @${n}`)]);
   const by = (key: string): Measurement =>
     (results.find(([k]) => k === key) as [string, TargetResult])[1].measurement;
 
@@ -236,7 +283,7 @@ async function main(): Promise<void> {
     );
   }
   log('');
-  // Bastion runs in this process (the load comes from a child process), so this is Bastion's memory.
+  // Each hit run's process holds one Bastion and the bench's harness (the load comes from yet another process).
   const rss = Math.max(...results.filter(([k]) => k.includes('cache-hit')).map(([, r]) => r.rssAfterLoadMb));
   log(`Bastion RSS after load: ${rss} MB (goal < 200 MB: ${rss < 200 ? 'met' : 'missed'})`);
   log('');
@@ -323,7 +370,16 @@ async function main(): Promise<void> {
   log(`raw results written to ${RESULTS_FILE} (wall time ${wallSeconds.toFixed(0)} s)`);
 }
 
-main().catch((err: unknown) => {
+const one = process.argv.indexOf('--one');
+(one >= 0
+  ? runOne(
+      Number(process.argv[one + 1]),
+      intFromEnv('BENCH_DURATION_SECONDS', 10, 3600),
+      intFromEnv('BENCH_CONNECTIONS', 50, 10_000),
+      missLoads(),
+    )
+  : main()
+).catch((err: unknown) => {
   console.error(`BENCH FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exitCode = 1;
 });
