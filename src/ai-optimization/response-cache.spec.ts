@@ -1,4 +1,4 @@
-import { canonicalJson, requestHash } from './response-cache.js';
+import { canonicalJson, canonicalObject, requestHash } from './response-cache.js';
 
 describe('canonical request hashing', () => {
   it('hashes equal requests equally whatever the field order', () => {
@@ -14,5 +14,18 @@ describe('canonical request hashing', () => {
     expect(requestHash({ ...body, base_url: 'http://a' })).not.toBe(
       requestHash({ ...body, base_url: 'http://b' }),
     );
+  });
+  it('writes an object with members already canonical exactly as canonicalJson writes it whole', () => {
+    const body = {
+      temperature: 0,
+      tools: [{ type: 'function', function: { name: 'f', parameters: { b: 1, a: 2 } } }],
+      messages: [{ role: 'user', content: 'héllo', name: undefined }],
+      model: 'm',
+      stop: undefined,
+    };
+    const known = { messages: canonicalJson(body.messages), tools: canonicalJson(body.tools) };
+    expect(canonicalObject(body, known)).toBe(canonicalJson(body));
+    // A known text is used as given (it is not written again from the value).
+    expect(canonicalObject({ b: [2], a: 1 }, { b: 'X' })).toBe('{"a":1,"b":X}');
   });
 });

@@ -22,13 +22,23 @@ export function canonicalJson(value: unknown): string {
     for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ',') + canonicalJson(value[i]);
     return `${out}]`;
   }
-  const record = value as Record<string, unknown>;
+  return canonicalObject(value as Record<string, unknown>);
+}
+
+/**
+ * canonicalJson of an object, taking the canonical text of some of its members as already written (`known`,
+ * by key) instead of writing them again.
+ */
+export function canonicalObject(
+  record: Record<string, unknown>,
+  known?: Readonly<Record<string, string | undefined>>,
+): string {
   const keys = Object.keys(record).sort();
   let out = '{';
   for (const key of keys) {
     const v = record[key];
     if (v === undefined) continue;
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${canonicalJson(v)}`;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${known?.[key] ?? canonicalJson(v)}`;
   }
   return `${out}}`;
 }

@@ -14,7 +14,7 @@ import { isISO8601 } from 'class-validator';
  * serialised size; `x-iso-date-time` requires an ISO 8601 date-time; `x-iso8601` accepts what
  * class-validator's strict IsISO8601 accepts (a date, or a date-time).
  *
- * Array lengths declared by `maxItems` are checked before ajv walks the elements (checkDeclaredLimits), so a
+ * Array lengths declared by `maxItems` are checked before ajv walks the elements (declaredLimits), so a
  * long array is refused in one message instead of one error per element.
  */
 const ajv = new Ajv({
@@ -145,16 +145,18 @@ const badRequest: SchemaErrorFactory = (messages) => new BadRequestException(mes
 /** A body pipe validating against a schema compiled when the route is declared. */
 export class JsonSchemaPipe<T> implements PipeTransform<unknown, T> {
   private readonly check: ValidateFunction<T>;
+  private readonly limits: DeclaredLimits;
 
   constructor(
     readonly schema: SchemaObject,
     private readonly toError: SchemaErrorFactory = badRequest,
   ) {
     this.check = ajv.compile<T>(schema);
+    this.limits = declaredLimits(schema);
   }
 
   transform(value: unknown): T {
-    const tooLong = checkDeclaredLimits(this.schema, value);
+    const tooLong = this.limits(value);
     if (tooLong) throw this.toError([tooLong.message], tooLong.field);
     if (this.check(value)) return value;
     const errors = this.check.errors ?? [];
@@ -169,32 +171,41 @@ export class JsonSchemaPipe<T> implements PipeTransform<unknown, T> {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** The first array of a body longer than its schema's `maxItems`, or null. */
+export type DeclaredLimits = (value: unknown) => { field: string; message: string } | null;
+
 /**
- * The first array longer than its schema's `maxItems`, looking only where the schema names a property (so the
- * work is bounded by the schema, never by the data). Run before ajv, which would check every element of an
- * array it already knows is too long.
+ * The `maxItems` a schema declares where it names a property (so the work is bounded by the schema, never by
+ * the data), collected once; the returned check finds the first array longer than its limit. It runs before
+ * ajv, which would check every element of an array it already knows is too long.
  */
-export function checkDeclaredLimits(
-  schema: SchemaObject,
-  value: unknown,
-  path: string[] = [],
-): { field: string; message: string } | null {
-  const field = path.join('.') || 'body';
-  const max = schema.maxItems as number | undefined;
-  if (max !== undefined && Array.isArray(value) && value.length > max) {
-    return {
-      field,
-      message: ownMessage(schema, 'maxItems', field) ?? `${field} must contain no more than ${max} elements`,
-    };
-  }
-  const props = schema.properties as Record<string, SchemaObject> | undefined;
-  if (!props || !isRecord(value)) return null;
-  for (const [name, sub] of Object.entries(props)) {
-    if (!Object.hasOwn(value, name)) continue;
-    const found = checkDeclaredLimits(sub, value[name], [...path, name]);
-    if (found) return found;
-  }
-  return null;
+export function declaredLimits(schema: SchemaObject): DeclaredLimits {
+  const found: { path: string[]; max: number; message: string }[] = [];
+  const collect = (sub: SchemaObject, path: string[]): void => {
+    const max = sub.maxItems as number | undefined;
+    if (max !== undefined) {
+      const field = path.join('.') || 'body';
+      const message =
+        ownMessage(sub, 'maxItems', field) ?? `${field} must contain no more than ${max} elements`;
+      found.push({ path, max, message });
+    }
+    const props = sub.properties as Record<string, SchemaObject> | undefined;
+    for (const [name, child] of Object.entries(props ?? {})) collect(child, [...path, name]);
+  };
+  collect(schema, []);
+  return (value) => {
+    for (const limit of found) {
+      let at: unknown = value;
+      for (const name of limit.path) {
+        at = isRecord(at) && Object.hasOwn(at, name) ? at[name] : undefined;
+        if (at === undefined) break;
+      }
+      if (Array.isArray(at) && at.length > limit.max) {
+        return { field: limit.path.join('.') || 'body', message: limit.message };
+      }
+    }
+    return null;
+  };
 }
 
 type OpenApiSchema = Extract<Parameters<typeof ApiBody>[0], { schema: unknown }>['schema'];

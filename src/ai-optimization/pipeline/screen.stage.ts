@@ -7,7 +7,7 @@ import {
   type ConversationRef,
 } from '../../redis/repositories/conversation.repository.js';
 import { ProviderRegistry, type ResolvedModel } from '../providers/provider-registry.js';
-import { canonicalJson, textHash } from '../response-cache.js';
+import { canonicalJson, canonicalObject, textHash } from '../response-cache.js';
 import type { MeteredCall, UpstreamBody } from './metered-call.js';
 
 /** A call the pipeline may make: where it goes, how it is keyed, what its prompt weighs. */
@@ -47,11 +47,19 @@ export function likelyTokens(body: {
   messages: UpstreamBody['messages'];
   tools?: UpstreamBody['tools'];
 }): number {
-  const text = JSON.stringify(body.messages) + (body.tools === undefined ? '' : JSON.stringify(body.tools));
+  const tools = body.tools === undefined ? '' : JSON.stringify(body.tools);
+  return likelyTokensOf(JSON.stringify(body.messages) + tools, body.messages.length);
+}
+
+/**
+ * likelyTokens from the JSON of the messages and tools. Only its length and its non-ASCII characters count,
+ * so the canonical JSON (keys sorted, the same characters) serves as well.
+ */
+function likelyTokensOf(text: string, messages: number): number {
   let other = 0;
   // eslint-disable-next-line no-control-regex -- the fast path: an all-ASCII prompt needs no count
   if (/[^\x00-\x7f]/.test(text)) for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 128) other++;
-  return Math.ceil((text.length - other) / 4 + other * 0.6) + 4 * body.messages.length;
+  return Math.ceil((text.length - other) / 4 + other * 0.6) + 4 * messages;
 }
 
 export const conversationOf = (call: Pick<MeteredCall, 'tenant' | 'agent' | 'symbol'>): ConversationRef => ({
@@ -90,7 +98,10 @@ export class ScreenStage {
     const chain = this.chainFor(call.agent, call.model);
     const primary = chain[0];
     const window = primary.entry.contextWindow;
-    const prompt = likelyTokens(call.body);
+    // One canonical text serves the cache key and both token estimates.
+    const messages = canonicalJson(call.body.messages);
+    const tools = call.body.tools === undefined ? undefined : canonicalJson(call.body.tools);
+    const prompt = likelyTokensOf(messages + (tools ?? ''), call.body.messages.length);
     if (window !== undefined) {
       if (prompt + call.maxTokens > window) {
         throw new DomainError(
@@ -102,8 +113,7 @@ export class ScreenStage {
         );
       }
     }
-    // One canonical text serves the cache key and the token estimate.
-    const body = canonicalJson(call.body);
+    const body = canonicalObject(call.body, { messages, tools });
     const hash = textHash(`${primary.provider}\n${primary.baseUrl}\n${primary.upstreamModel}\n${body}`);
     const conversation = conversationOf(call);
     return {
