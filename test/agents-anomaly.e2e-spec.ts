@@ -7,6 +7,8 @@ import { DEEPSEEK_TEST_KEY, providerEnv } from './support/fake-env.js';
 
 const T0 = Date.parse('2026-11-22T12:00:00Z');
 const MIN = 60_000;
+/** A bot of the default tenant (the tests' keys name no tenant). */
+const defaultBot = (botId: string) => ({ tenant: 'default', botId });
 const iso = (ms: number) => new Date(ms).toISOString();
 const RANK = { low: 0, medium: 1, high: 2, critical: 3 } as const;
 
@@ -254,11 +256,11 @@ describe('Bot telemetry and the anomaly detector (HTTP, real Redis, fake DeepSee
         })),
       );
       expect(res.status).toBe(200);
-      expect(await telemetry.count('bot-busy', 'order')).toBeLessThanOrEqual(5000);
+      expect(await telemetry.count(defaultBot('bot-busy'), 'order')).toBeLessThanOrEqual(5000);
     }
-    expect(await telemetry.count('bot-busy', 'order')).toBe(5000);
+    expect(await telemetry.count(defaultBot('bot-busy'), 'order')).toBe(5000);
     // The oldest 1,000 were dropped, not the newest.
-    const window = await telemetry.window('bot-busy', 0, T0);
+    const window = await telemetry.window(defaultBot('bot-busy'), 0, T0);
     expect(window.orders[0].at).toBe(start + 1000 * 100);
 
     // An event older than the retention is valid but not stored; the age trim also runs on later writes.
@@ -267,9 +269,9 @@ describe('Bot telemetry and the anomaly detector (HTTP, real Redis, fake DeepSee
       { type: 'trade', timestamp: iso(T0 - 6 * 86_400_000), pnl: 2 },
     ]);
     expect(res.body).toMatchObject({ accepted: 1, expired: 1, counts: { trade: 1 } });
-    expect(await telemetry.count('bot-old', 'trade')).toBe(1);
+    expect(await telemetry.count(defaultBot('bot-old'), 'trade')).toBe(1);
     clock.advance(2 * 86_400_000);
     await send('bot-old', [{ type: 'trade', timestamp: iso(T0 + 2 * 86_400_000 - MIN), pnl: 3 }]);
-    expect(await telemetry.count('bot-old', 'trade')).toBe(1);
+    expect(await telemetry.count(defaultBot('bot-old'), 'trade')).toBe(1);
   });
 });

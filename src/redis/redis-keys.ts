@@ -1,3 +1,5 @@
+import { botKeyOf, type BotRef } from '../common/tenant.js';
+
 /**
  * Every Redis key Bastion uses is built here, under REDIS_KEY_PREFIX, so two tenants or two test runs can
  * share one Redis and a reader can see the whole key space in one file.
@@ -157,12 +159,12 @@ export class RedisKeys {
     return this.k('market', '{whale-stream}', 'seen', id);
   }
 
-  // Bot telemetry: one slot per bot.
-  botEvents(botId: string, kind: string): string {
-    return this.k('bots', `{bot:${botId}}`, kind);
+  // Bot telemetry: one slot per bot (a tenant's bot: see botKeyOf).
+  botEvents(bot: BotRef, kind: string): string {
+    return this.k('bots', `{bot:${botKeyOf(bot)}}`, kind);
   }
-  botMeta(botId: string): string {
-    return this.k('bots', `{bot:${botId}}`, 'meta');
+  botMeta(bot: BotRef): string {
+    return this.k('bots', `{bot:${botKeyOf(bot)}}`, 'meta');
   }
 
   // Budget alerts: the markers of one window together (their thresholds are claimed in one transaction).
@@ -200,17 +202,21 @@ export class RedisKeys {
   activeBots(): string {
     return this.k('bots-index', 'active');
   }
-  anomalyRecent(botId: string): string {
-    return this.k('anomaly', '{anomaly}', 'recent', botId);
+  anomalyRecent(bot: BotRef): string {
+    return this.k('anomaly', '{anomaly}', 'recent', botKeyOf(bot));
   }
-  anomalyRecentAll(): string {
-    return this.k('anomaly', '{anomaly}', 'recent-all');
+  /** Every bot's scan results, or one tenant's bots' (null: the whole deployment). */
+  anomalyRecentAll(tenant: string | null): string {
+    return tenant === null
+      ? this.k('anomaly', '{anomaly}', 'recent-all')
+      : this.k('anomaly', '{anomaly}', 'recent-tenant', tenant);
   }
-  anomalyAlertMarker(botId: string, anomaly: string): string {
-    return this.k('anomaly', 'alerted', botId, anomaly);
+  anomalyAlertMarker(bot: BotRef, anomaly: string): string {
+    return this.k('anomaly', 'alerted', botKeyOf(bot), anomaly);
   }
-  anomalyAlertList(): string {
-    return this.k('anomaly', 'alerts');
+  /** Anomaly alerts of every tenant, or of one (null: the whole deployment). */
+  anomalyAlertList(tenant: string | null): string {
+    return tenant === null ? this.k('anomaly', 'alerts') : this.k('anomaly', 'alerts-tenant', tenant);
   }
   /** Pattern matching every key of this prefix (used by tests and maintenance, never on a hot path). */
   all(): string {

@@ -7,6 +7,7 @@ import { AgentSettingsService } from '../settings/agent-settings.service.js';
 import type { DetectAnomaliesAnswer, DetectAnomaliesDto } from './anomaly-detector.dto.js';
 import { anomalyScore, detectAnomalies, limitsFrom, type AnomalyLimits, type Anomaly } from './detectors.js';
 import type { RequestScope } from '../../common/request-context.js';
+import { DEFAULT_TENANT } from '../../common/tenant.js';
 
 export const ANOMALY_PROMPT_NAME = 'anomaly_detector';
 
@@ -64,9 +65,10 @@ export class AnomalyDetectorService implements OnModuleInit {
   ): Promise<DetectAnomaliesAnswer> {
     const to = this.clock.now();
     const from = to - dto.timeframe_minutes * 60_000;
-    const botId = String(dto.bot_id);
+    // The bot is the caller's tenant's (a scheduled scan passes the scanned bot's tenant as its scope).
+    const bot = { tenant: scope?.caller?.tenant ?? DEFAULT_TENANT, botId: String(dto.bot_id) };
     const [window, settings] = await Promise.all([
-      this.telemetry.window(botId, from, to),
+      this.telemetry.window(bot, from, to),
       this.settings.get('anomaly_detector'),
     ]);
     const limits: AnomalyLimits = { ...limitsFrom(settings), equity_usd: dto.equity_usd };

@@ -2,6 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { randomUUID } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
+import type { RequestScope } from '../../common/request-context.js';
+import { DEFAULT_TENANT, type BotRef } from '../../common/tenant.js';
 import { Notifiers, type Delivery } from '../../cost-monitoring/alerts/notifiers.js';
 import { RedisService } from '../../redis/redis.service.js';
 import { AnomalyScanRepository } from '../../redis/repositories/anomaly-scan.repository.js';
@@ -19,6 +21,8 @@ const CONCURRENCY = 8;
 
 /** A scheduled scan's answer for one bot, as /agents/anomaly-detector/recent lists it. */
 export interface ScanResult extends DetectAnomaliesAnswer {
+  /** The bot's tenant. */
+  tenant: string;
   scanned_at: string;
   scan_id: string;
 }
@@ -27,6 +31,8 @@ export interface ScanResult extends DetectAnomaliesAnswer {
 export interface AnomalyAlert {
   id: string;
   at: string;
+  /** The bot's tenant. */
+  tenant: string;
   bot_id: string;
   user_id: number;
   anomaly_type: Anomaly['anomaly_type'];
@@ -45,7 +51,8 @@ export interface AnomalyAlert {
  * applies without a restart), one instance — the one that takes the Redis lease — runs the detector for every
  * bot that reported telemetry in the scan window, keeps each result, and sends each anomaly at or above
  * `alert_min_severity` once per bot, anomaly type and `alert_window_minutes` (a SET NX marker that expires
- * with the window).
+ * with the window). Each bot is scanned as its tenant: its AI explanation is that tenant's call (its cache,
+ * budget and ledger), and its results and alerts are listed to that tenant only (and to admin keys).
  */
 @Injectable()
 export class AnomalyScanService {
@@ -117,32 +124,43 @@ export class AnomalyScanService {
   }
 
   private async scanBot(
-    botId: string,
+    bot: BotRef,
     settings: AnomalyDetectorSettings,
     scanId: string,
     now: number,
   ): Promise<ScanResult | null> {
     try {
-      const userId = (await this.telemetry.userOf(botId)) ?? 0;
-      const answer = await this.detector.detect({
-        user_id: userId,
-        bot_id: botId,
-        timeframe_minutes: settings.scan_window_minutes,
-        include_ai: settings.scan_include_ai,
-      });
-      const result: ScanResult = { ...answer, scanned_at: new Date(now).toISOString(), scan_id: scanId };
-      await this.repository.storeResult(botId, JSON.stringify(result));
-      await this.alert(botId, userId, answer.anomalies, settings, now);
+      const userId = (await this.telemetry.userOf(bot)) ?? 0;
+      const scope: RequestScope = {
+        caller: { scope: 'anomaly-scan', tenant: bot.tenant, admin: false, key: null },
+      };
+      const answer = await this.detector.detect(
+        {
+          user_id: userId,
+          bot_id: bot.botId,
+          timeframe_minutes: settings.scan_window_minutes,
+          include_ai: settings.scan_include_ai,
+        },
+        scope,
+      );
+      const result: ScanResult = {
+        ...answer,
+        tenant: bot.tenant,
+        scanned_at: new Date(now).toISOString(),
+        scan_id: scanId,
+      };
+      await this.repository.storeResult(bot, JSON.stringify(result));
+      await this.alert(bot, userId, answer.anomalies, settings, now);
       return result;
     } catch (err) {
       // One bot's failure (its telemetry unreadable) must not stop the scan of the others.
-      this.logger.warn(`Anomaly scan of bot ${botId} failed: ${(err as Error).message}`);
+      this.logger.warn(`Anomaly scan of bot ${nameOf(bot)} failed: ${(err as Error).message}`);
       return null;
     }
   }
 
   private async alert(
-    botId: string,
+    bot: BotRef,
     userId: number,
     anomalies: Anomaly[],
     settings: AnomalyDetectorSettings,
@@ -152,16 +170,17 @@ export class AnomalyScanService {
     for (const a of anomalies) {
       if (SEVERITY_RANK[a.severity] < floor) continue;
       const kind = a.metric ? `${a.anomaly_type}:${a.metric}` : a.anomaly_type;
-      const fresh = await this.repository.claimAlert(botId, kind, settings.alert_window_minutes * 60, now);
+      const fresh = await this.repository.claimAlert(bot, kind, settings.alert_window_minutes * 60, now);
       if (!fresh) continue;
       const id = randomUUID();
       const message =
-        `Bot ${botId} (user ${userId}): ${a.severity} ${a.anomaly_type.replaceAll('_', ' ')} anomaly — ` +
+        `Bot ${nameOf(bot)} (user ${userId}): ${a.severity} ${a.anomaly_type.replaceAll('_', ' ')} anomaly — ` +
         `${a.description}. Recommended action: ${a.recommended_action}.`;
       const base = {
         id,
         at: new Date(now).toISOString(),
-        bot_id: botId,
+        tenant: bot.tenant,
+        bot_id: bot.botId,
         user_id: userId,
         anomaly_type: a.anomaly_type,
         ...(a.metric ? { metric: a.metric } : {}),
@@ -181,16 +200,36 @@ export class AnomalyScanService {
         emoji: ':rotating_light:',
       });
       const alert: AnomalyAlert = { ...base, deliveries };
-      await this.repository.recordAlert(JSON.stringify(alert));
+      await this.repository.recordAlert(bot.tenant, JSON.stringify(alert));
       this.logger.warn(`Anomaly alert: ${message}`);
     }
   }
 
-  async recent(botId: string | undefined, limit: number): Promise<ScanResult[]> {
-    return (await this.repository.recent(botId, limit)).map((r) => JSON.parse(r) as ScanResult);
+  /**
+   * Scan results, newest first: of one tenant's bot, of one tenant's bots, or (tenant null) of the whole
+   * deployment. Results stored before bots had tenants are the default tenant's.
+   */
+  async recent(tenant: string | null, botId: string | undefined, limit: number): Promise<ScanResult[]> {
+    const raw =
+      botId === undefined
+        ? await this.repository.recent(tenant, limit)
+        : await this.repository.recentOfBot({ tenant: tenant ?? DEFAULT_TENANT, botId }, limit);
+    return raw.map((r) => withTenant(JSON.parse(r) as ScanResult));
   }
 
-  async alerts(limit: number): Promise<AnomalyAlert[]> {
-    return (await this.repository.alerts(limit)).map((r) => JSON.parse(r) as AnomalyAlert);
+  /** Alerts sent, newest first: of one tenant's bots, or (null) of the whole deployment. */
+  async alerts(tenant: string | null, limit: number): Promise<AnomalyAlert[]> {
+    return (await this.repository.alerts(tenant, limit)).map((r) =>
+      withTenant(JSON.parse(r) as AnomalyAlert),
+    );
   }
 }
+
+/** How a log line or an alert names a bot: its id, with its tenant unless that is the default one. */
+const nameOf = (bot: BotRef): string =>
+  bot.tenant === DEFAULT_TENANT ? bot.botId : `${bot.botId} of tenant ${bot.tenant}`;
+
+const withTenant = <T extends { tenant?: string }>(stored: T): T & { tenant: string } => ({
+  ...stored,
+  tenant: stored.tenant ?? DEFAULT_TENANT,
+});

@@ -1,6 +1,7 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Clock } from '../../common/clock.js';
+import type { BotRef } from '../../common/tenant.js';
 import { TelemetryRepository, type TelemetrySeries } from '../../redis/repositories/telemetry.repository.js';
 import {
   type TelemetryAnswer,
@@ -50,7 +51,10 @@ const META_TTL_SECONDS = 30 * 86_400;
 /** Clock skew a bot may have; anything further ahead would sit above the window forever and fake freshness. */
 export const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
-/** Bot telemetry: validation, retention and parsing here; the storage layout is TelemetryRepository's. */
+/**
+ * Bot telemetry: validation, retention and parsing here; the storage layout is TelemetryRepository's. A bot is
+ * its tenant's: telemetry is stored and read under the tenant of the key that sends or asks for it.
+ */
 @Injectable()
 export class TelemetryService {
   constructor(
@@ -58,7 +62,7 @@ export class TelemetryService {
     private readonly clock: Clock,
   ) {}
 
-  async ingest(botId: string, dto: TelemetryDto): Promise<TelemetryAnswer> {
+  async ingest(bot: BotRef, dto: TelemetryDto): Promise<TelemetryAnswer> {
     const now = this.clock.now();
     const cutoff = now - KEEP_MS;
     const times = dto.events.map((e) => Date.parse(e.timestamp));
@@ -94,7 +98,7 @@ export class TelemetryService {
     });
 
     await this.store.write({
-      botId,
+      bot,
       userId: dto.user_id,
       members,
       lastHeartbeatMs: lastHeartbeat,
@@ -105,12 +109,12 @@ export class TelemetryService {
       metaTtlSeconds: META_TTL_SECONDS,
       nowMs: now,
     });
-    return { accepted: dto.events.length - expired, expired, bot_id: botId, counts };
+    return { accepted: dto.events.length - expired, expired, bot_id: bot.botId, counts };
   }
 
   /** Telemetry with `fromMs <= time <= toMs`, oldest first. */
-  async window(botId: string, fromMs: number, toMs: number): Promise<TelemetryWindow> {
-    const stored = await this.store.read(botId, fromMs, toMs);
+  async window(bot: BotRef, fromMs: number, toMs: number): Promise<TelemetryWindow> {
+    const stored = await this.store.read(bot, fromMs, toMs);
     const interval = Number(stored.meta.heartbeat_interval_seconds);
     return {
       trades: parseAll<TradeRecord>(stored.trades, (r) => isNum(r.pnl)),
@@ -122,18 +126,18 @@ export class TelemetryService {
   }
 
   /** Stored entries of one series (retention checks and operations). */
-  async count(botId: string, series: TelemetrySeries): Promise<number> {
-    return this.store.count(botId, series);
+  async count(bot: BotRef, series: TelemetrySeries): Promise<number> {
+    return this.store.count(bot, series);
   }
 
-  /** Bots that sent a batch at or after `sinceMs` (what a scheduled scan looks at). */
-  async activeSince(sinceMs: number): Promise<string[]> {
+  /** Bots of every tenant that sent a batch at or after `sinceMs` (what a scheduled scan looks at). */
+  async activeSince(sinceMs: number): Promise<BotRef[]> {
     return this.store.activeSince(sinceMs);
   }
 
   /** The user the bot last reported for, or null when the bot is unknown. */
-  async userOf(botId: string): Promise<number | null> {
-    return this.store.userOf(botId);
+  async userOf(bot: BotRef): Promise<number | null> {
+    return this.store.userOf(bot);
   }
 }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { botKeyOf, botRefOf, type BotRef } from '../../common/tenant.js';
 import { RedisService } from '../redis.service.js';
 
 /** The series kept per bot; heartbeats are not a series, only their newest instant is kept. */
@@ -7,7 +8,7 @@ export type TelemetrySeries = (typeof TELEMETRY_SERIES)[number];
 
 /** One batch as the store writes it: members per series (score, JSON, score, JSON, ...). */
 export interface TelemetryBatch {
-  botId: string;
+  bot: BotRef;
   userId: number;
   members: Record<TelemetrySeries, (number | string)[]>;
   lastHeartbeatMs: number | null;
@@ -31,7 +32,7 @@ export interface StoredTelemetry {
 }
 
 /**
- * Bot telemetry in Redis. Each series is a sorted set per bot (score = event time in ms, member = the event
+ * Bot telemetry in Redis, per tenant's bot (BotRef). Each series is a sorted set per bot (score = event time in ms, member = the event
  * as JSON), trimmed on every write to the newest `keepPerSeries` entries and to the retention, so a chatty or
  * replaying bot cannot grow Redis without bound. The newest heartbeat lives in a one-member sorted set (so
  * "newest" holds even when batches arrive out of order), the declared interval and the user in the bot's meta
@@ -47,20 +48,20 @@ export class TelemetryRepository {
       // MULTI: a reader sees a batch with its trim applied, never more than keepPerSeries entries.
       const tx = client.multi();
       for (const series of TELEMETRY_SERIES) {
-        const key = k.botEvents(b.botId, series);
+        const key = k.botEvents(b.bot, series);
         if (b.members[series].length > 0) tx.zadd(key, ...b.members[series]);
         tx.zremrangebyscore(key, '-inf', `(${b.cutoffMs}`);
         tx.zremrangebyrank(key, 0, -(b.keepPerSeries + 1));
         tx.expire(key, b.seriesTtlSeconds);
       }
-      const hbKey = k.botEvents(b.botId, 'heartbeat');
+      const hbKey = k.botEvents(b.bot, 'heartbeat');
       if (b.lastHeartbeatMs !== null) {
         // Add, then keep only the highest score: the stored heartbeat is the newest one whatever the order.
         tx.zadd(hbKey, b.lastHeartbeatMs, String(b.lastHeartbeatMs));
         tx.zremrangebyrank(hbKey, 0, -2);
         tx.expire(hbKey, b.metaTtlSeconds);
       }
-      const metaKey = k.botMeta(b.botId);
+      const metaKey = k.botMeta(b.bot);
       tx.hset(metaKey, 'user_id', String(b.userId));
       if (b.heartbeatIntervalSeconds !== undefined) {
         tx.hset(metaKey, 'heartbeat_interval_seconds', String(b.heartbeatIntervalSeconds));
@@ -69,7 +70,7 @@ export class TelemetryRepository {
       // The index of active bots lives in another Cluster slot than the bot's own keys: sent alongside.
       const index = client
         .multi()
-        .zadd(k.activeBots(), b.nowMs, b.botId)
+        .zadd(k.activeBots(), b.nowMs, botKeyOf(b.bot))
         .zremrangebyscore(k.activeBots(), '-inf', `(${b.cutoffMs}`)
         .exec();
       const [results] = await Promise.all([tx.exec(), index]);
@@ -80,13 +81,13 @@ export class TelemetryRepository {
   }
 
   /** Entries with `fromMs <= time <= toMs` of every series, plus the heartbeat and the meta hash. */
-  async read(botId: string, fromMs: number, toMs: number): Promise<StoredTelemetry> {
+  async read(bot: BotRef, fromMs: number, toMs: number): Promise<StoredTelemetry> {
     return this.redis.run('telemetry.read', async (client) => {
       const k = this.redis.keys;
       const pipeline = client.pipeline();
-      for (const series of TELEMETRY_SERIES) pipeline.zrangebyscore(k.botEvents(botId, series), fromMs, toMs);
-      pipeline.zrange(k.botEvents(botId, 'heartbeat'), -1, -1, 'WITHSCORES');
-      pipeline.hgetall(k.botMeta(botId));
+      for (const series of TELEMETRY_SERIES) pipeline.zrangebyscore(k.botEvents(bot, series), fromMs, toMs);
+      pipeline.zrange(k.botEvents(bot, 'heartbeat'), -1, -1, 'WITHSCORES');
+      pipeline.hgetall(k.botMeta(bot));
       const results = (await pipeline.exec()) ?? [];
       const values = results.map(([err, value]) => {
         if (err) throw err;
@@ -102,26 +103,25 @@ export class TelemetryRepository {
     });
   }
 
-  async count(botId: string, series: TelemetrySeries): Promise<number> {
-    return this.redis.run('telemetry.read', (client) =>
-      client.zcard(this.redis.keys.botEvents(botId, series)),
-    );
+  async count(bot: BotRef, series: TelemetrySeries): Promise<number> {
+    return this.redis.run('telemetry.read', (client) => client.zcard(this.redis.keys.botEvents(bot, series)));
   }
 
-  async userOf(botId: string): Promise<number | null> {
+  async userOf(bot: BotRef): Promise<number | null> {
     const raw = await this.redis.run('telemetry.read', (client) =>
-      client.hget(this.redis.keys.botMeta(botId), 'user_id'),
+      client.hget(this.redis.keys.botMeta(bot), 'user_id'),
     );
     const id = Number(raw);
     return raw !== null && Number.isInteger(id) ? id : null;
   }
 
-  /** Bots whose last batch arrived at or after `sinceMs`, oldest report first. */
-  async activeSince(sinceMs: number): Promise<string[]> {
-    return this.redis.run(
+  /** Bots (of every tenant) whose last batch arrived at or after `sinceMs`, oldest report first. */
+  async activeSince(sinceMs: number): Promise<BotRef[]> {
+    const keys = await this.redis.run(
       'telemetry.active_bots',
       (client) => client.zrangebyscore(this.redis.keys.activeBots(), sinceMs, '+inf'),
       () => [],
     );
+    return keys.map(botRefOf);
   }
 }
