@@ -23,6 +23,7 @@ export class AiController {
     @Body(new JsonSchemaPipe<AiCallBody>(AI_CALL_SCHEMA)) body: AiCallBody,
     @Req() req: AuthedRequest,
   ): Promise<GatewayResult> {
-    return this.gateway.call(toGatewayRequest(body, req));
+    // The caller reads the books with another request: bookkeeping waits until this answer is on its way.
+    return this.gateway.call(toGatewayRequest(body, req, true));
   }
 }

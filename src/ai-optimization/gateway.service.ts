@@ -49,6 +49,7 @@ export function meteredCall(request: GatewayRequest): MeteredCall {
     critical: request.critical === true,
     stream: false,
     scope: request.scope,
+    booksAfterAnswer: request.booksAfterAnswer === true,
   };
 }
 

@@ -33,6 +33,8 @@ export interface GatewayRequest {
   critical?: boolean;
   /** The HTTP request this call serves: its caller (tenant, key) and the headers its answer carries. */
   scope?: RequestScope;
+  /** See MeteredCall.booksAfterAnswer (the /ai/call door sets it). */
+  booksAfterAnswer?: boolean;
 }
 
 export const DECISION_REASONS = [

@@ -272,8 +272,11 @@ export class FakeLedger implements Pick<CostLedger, 'record' | 'averageCallCost'
   readonly entries: LedgerEntry[] = [];
   /** What the ledger answers as an agent's average priced call. */
   average: number | null = null;
+  /** Makes record throw, as a bug would. */
+  failRecord = false;
 
   record(entry: LedgerEntry): void {
+    if (this.failRecord) throw new Error('the ledger broke');
     this.entries.push(entry);
   }
 

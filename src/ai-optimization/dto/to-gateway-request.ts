@@ -2,8 +2,15 @@ import type { GatewayRequest } from '../gateway.types.js';
 import type { RequestScope } from '../../common/request-context.js';
 import type { AiCallBody } from './ai-call.body.js';
 
-/** `scope`: the HTTP request (its caller's tenant and key; the headers its answer carries). */
-export function toGatewayRequest(body: AiCallBody, scope?: RequestScope): GatewayRequest {
+/**
+ * `scope`: the HTTP request (its caller's tenant and key; the headers its answer carries); `booksAfterAnswer`:
+ * see MeteredCall.
+ */
+export function toGatewayRequest(
+  body: AiCallBody,
+  scope?: RequestScope,
+  booksAfterAnswer = false,
+): GatewayRequest {
   return {
     tenant: scope?.caller?.tenant,
     scope,
@@ -21,5 +28,6 @@ export function toGatewayRequest(body: AiCallBody, scope?: RequestScope): Gatewa
     cacheTtlSeconds: body.cache_ttl_seconds,
     samplingFeatures: body.sampling_features,
     score: body.score ?? undefined,
+    booksAfterAnswer,
   };
 }

@@ -96,6 +96,8 @@ export function meteredCallOf(
     critical: false,
     stream: stream === true,
     scope,
+    // An OpenAI client reads the books with another request: bookkeeping waits until this answer is on its way.
+    booksAfterAnswer: true,
   };
 }
 

@@ -53,6 +53,12 @@ export interface MeteredCall {
   stream: boolean;
   /** The HTTP request the call serves (its answer carries the key's rate-limit headers); none for internal work. */
   scope?: RequestScope;
+  /**
+   * Settle, store and record once the answer is on its way (in the event loop's next check phase) instead of
+   * before it. For a door whose caller can only read the books with another HTTP request, which the server
+   * cannot take in before then; an in-process caller that reads the books right after the call leaves it unset.
+   */
+  booksAfterAnswer?: boolean;
 }
 
 /** The most recent answer of a conversation, served when a request makes no upstream call. */

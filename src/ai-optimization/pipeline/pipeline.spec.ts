@@ -167,6 +167,42 @@ describe('MeteredCallPipeline', () => {
       expect((await t.overhead()).count).toBe(1);
     });
 
+    it('books a door’s call once its answer is on its way: nothing before, everything in the next check phase', async () => {
+      const t = build();
+      const running = t.pipeline.run(meteredCall({ booksAfterAnswer: true }));
+      const outcome = as(await running, 'answered');
+      // The answer is complete (and exact) before any bookkeeping ...
+      expect(outcome.answer).toMatchObject({ response: 'An answer', cost_usd: 0.000364 });
+      expect(t.counters.settles).toEqual([]);
+      expect(t.conversations.writes).toEqual([]);
+      expect(t.ledger.entries).toEqual([]);
+      expect((await t.overhead()).count).toBe(0);
+      // ... which runs before the server can take in the next request (the poll phase after this check phase).
+      await settle();
+      expect(t.counters.settles).toMatchObject([{ costPico: CALL_COST_PICO }]);
+      expect(t.conversations.writes).toHaveLength(1);
+      expect(t.ledger.entries).toMatchObject([{ reason: 'called', call: { costUsd: 0.000364 } }]);
+      expect((await t.overhead()).count).toBe(1);
+    });
+
+    it('logs a failure of deferred bookkeeping instead of crashing the process', async () => {
+      const t = build();
+      const errors: string[] = [];
+      const ignore = (): void => undefined;
+      Logger.overrideLogger({ log: ignore, warn: ignore, error: (m: unknown) => errors.push(String(m)) });
+      t.ledger.failRecord = true;
+      try {
+        as(await t.pipeline.run(meteredCall({ booksAfterAnswer: true })), 'answered');
+        await settle();
+      } finally {
+        Logger.overrideLogger(false);
+      }
+      expect(errors).toEqual([expect.stringMatching(/^Bookkeeping of a market_regime call failed: /)]);
+      // The settle and the cache write, due before the record, went out.
+      expect(t.counters.settles).toHaveLength(1);
+      expect(t.conversations.writes).toHaveLength(1);
+    });
+
     it('answers a cache hit without an upstream call, a reservation or a write', async () => {
       const t = build();
       t.conversations.answers.push({ kind: 'hit', cached: JSON.stringify(CACHED) });

@@ -99,11 +99,37 @@ export class MeteredCallPipeline {
 
   /** Records the request and observes Bastion's own overhead (its time minus the upstream's). */
   private finish(call: MeteredCall, led: Led): void {
-    this.recorder.record(call, led.outcome, led);
     const o = led.outcome;
     // A coalesced request waited on the leader's upstream call: that wait is the upstream's, not Bastion's.
     const upstream = o.kind === 'answered' && o.source !== 'response_cache' ? (o.upstreamMs ?? 0) : 0;
-    this.metrics.overhead.observe(Math.max(0, performance.now() - o.trace.started - upstream) / 1000);
+    const overhead = Math.max(0, performance.now() - o.trace.started - upstream) / 1000;
+    // Only a call's own upstream answer is worth deferring for (its settle and store go with it); any other
+    // answer is recorded at once: deferring it costs a hit more than it saves (measured).
+    if (o.kind === 'answered' && o.source === 'called' && call.booksAfterAnswer) {
+      this.books(call, () => this.record(call, led, overhead));
+    } else this.record(call, led, overhead);
+  }
+
+  private record(call: MeteredCall, led: Led, overheadSeconds: number): void {
+    this.recorder.record(call, led.outcome, led);
+    this.metrics.overhead.observe(overheadSeconds);
+  }
+
+  /**
+   * Bookkeeping of a call (settle, store, record): now, or once its answer is on its way when the door asked
+   * for it (MeteredCall.booksAfterAnswer) — then it no longer delays this answer, nor the answers of other
+   * requests whose upstream replies arrived in the same turn of the event loop.
+   */
+  private books(call: MeteredCall, work: () => void): void {
+    if (!call.booksAfterAnswer) return work();
+    setImmediate(() => {
+      try {
+        work();
+      } catch (err) {
+        // Nothing is waiting for it any more: say what was not booked rather than crash the process.
+        this.logger.error(`Bookkeeping of a ${call.agent} call failed: ${(err as Error).message}`);
+      }
+    });
   }
 
   /**
@@ -283,7 +309,6 @@ export class MeteredCallPipeline {
       letGo();
     }
     const priced = this.settle.price(answer.model, answer.completion.usage, trace.now);
-    this.settle.settle(admit, priced.costUsd);
     const stored = this.recorder.answerOf(
       answer.model,
       answer.completion,
@@ -291,7 +316,10 @@ export class MeteredCallPipeline {
       trace.now,
       call.cache.keepCompletion,
     );
-    this.recorder.store(call, screened, stored, inflight);
+    this.books(call, () => {
+      this.settle.settle(admit, priced.costUsd);
+      this.recorder.store(call, screened, stored, inflight);
+    });
     const primary = screened.chain[0];
     return {
       outcome: {
