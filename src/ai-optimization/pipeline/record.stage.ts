@@ -18,8 +18,9 @@ const LAST_ANSWER_TTL_SECONDS = 7 * 24 * 3600;
 
 /**
  * Stage 6, store and record: the answer goes into the response cache and becomes the conversation's last
- * answer (one pipelined write, sent before the answer but not waited for: Redis keeps a connection's order,
- * so the next request on this instance finds it), and every request lands in the ledger.
+ * answer (one pipelined write, never waited for: Redis keeps a connection's order, so the next request on this
+ * instance finds it), and every request lands in the ledger. The pipeline runs this before the call returns,
+ * or, for the HTTP doors, once the answer is on its way (MeteredCall.booksAfterAnswer).
  */
 @Injectable()
 export class RecordStage {
