@@ -190,20 +190,39 @@ function benchTargets(
 /** What a target's process sends back to the parent. */
 type OneResult = { kind: 'done'; result: TargetResult } | { kind: 'failed'; message: string };
 
-/** Runs run `index` of the list in a fresh process (this script with `--one`); its log goes to our stdout. */
+/** How long a target's process may take to exit once it sent its result (its servers are already closed). */
+const EXIT_GRACE_MS = 10_000;
+
+/**
+ * Runs run `index` of the list in a fresh process (this script with `--one`); its log goes to our stdout.
+ * Settles once the process has sent its result and exited, so no two targets ever overlap; a process that
+ * lingers after its result (a handle its target left open) is named and killed.
+ */
 function benchInOwnProcess(index: number, label: string): Promise<TargetResult> {
   const child = fork(fileURLToPath(import.meta.url), ['--one', String(index)], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   return new Promise<TargetResult>((resolve, reject) => {
     let answer: OneResult | null = null;
-    child.on('message', (message: OneResult) => (answer = message));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    let lingering: NodeJS.Timeout | undefined;
+    const settle = (): void => {
+      clearTimeout(lingering);
       if (answer?.kind === 'done') resolve(answer.result);
       else if (answer?.kind === 'failed') reject(new Error(`${label}: ${answer.message}`));
-      else
-        reject(new Error(`${label}: its process exited (code ${code}, signal ${signal}) without a result`));
+    };
+    child.on('message', (message: OneResult) => {
+      answer = message;
+      lingering = setTimeout(() => {
+        log(
+          `[${label}] its process did not exit ${EXIT_GRACE_MS / 1000} s after its result (an open handle): killed`,
+        );
+        child.kill('SIGKILL');
+      }, EXIT_GRACE_MS);
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (answer) return settle();
+      reject(new Error(`${label}: its process exited (code ${code}, signal ${signal}) without a result`));
     });
   });
 }
@@ -216,7 +235,9 @@ async function runOne(index: number, seconds: number, connections: number, loads
   try {
     await send({ kind: 'done', result: await benchTarget(target, seconds, n) });
   } catch (err) {
-    await send({ kind: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+    const message = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    log(`[${target.id} @${n}] FAILED: ${message}`);
+    await send({ kind: 'failed', message });
   }
   process.disconnect?.();
 }

@@ -11,6 +11,7 @@ import { ADMIN_KEY, startTestApp, type TestApp } from './support/app.js';
 
 const A = 'tenant-alpha-bot-key-01';
 const B = 'tenant-beta-bot-key-001';
+const D = 'default-tenant-bot-key-1';
 const BOT = 'grid-eth-07';
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -27,7 +28,9 @@ describe('Two tenants’ bots of the same id never mix', () => {
     bastion.request('GET', `/agents/anomaly-detector/${path}`, undefined, key);
 
   beforeAll(async () => {
-    bastion = await startTestApp({ env: { API_KEYS: `alpha:${A},beta:${B}`, ADMIN_API_KEYS: ADMIN_KEY } });
+    bastion = await startTestApp({
+      env: { API_KEYS: `alpha:${A},beta:${B},${D}`, ADMIN_API_KEYS: ADMIN_KEY },
+    });
     const now = Date.now();
     const trades = (pnls: number[]) =>
       pnls.map((pnl, i) => ({ type: 'trade', timestamp: iso(now - 30 * 60_000 + i * 60_000), pnl }));
@@ -101,6 +104,31 @@ describe('Two tenants’ bots of the same id never mix', () => {
     expect((await get('alerts', ADMIN_KEY)).body.alerts).toEqual([
       expect.objectContaining({ tenant: 'alpha' }),
     ]);
+  });
+
+  it('shows the default tenant what scans and alerts kept from before bots had tenants, and nobody else', async () => {
+    // Written as an earlier version did: in the deployment's lists only, with no tenant.
+    const k = bastion.redis.keys;
+    await bastion.redis.client.lpush(
+      k.anomalyRecentAll(null),
+      JSON.stringify({ bot_id: 'old-bot', anomalies: [] }),
+    );
+    await bastion.redis.client.lpush(
+      k.anomalyAlertList(null),
+      JSON.stringify({ bot_id: 'old-bot', message: 'old' }),
+    );
+    expect((await get('recent', D)).body.results).toEqual([
+      { bot_id: 'old-bot', anomalies: [], tenant: 'default' },
+    ]);
+    expect((await get('alerts', D)).body.alerts).toEqual([
+      { bot_id: 'old-bot', message: 'old', tenant: 'default' },
+    ]);
+    expect((await get('recent', B)).body.results.map((r: { bot_id: string }) => r.bot_id)).not.toContain(
+      'old-bot',
+    );
+    expect((await get('alerts', A)).body.alerts.map((r: { bot_id: string }) => r.bot_id)).not.toContain(
+      'old-bot',
+    );
   });
 });
 

@@ -17,7 +17,12 @@ export function bareFastify(redisUrl: string): BenchTarget {
     async start(log: Log): Promise<StartedTarget> {
       const key = `bench:${randomUUID().slice(0, 8)}:bare-fastify:value`;
       const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      await redis.connect();
+      // A Redis that does not answer fails the run at once (ioredis would keep reconnecting otherwise).
+      redis.on('error', () => undefined);
+      await redis.connect().catch((err: Error) => {
+        redis.disconnect();
+        throw new Error(`Redis at ${redisUrl} did not answer: ${err.message}`);
+      });
       // About the size of Bastion's cached answer, so both sides move similar bytes.
       await redis.set(
         key,

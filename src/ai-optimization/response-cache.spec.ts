@@ -27,5 +27,11 @@ describe('canonical request hashing', () => {
     expect(canonicalObject(body, known)).toBe(canonicalJson(body));
     // A known text is used as given (it is not written again from the value).
     expect(canonicalObject({ b: [2], a: 1 }, { b: 'X' })).toBe('{"a":1,"b":X}');
+    // Members named like the prototype's are written from their values, never taken from `known`'s prototype.
+    const named = { messages: [], constructor: 1, toString: 2, valueOf: 3 };
+    expect(canonicalObject(named, { messages: '[]' })).toBe(canonicalJson(named));
+    expect(canonicalObject(named, { messages: '[]' })).toBe(
+      '{"constructor":1,"messages":[],"toString":2,"valueOf":3}',
+    );
   });
 });

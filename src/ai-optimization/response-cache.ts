@@ -38,7 +38,9 @@ export function canonicalObject(
   for (const key of keys) {
     const v = record[key];
     if (v === undefined) continue;
-    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${known?.[key] ?? canonicalJson(v)}`;
+    // Own members only: `known` must not answer for `constructor` or `toString` from its prototype.
+    const text = known !== undefined && Object.hasOwn(known, key) ? known[key] : undefined;
+    out += `${out.length === 1 ? '' : ','}${JSON.stringify(key)}:${text ?? canonicalJson(v)}`;
   }
   return `${out}}`;
 }

@@ -255,7 +255,11 @@ export class FakeBudgetCounters implements Pick<BudgetRepository, 'counter' | 's
     return `spend:${period}:${scope}`;
   }
 
+  /** Makes settle throw, as a bug would. */
+  failSettle = false;
+
   settle(s: Settlement): void {
+    if (this.failSettle) throw new Error('the budget counters broke');
     this.settles.push(s);
   }
 

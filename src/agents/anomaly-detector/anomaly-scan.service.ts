@@ -210,20 +210,39 @@ export class AnomalyScanService {
    * deployment. Results stored before bots had tenants are the default tenant's.
    */
   async recent(tenant: string | null, botId: string | undefined, limit: number): Promise<ScanResult[]> {
-    const raw =
-      botId === undefined
-        ? await this.repository.recent(tenant, limit)
-        : await this.repository.recentOfBot({ tenant: tenant ?? DEFAULT_TENANT, botId }, limit);
-    return raw.map((r) => withTenant(JSON.parse(r) as ScanResult));
+    if (botId !== undefined) {
+      const raw = await this.repository.recentOfBot({ tenant: tenant ?? DEFAULT_TENANT, botId }, limit);
+      return raw.map((r) => withTenant(JSON.parse(r) as ScanResult));
+    }
+    return this.listed<ScanResult>(tenant, limit, (t, n) => this.repository.recent(t, n));
   }
 
   /** Alerts sent, newest first: of one tenant's bots, or (null) of the whole deployment. */
   async alerts(tenant: string | null, limit: number): Promise<AnomalyAlert[]> {
-    return (await this.repository.alerts(tenant, limit)).map((r) =>
-      withTenant(JSON.parse(r) as AnomalyAlert),
-    );
+    return this.listed<AnomalyAlert>(tenant, limit, (t, n) => this.repository.alerts(t, n));
+  }
+
+  /**
+   * A tenant's list, or the deployment's. The default tenant's list only exists since bots have tenants: what
+   * came before is in the deployment's list without a `tenant` (every bot was the default tenant's then), so
+   * it follows, oldest last, until the tenant's own list holds `limit` entries.
+   */
+  private async listed<T extends { tenant?: string }>(
+    tenant: string | null,
+    limit: number,
+    read: (tenant: string | null, limit: number) => Promise<string[]>,
+  ): Promise<(T & { tenant: string })[]> {
+    const own = (await read(tenant, limit)).map((r) => JSON.parse(r) as T);
+    if (tenant === DEFAULT_TENANT && own.length < limit) {
+      const before = (await read(null, LEGACY_SCAN)).map((r) => JSON.parse(r) as T);
+      own.push(...before.filter((r) => r.tenant === undefined).slice(0, limit - own.length));
+    }
+    return own.map(withTenant);
   }
 }
+
+/** How far back the deployment's lists are read for entries from before bots had tenants (their length). */
+const LEGACY_SCAN = 500;
 
 /** How a log line or an alert names a bot: its id, with its tenant unless that is the default one. */
 const nameOf = (bot: BotRef): string =>

@@ -185,11 +185,12 @@ describe('MeteredCallPipeline', () => {
       expect((await t.overhead()).count).toBe(1);
     });
 
-    it('logs a failure of deferred bookkeeping instead of crashing the process', async () => {
+    it('logs a failure of deferred bookkeeping instead of crashing the process, and books the rest', async () => {
       const t = build();
       const errors: string[] = [];
       const ignore = (): void => undefined;
       Logger.overrideLogger({ log: ignore, warn: ignore, error: (m: unknown) => errors.push(String(m)) });
+      t.counters.failSettle = true;
       t.ledger.failRecord = true;
       try {
         as(await t.pipeline.run(meteredCall({ booksAfterAnswer: true })), 'answered');
@@ -197,9 +198,11 @@ describe('MeteredCallPipeline', () => {
       } finally {
         Logger.overrideLogger(false);
       }
-      expect(errors).toEqual([expect.stringMatching(/^Bookkeeping of a market_regime call failed: /)]);
-      // The settle and the cache write, due before the record, went out.
-      expect(t.counters.settles).toHaveLength(1);
+      expect(errors).toEqual([
+        expect.stringMatching(/^Bookkeeping of a market_regime call failed: the budget counters broke/),
+        expect.stringMatching(/^Bookkeeping of a market_regime call failed: the ledger broke/),
+      ]);
+      // The settle failing did not keep the answer out of the cache (nor release its in-flight marker late).
       expect(t.conversations.writes).toHaveLength(1);
     });
 

@@ -120,14 +120,20 @@ export class MeteredCallPipeline {
    * for it (MeteredCall.booksAfterAnswer) — then it no longer delays this answer, nor the answers of other
    * requests whose upstream replies arrived in the same turn of the event loop.
    */
-  private books(call: MeteredCall, work: () => void): void {
-    if (!call.booksAfterAnswer) return work();
+  private books(call: MeteredCall, ...steps: (() => void)[]): void {
+    if (!call.booksAfterAnswer) {
+      for (const step of steps) step();
+      return;
+    }
     setImmediate(() => {
-      try {
-        work();
-      } catch (err) {
-        // Nothing is waiting for it any more: say what was not booked rather than crash the process.
-        this.logger.error(`Bookkeeping of a ${call.agent} call failed: ${(err as Error).message}`);
+      // Each step on its own: a settle that failed must not keep the answer out of the cache.
+      for (const step of steps) {
+        try {
+          step();
+        } catch (err) {
+          // Nothing is waiting for it any more: say what was not booked rather than crash the process.
+          this.logger.error(`Bookkeeping of a ${call.agent} call failed: ${(err as Error).message}`);
+        }
       }
     });
   }
@@ -316,10 +322,11 @@ export class MeteredCallPipeline {
       trace.now,
       call.cache.keepCompletion,
     );
-    this.books(call, () => {
-      this.settle.settle(admit, priced.costUsd);
-      this.recorder.store(call, screened, stored, inflight);
-    });
+    this.books(
+      call,
+      () => this.settle.settle(admit, priced.costUsd),
+      () => this.recorder.store(call, screened, stored, inflight),
+    );
     const primary = screened.chain[0];
     return {
       outcome: {
