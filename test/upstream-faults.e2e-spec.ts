@@ -60,6 +60,14 @@ describe('Upstream faults after a 200', () => {
   beforeEach(async () => {
     since = await settledBooks(bastion, [deepseek], 1000);
   });
+  /** The upstream requests given end closed within 2 s (none is left open). */
+  const expectClosed = (attempts: { aborted: boolean }[], what = 'an upstream request was left open') =>
+    waitFor(() => Promise.resolve(attempts.every((c) => c.aborted)), 2000, what);
+  /** Since the test began, the ledger, the budget counters and the fake upstream agree. */
+  const expectBooksAgree = async () => {
+    const books = await settledBooks(bastion, [deepseek], 3000, since);
+    expect(ledgerView(books, since)).toEqual(expectedLedgerView(books, since));
+  };
 
   it(`aborts a stream that stalls after its headers once ${IDLE_SECONDS} s pass without a byte: an error for the client, the upstream request closed, the reservation released`, async () => {
     deepseek.inject({ kind: 'stall-after-headers' });
@@ -71,13 +79,8 @@ describe('Upstream faults after a 200', () => {
     expect(read.ms).toBeLessThan(8000); // never minutes: each attempt ends after the idle timeout
     const attempts = deepseek.calls.slice(calls);
     expect(attempts.length).toBeGreaterThan(0);
-    await waitFor(
-      () => Promise.resolve(attempts.every((c) => c.aborted)),
-      2000,
-      'an upstream request was left open',
-    );
-    const books = await settledBooks(bastion, [deepseek], 3000, since);
-    expect(ledgerView(books, since)).toEqual(expectedLedgerView(books, since));
+    await expectClosed(attempts);
+    await expectBooksAgree();
   });
 
   it('gives a 504 for a stream whose upstream never sends its headers: each attempt ends at its deadline and is closed', async () => {
@@ -94,13 +97,8 @@ describe('Upstream faults after a 200', () => {
     expect(read.ms).toBeLessThan(10_000);
     const attempts = deepseek.calls.slice(calls);
     expect(attempts.length).toBeGreaterThan(1);
-    await waitFor(
-      () => Promise.resolve(attempts.every((c) => c.aborted)),
-      2000,
-      'an upstream request was left open',
-    );
-    const books = await settledBooks(bastion, [deepseek], 3000, since);
-    expect(ledgerView(books, since)).toEqual(expectedLedgerView(books, since));
+    await expectClosed(attempts);
+    await expectBooksAgree();
   });
 
   it(`ends a stream that stalls after some chunks with an error event once ${IDLE_SECONDS} s pass without a byte`, async () => {
@@ -115,11 +113,7 @@ describe('Upstream faults after a 200', () => {
       textBeforeTheStall: streamedText(read).length > 0,
     }).toEqual({ status: 200, ended: true, timedOut: false, errors: 1, textBeforeTheStall: true });
     expect(read.ms).toBeLessThan(5000);
-    await waitFor(
-      () => Promise.resolve(deepseek.calls.slice(calls).every((c) => c.aborted)),
-      2000,
-      'the upstream request was left open',
-    );
+    await expectClosed(deepseek.calls.slice(calls), 'the upstream request was left open');
     // Whatever it charges for the chunks it forwarded, the counters equal the ledger.
     const books = await settledBooks(bastion, [deepseek], 3000, since);
     const view = ledgerView(books, since);
@@ -158,8 +152,7 @@ describe('Upstream faults after a 200', () => {
       );
       expect([failed.status, failed.body?.code]).toEqual([502, 'provider_unavailable']);
       expect([again.status, again.body.metadata.reason, fresh]).toEqual([200, 'called', true]);
-      const books = await settledBooks(bastion, [deepseek], 3000, since);
-      expect(ledgerView(books, since)).toEqual(expectedLedgerView(books, since));
+      await expectBooksAgree();
     });
 
     it('is a 502 on /v1 plain, not cached, not priced as a call', async () => {
@@ -169,8 +162,7 @@ describe('Upstream faults after a 200', () => {
       expect([failed.status, typeof failed.body?.error?.message]).toEqual([502, 'string']);
       expect([again.status, again.headers.get('x-bastion-cache'), fresh]).toEqual([200, 'MISS', true]);
       expect(again.body.choices[0].message.content).toMatch(/^Answer #\d+ to: v1 plain meets/);
-      const books = await settledBooks(bastion, [deepseek], 3000, since);
-      expect(ledgerView(books, since)).toEqual(expectedLedgerView(books, since));
+      await expectBooksAgree();
     });
 
     it('is an error (never an empty completion) on a /v1 stream, not cached, not priced as a call', async () => {
@@ -179,8 +171,7 @@ describe('Upstream faults after a 200', () => {
       expect(failed.status).not.toBe(500);
       expect([again.status, again.headers.get('x-bastion-cache'), fresh]).toEqual([200, 'MISS', true]);
       expect(streamedText(again)).toMatch(/^Answer #\d+ to: v1 stream meets/);
-      const books = await settledBooks(bastion, [deepseek], 3000, since);
-      expect(ledgerView(books, since)).toEqual(expectedLedgerView(books, since));
+      await expectBooksAgree();
     });
   });
 });

@@ -103,11 +103,10 @@ export class MeteredCallPipeline {
     // A coalesced request waited on the leader's upstream call: that wait is the upstream's, not Bastion's.
     const upstream = o.kind === 'answered' && o.source !== 'response_cache' ? (o.upstreamMs ?? 0) : 0;
     const overhead = Math.max(0, performance.now() - o.trace.started - upstream) / 1000;
-    // Only a call's own upstream answer is worth deferring for (its settle and store go with it); any other
-    // answer is recorded at once: deferring it costs a hit more than it saves (measured).
-    if (o.kind === 'answered' && o.source === 'called' && call.booksAfterAnswer) {
-      this.books(call, () => this.record(call, led, overhead));
-    } else this.record(call, led, overhead);
+    // Only a call's own upstream answer has bookkeeping worth moving after the answer (its settle and store go
+    // with it); a hit or a skip only adds to the ledger in memory, so it is recorded at once.
+    if (o.kind === 'answered' && o.source === 'called') this.books(call, () => this.record(call, led, overhead));
+    else this.record(call, led, overhead);
   }
 
   private record(call: MeteredCall, led: Led, overheadSeconds: number): void {

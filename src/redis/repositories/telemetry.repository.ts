@@ -32,11 +32,12 @@ export interface StoredTelemetry {
 }
 
 /**
- * Bot telemetry in Redis, per tenant's bot (BotRef). Each series is a sorted set per bot (score = event time in ms, member = the event
- * as JSON), trimmed on every write to the newest `keepPerSeries` entries and to the retention, so a chatty or
- * replaying bot cannot grow Redis without bound. The newest heartbeat lives in a one-member sorted set (so
- * "newest" holds even when batches arrive out of order), the declared interval and the user in the bot's meta
- * hash, and an index (sorted by the last report) tells the scheduled scan which bots reported recently.
+ * Bot telemetry in Redis, per tenant's bot (BotRef). Each series is a sorted set per bot (score = event time
+ * in ms, member = the event as JSON), trimmed on every write to the newest `keepPerSeries` entries and to the
+ * retention, so a chatty or replaying bot cannot grow Redis without bound. The newest heartbeat lives in a
+ * one-member sorted set (so "newest" holds even when batches arrive out of order), the declared interval and
+ * the user in the bot's meta hash, and an index (sorted by the last report) tells the scheduled scan which bots
+ * reported recently.
  */
 @Injectable()
 export class TelemetryRepository {
