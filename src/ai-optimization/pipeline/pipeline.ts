@@ -105,7 +105,8 @@ export class MeteredCallPipeline {
     const overhead = Math.max(0, performance.now() - o.trace.started - upstream) / 1000;
     // Only a call's own upstream answer has bookkeeping worth moving after the answer (its settle and store go
     // with it); a hit or a skip only adds to the ledger in memory, so it is recorded at once.
-    if (o.kind === 'answered' && o.source === 'called') this.books(call, () => this.record(call, led, overhead));
+    if (o.kind === 'answered' && o.source === 'called')
+      this.books(call, () => this.record(call, led, overhead));
     else this.record(call, led, overhead);
   }
 
