@@ -90,7 +90,7 @@ describe('JSON body limits', () => {
     expect(() => parseJsonBody('  ')).toThrow('body must not be empty');
   });
 
-  it('scans a megabyte in a few milliseconds, whatever its shape', () => {
+  it('scans a megabyte in one linear pass, whatever its shape', () => {
     const bodies = [
       `{"a":${nested(400_000)}}`,
       `{"p":"${'x'.repeat(1_000_000)}"}`,
@@ -103,7 +103,9 @@ describe('JSON body limits', () => {
     for (const text of bodies) {
       const start = performance.now();
       jsonBodyProblem(text);
-      expect(performance.now() - start).toBeLessThan(50);
+      // It takes a few ms (npm run bench measures speed); the bound only catches work that grows faster than the
+      // body — quadratic on these shapes would take minutes. 50 ms failed on a busy shared machine at 56 ms.
+      expect(performance.now() - start).toBeLessThan(500);
     }
   });
 });

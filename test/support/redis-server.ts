@@ -54,4 +54,9 @@ export async function waitFor(
   throw new Error(message);
 }
 
-export const randomPort = (): number => 20000 + Math.floor(Math.random() * 20000);
+/**
+ * A port for a server a test starts. Drawn below Linux's ephemeral range (32768 and up by default), where the
+ * outgoing connections of the other suites running at the same time take their local ports: a port from that
+ * range can already be in use (EADDRINUSE), which made the child-process suites fail now and then.
+ */
+export const randomPort = (): number => 20000 + Math.floor(Math.random() * 12000);
